@@ -1,0 +1,135 @@
+//! Datasets: `<zone>.<name>`, created by their first committed version.
+
+use rusqlite::{OptionalExtension, Row, params};
+use serde::Serialize;
+
+use super::Tx;
+use crate::error::{Error, Result};
+use crate::ident::{DatasetRef, Version, Zone};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DatasetRow {
+    #[serde(skip)]
+    pub id: i64,
+    pub dataset: DatasetRef,
+    pub description: Option<String>,
+    pub owner: Option<String>,
+    pub created_at: String,
+}
+
+/// A dataset with its latest version, for listings.
+#[derive(Debug, Clone, Serialize)]
+pub struct DatasetSummary {
+    pub dataset: DatasetRef,
+    pub zone: Zone,
+    pub latest: Option<Version>,
+    pub versions: u64,
+    pub rows: u64,
+    pub bytes: u64,
+    pub updated_at: Option<String>,
+    pub description: Option<String>,
+}
+
+fn dataset_ref(zone: &str, name: &str) -> rusqlite::Result<DatasetRef> {
+    let zone: Zone = zone
+        .parse()
+        .map_err(|e: Error| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+    Ok(DatasetRef {
+        zone,
+        name: name.to_string(),
+        selector: None,
+    })
+}
+
+fn dataset_row(r: &Row<'_>) -> rusqlite::Result<DatasetRow> {
+    Ok(DatasetRow {
+        id: r.get(0)?,
+        dataset: dataset_ref(&r.get::<_, String>(1)?, &r.get::<_, String>(2)?)?,
+        description: r.get(3)?,
+        owner: r.get(4)?,
+        created_at: r.get(5)?,
+    })
+}
+
+impl Tx<'_> {
+    pub fn find_dataset(&self, dataset: &DatasetRef) -> Result<Option<DatasetRow>> {
+        self.conn
+            .query_row(
+                "SELECT id, zone, name, description, owner, created_at
+                 FROM datasets WHERE zone = ?1 AND name = ?2",
+                params![dataset.zone.as_str(), dataset.name],
+                dataset_row,
+            )
+            .optional()
+            .map_err(self.err())
+    }
+
+    pub fn dataset(&self, dataset: &DatasetRef) -> Result<DatasetRow> {
+        self.find_dataset(dataset)?
+            .ok_or_else(|| Error::dataset_not_found(dataset))
+    }
+
+    /// The dataset's id, creating the dataset if it is new.
+    pub fn ensure_dataset(&self, dataset: &DatasetRef, at: &str) -> Result<i64> {
+        if let Some(row) = self.find_dataset(dataset)? {
+            return Ok(row.id);
+        }
+        self.conn
+            .execute(
+                "INSERT INTO datasets (zone, name, created_at) VALUES (?1, ?2, ?3)",
+                params![dataset.zone.as_str(), dataset.name, at],
+            )
+            .map_err(self.err())?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// Every dataset (of one zone, if given) with its latest version, by zone rank then name.
+    pub fn list_datasets(&self, zone: Option<Zone>) -> Result<Vec<DatasetSummary>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT d.zone, d.name, d.description,
+                        v.version, v.rows, v.bytes, v.created_at,
+                        (SELECT count(*) FROM versions c WHERE c.dataset_id = d.id)
+                 FROM datasets d
+                 LEFT JOIN versions v ON v.dataset_id = d.id
+                      AND v.version = (SELECT max(version) FROM versions m WHERE m.dataset_id = d.id)
+                 WHERE ?1 IS NULL OR d.zone = ?1
+                 ORDER BY CASE d.zone WHEN 'bronze' THEN 0 WHEN 'silver' THEN 1 ELSE 2 END, d.name",
+            )
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map([zone.map(|z| z.as_str())], |r| {
+                let dataset = dataset_ref(&r.get::<_, String>(0)?, &r.get::<_, String>(1)?)?;
+                Ok(DatasetSummary {
+                    zone: dataset.zone,
+                    dataset,
+                    description: r.get(2)?,
+                    latest: r.get::<_, Option<i64>>(3)?.map(|v| Version(v as u64)),
+                    rows: r.get::<_, Option<i64>>(4)?.unwrap_or(0) as u64,
+                    bytes: r.get::<_, Option<i64>>(5)?.unwrap_or(0) as u64,
+                    updated_at: r.get(6)?,
+                    versions: r.get::<_, i64>(7)? as u64,
+                })
+            })
+            .map_err(self.err())?;
+        rows.collect::<rusqlite::Result<_>>().map_err(self.err())
+    }
+
+    /// Dataset names that contain `fragment`, for "did you mean" hints.
+    pub fn similar_datasets(&self, fragment: &str) -> Result<Vec<DatasetRef>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT zone, name FROM datasets WHERE instr(name, ?1) > 0 OR instr(?1, name) > 0
+                 ORDER BY zone, name LIMIT 5",
+            )
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map([fragment], |r| {
+                dataset_ref(&r.get::<_, String>(0)?, &r.get::<_, String>(1)?)
+            })
+            .map_err(self.err())?;
+        rows.collect::<rusqlite::Result<_>>().map_err(self.err())
+    }
+}

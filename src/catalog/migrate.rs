@@ -1,0 +1,48 @@
+//! Schema migrations: `catalog/NNNN_name.sql`, applied in order, tracked by `PRAGMA user_version`.
+//!
+//! A merged migration is never edited; a change is a new file appended to [`MIGRATIONS`].
+
+use std::path::Path;
+
+use rusqlite::Connection;
+
+use crate::error::{Error, Result};
+
+/// Every migration, in order; the catalog's schema version is the number applied.
+pub const MIGRATIONS: &[(&str, &str)] =
+    &[("0001_init", include_str!("../../catalog/0001_init.sql"))];
+
+pub fn latest() -> i64 {
+    MIGRATIONS.len() as i64
+}
+
+/// Bring the catalog at `path` up to date; each migration commits on its own.
+pub fn apply(conn: &mut Connection, path: &Path) -> Result<()> {
+    let current: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(Error::catalog(path))?;
+    if current > latest() {
+        return Err(Error::CatalogTooNew {
+            path: path.to_path_buf(),
+            found: current,
+            supported: latest(),
+        });
+    }
+    for (index, (_name, sql)) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(Error::catalog(path))?;
+        // Another process may have migrated while we waited for the lock.
+        let now: i64 = tx
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(Error::catalog(path))?;
+        if now > index as i64 {
+            continue;
+        }
+        tx.execute_batch(sql).map_err(Error::catalog(path))?;
+        tx.pragma_update(None, "user_version", index as i64 + 1)
+            .map_err(Error::catalog(path))?;
+        tx.commit().map_err(Error::catalog(path))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,171 @@
+//! The catalog: one SQLite file holding datasets, versions, files, schemas and history.
+//!
+//! Synchronous on purpose: a transaction never spans an `.await` of this module's own. Writers
+//! take the lock up front (`BEGIN IMMEDIATE`) and queue on the busy timeout, so contention lives
+//! here rather than on an object key. WAL mode lets readers go on while one writer commits.
+
+pub mod datasets;
+pub mod migrate;
+pub mod schemas;
+pub mod versions;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+
+use crate::error::{Error, Result};
+
+pub use datasets::{DatasetRow, DatasetSummary};
+pub use schemas::ColumnRow;
+pub use versions::{FileRow, NewVersion, SchemaChange, SourceRow, VersionRow, VersionState};
+
+/// How long a writer waits for another to finish before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
+
+pub struct Catalog {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Catalog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Catalog").field("path", &self.path).finish()
+    }
+}
+
+impl Catalog {
+    /// Open the catalog at `path`, creating it if `create`, and migrate it to the latest schema.
+    pub fn open(path: &Path, create: bool) -> Result<Catalog> {
+        let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        if create {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+                    path: dir.to_path_buf(),
+                    source,
+                })?;
+            }
+            flags |= OpenFlags::SQLITE_OPEN_CREATE;
+        }
+        let conn = Connection::open_with_flags(path, flags).map_err(Error::catalog(path))?;
+        Catalog::setup(conn, path.to_path_buf())
+    }
+
+    /// A private catalog for unit tests.
+    pub fn open_in_memory() -> Result<Catalog> {
+        let conn = Connection::open_in_memory().map_err(Error::catalog(Path::new(":memory:")))?;
+        Catalog::setup(conn, PathBuf::from(":memory:"))
+    }
+
+    fn setup(mut conn: Connection, path: PathBuf) -> Result<Catalog> {
+        conn.busy_timeout(BUSY_TIMEOUT)
+            .map_err(Error::catalog(&path))?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(Error::catalog(&path))?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(Error::catalog(&path))?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(Error::catalog(&path))?;
+        migrate::apply(&mut conn, &path)?;
+        Ok(Catalog { conn, path })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The schema version this catalog is at.
+    pub fn schema_version(&self) -> Result<i64> {
+        self.conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(Error::catalog(&self.path))
+    }
+
+    /// Read-only access outside any write transaction.
+    pub fn reader(&self) -> Tx<'_> {
+        Tx {
+            conn: &self.conn,
+            path: &self.path,
+        }
+    }
+
+    /// Run `f` in one write transaction taken up front (`BEGIN IMMEDIATE`); commit on `Ok`,
+    /// roll back on `Err`.
+    pub fn write<T>(&mut self, f: impl FnOnce(&Tx<'_>) -> Result<T>) -> Result<T> {
+        let path = self.path.clone();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(Error::catalog(&path))?;
+        let value = f(&Tx {
+            conn: &tx,
+            path: &path,
+        })?;
+        tx.commit().map_err(Error::catalog(&path))?;
+        Ok(value)
+    }
+}
+
+/// A view of the catalog inside (or, for reads, outside) a transaction.
+pub struct Tx<'a> {
+    conn: &'a Connection,
+    path: &'a Path,
+}
+
+impl Tx<'_> {
+    fn err(&self) -> impl FnOnce(rusqlite::Error) -> Error + '_ {
+        Error::catalog(self.path)
+    }
+
+    /// Record who did what to which target.
+    pub fn audit(
+        &self,
+        at: &str,
+        actor: &str,
+        action: &str,
+        target: &str,
+        detail: &serde_json::Value,
+    ) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT INTO audit (at, actor, action, target, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
+                rusqlite::params![at, actor, action, target, detail.to_string()],
+            )
+            .map_err(self.err())?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_apply_to_a_new_catalog() {
+        let catalog = Catalog::open_in_memory().unwrap();
+        assert_eq!(catalog.schema_version().unwrap(), migrate::latest());
+    }
+
+    #[test]
+    fn reopening_a_catalog_keeps_its_schema_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.sqlite");
+        drop(Catalog::open(&path, true).unwrap());
+        let again = Catalog::open(&path, false).unwrap();
+        assert_eq!(again.schema_version().unwrap(), migrate::latest());
+    }
+
+    #[test]
+    fn a_catalog_from_a_newer_lake_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.sqlite");
+        let conn = Connection::open(&path).unwrap();
+        conn.pragma_update(None, "user_version", 999).unwrap();
+        drop(conn);
+        let err = Catalog::open(&path, false).unwrap_err();
+        assert!(
+            matches!(err, Error::CatalogTooNew { found: 999, .. }),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,508 @@
+//! Versions: immutable snapshots of a dataset, with the files and sources behind them.
+//!
+//! [`Tx::insert_version`] is the visible half of a commit: it runs inside the writer's
+//! `BEGIN IMMEDIATE` transaction, after every data object and the manifest are in storage.
+
+use rusqlite::{OptionalExtension, Row, params};
+use serde::Serialize;
+
+use super::Tx;
+use crate::clock;
+use crate::error::{Error, Result};
+use crate::ident::{DatasetRef, Selector, Version};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VersionState {
+    Active,
+    Archived,
+    Expired,
+}
+
+impl VersionState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VersionState::Active => "active",
+            VersionState::Archived => "archived",
+            VersionState::Expired => "expired",
+        }
+    }
+
+    fn parse(s: &str) -> VersionState {
+        match s {
+            "archived" => VersionState::Archived,
+            "expired" => VersionState::Expired,
+            _ => VersionState::Active,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct VersionRow {
+    #[serde(skip)]
+    pub id: i64,
+    #[serde(skip)]
+    pub dataset_id: i64,
+    pub dataset: DatasetRef,
+    pub version: Version,
+    pub state: VersionState,
+    pub digest: String,
+    pub manifest_key: String,
+    #[serde(skip)]
+    pub schema_id: i64,
+    pub operation: String,
+    pub mode: Option<String>,
+    pub rows: u64,
+    pub bytes: u64,
+    pub file_count: u64,
+    pub created_at: String,
+    pub created_by: String,
+}
+
+impl VersionRow {
+    /// `zone.name@vN`
+    pub fn reference(&self) -> DatasetRef {
+        self.dataset.at(self.version)
+    }
+}
+
+/// A data file as the catalog and the manifest know it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FileRow {
+    /// Relative to the root.
+    pub path: String,
+    pub sha256: String,
+    pub size: u64,
+    pub rows: u64,
+    pub row_groups: Vec<u64>,
+}
+
+/// An ingested source file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SourceRow {
+    pub uri: String,
+    pub sha256: String,
+    pub size: u64,
+    pub format: String,
+    pub rows: u64,
+    /// Ingested by this version's own operation (not carried over by an append).
+    pub added: bool,
+}
+
+/// One column's drift against the previous version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SchemaChange {
+    /// `added`, `removed` or `retyped`.
+    pub change: String,
+    pub column: String,
+    pub old_type: Option<String>,
+    pub new_type: Option<String>,
+}
+
+/// Everything a commit writes to the catalog.
+#[derive(Debug, Clone)]
+pub struct NewVersion {
+    pub dataset: DatasetRef,
+    pub version: Version,
+    pub digest: String,
+    pub manifest_key: String,
+    pub schema_json: String,
+    pub columns: Vec<super::ColumnRow>,
+    pub operation: String,
+    pub mode: Option<String>,
+    pub created_at: String,
+    pub created_by: String,
+    /// Every file the version references, in path order.
+    pub files: Vec<FileRow>,
+    pub sources: Vec<SourceRow>,
+    pub changes: Vec<SchemaChange>,
+}
+
+const VERSION_COLUMNS: &str = "v.id, v.dataset_id, d.zone, d.name, v.version, v.state, v.digest,
+    v.manifest_key, v.schema_id, v.operation, v.mode, v.rows, v.bytes, v.file_count,
+    v.created_at, v.created_by";
+
+fn version_row(r: &Row<'_>) -> rusqlite::Result<VersionRow> {
+    let zone: String = r.get(2)?;
+    let dataset = DatasetRef {
+        zone: zone
+            .parse()
+            .map_err(|e: Error| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?,
+        name: r.get(3)?,
+        selector: None,
+    };
+    Ok(VersionRow {
+        id: r.get(0)?,
+        dataset_id: r.get(1)?,
+        dataset,
+        version: Version(r.get::<_, i64>(4)? as u64),
+        state: VersionState::parse(&r.get::<_, String>(5)?),
+        digest: r.get(6)?,
+        manifest_key: r.get(7)?,
+        schema_id: r.get(8)?,
+        operation: r.get(9)?,
+        mode: r.get(10)?,
+        rows: r.get::<_, i64>(11)? as u64,
+        bytes: r.get::<_, i64>(12)? as u64,
+        file_count: r.get::<_, i64>(13)? as u64,
+        created_at: r.get(14)?,
+        created_by: r.get(15)?,
+    })
+}
+
+impl Tx<'_> {
+    fn query_version(
+        &self,
+        filter: &str,
+        params: impl rusqlite::Params,
+    ) -> Result<Option<VersionRow>> {
+        let sql = format!(
+            "SELECT {VERSION_COLUMNS} FROM versions v JOIN datasets d ON d.id = v.dataset_id {filter}"
+        );
+        self.conn
+            .query_row(&sql, params, version_row)
+            .optional()
+            .map_err(self.err())
+    }
+
+    /// The newest version of a dataset, if it has any.
+    pub fn latest_version(&self, dataset_id: i64) -> Result<Option<VersionRow>> {
+        self.query_version(
+            "WHERE v.dataset_id = ?1 ORDER BY v.version DESC LIMIT 1",
+            [dataset_id],
+        )
+    }
+
+    /// Every version of a dataset, newest first.
+    pub fn versions(&self, dataset_id: i64) -> Result<Vec<VersionRow>> {
+        let sql = format!(
+            "SELECT {VERSION_COLUMNS} FROM versions v JOIN datasets d ON d.id = v.dataset_id
+             WHERE v.dataset_id = ?1 ORDER BY v.version DESC"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql).map_err(self.err())?;
+        let rows = stmt
+            .query_map([dataset_id], version_row)
+            .map_err(self.err())?;
+        rows.collect::<rusqlite::Result<_>>().map_err(self.err())
+    }
+
+    /// The version a ref names; no selector means the latest.
+    pub fn resolve(&self, r: &DatasetRef) -> Result<VersionRow> {
+        let dataset = self.dataset(r)?;
+        let id = dataset.id;
+        let selector = r.selector.clone().unwrap_or(Selector::Latest { back: 0 });
+        let found = match &selector {
+            Selector::Version(v) => self.query_version(
+                "WHERE v.dataset_id = ?1 AND v.version = ?2",
+                params![id, v.0 as i64],
+            )?,
+            Selector::Latest { back } => self.query_version(
+                "WHERE v.dataset_id = ?1 ORDER BY v.version DESC LIMIT 1 OFFSET ?2",
+                params![id, *back as i64],
+            )?,
+            Selector::AsOf(t) => self.query_version(
+                "WHERE v.dataset_id = ?1 AND v.created_at <= ?2 ORDER BY v.version DESC LIMIT 1",
+                params![id, clock::timestamp(*t)],
+            )?,
+            Selector::Digest(prefix) => {
+                let sql = format!(
+                    "SELECT {VERSION_COLUMNS} FROM versions v JOIN datasets d ON d.id = v.dataset_id
+                     WHERE v.dataset_id = ?1 AND substr(v.digest, 1, length(?2)) = ?2 LIMIT 2"
+                );
+                let mut stmt = self.conn.prepare_cached(&sql).map_err(self.err())?;
+                let mut found: Vec<VersionRow> = stmt
+                    .query_map(params![id, prefix], version_row)
+                    .map_err(self.err())?
+                    .collect::<rusqlite::Result<_>>()
+                    .map_err(self.err())?;
+                if found.len() > 1 {
+                    return Err(Error::InvalidRef {
+                        input: r.to_string(),
+                        reason: "the digest prefix matches more than one version; give more digits"
+                            .into(),
+                    });
+                }
+                found.pop()
+            }
+            Selector::Tag(tag) => self.query_version(
+                "JOIN tags t ON t.version_id = v.id WHERE v.dataset_id = ?1 AND t.name = ?2",
+                params![id, tag],
+            )?,
+        };
+        found.ok_or_else(|| Error::VersionNotFound {
+            dataset: r.dataset_name(),
+            selector: selector.to_string(),
+        })
+    }
+
+    /// The files a version references, in path order.
+    pub fn version_files(&self, version_id: i64) -> Result<Vec<FileRow>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT f.path, f.sha256, f.size, f.rows, f.row_groups
+                 FROM version_files vf JOIN files f ON f.id = vf.file_id
+                 WHERE vf.version_id = ?1 ORDER BY f.path",
+            )
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map([version_id], |r| {
+                let groups: String = r.get(4)?;
+                Ok(FileRow {
+                    path: r.get(0)?,
+                    sha256: r.get(1)?,
+                    size: r.get::<_, i64>(2)? as u64,
+                    rows: r.get::<_, i64>(3)? as u64,
+                    row_groups: serde_json::from_str(&groups).unwrap_or_default(),
+                })
+            })
+            .map_err(self.err())?;
+        rows.collect::<rusqlite::Result<_>>().map_err(self.err())
+    }
+
+    /// The sources whose rows a version holds, oldest first.
+    pub fn version_sources(&self, version_id: i64) -> Result<Vec<SourceRow>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT s.uri, s.sha256, s.size, s.format, s.rows, vs.added
+                 FROM version_sources vs JOIN sources s ON s.id = vs.source_id
+                 WHERE vs.version_id = ?1 ORDER BY s.id",
+            )
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map([version_id], |r| {
+                Ok(SourceRow {
+                    uri: r.get(0)?,
+                    sha256: r.get(1)?,
+                    size: r.get::<_, i64>(2)? as u64,
+                    format: r.get(3)?,
+                    rows: r.get::<_, i64>(4)? as u64,
+                    added: r.get(5)?,
+                })
+            })
+            .map_err(self.err())?;
+        rows.collect::<rusqlite::Result<_>>().map_err(self.err())
+    }
+
+    /// The drift a version recorded against the one before it.
+    pub fn schema_changes(&self, version_id: i64) -> Result<Vec<SchemaChange>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT change, column_name, old_type, new_type FROM schema_changes
+                 WHERE version_id = ?1 ORDER BY rowid",
+            )
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map([version_id], |r| {
+                Ok(SchemaChange {
+                    change: r.get(0)?,
+                    column: r.get(1)?,
+                    old_type: r.get(2)?,
+                    new_type: r.get(3)?,
+                })
+            })
+            .map_err(self.err())?;
+        rows.collect::<rusqlite::Result<_>>().map_err(self.err())
+    }
+
+    /// The tags pointing at a version.
+    pub fn version_tags(&self, version_id: i64) -> Result<Vec<String>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT name FROM tags WHERE version_id = ?1 ORDER BY name")
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map([version_id], |r| r.get(0))
+            .map_err(self.err())?;
+        rows.collect::<rusqlite::Result<_>>().map_err(self.err())
+    }
+
+    /// Make a version visible. Fails with [`Error::CommitConflict`] if its number is taken.
+    pub fn insert_version(&self, v: &NewVersion) -> Result<VersionRow> {
+        let dataset_id = self.ensure_dataset(&v.dataset, &v.created_at)?;
+        let schema_id = self.intern_schema(&v.schema_json, &v.columns)?;
+        let rows: u64 = v.files.iter().map(|f| f.rows).sum();
+        let bytes: u64 = v.files.iter().map(|f| f.size).sum();
+        let inserted = self.conn.execute(
+            "INSERT INTO versions (dataset_id, version, digest, manifest_key, schema_id, operation,
+                                   mode, rows, bytes, file_count, created_at, created_by)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            params![
+                dataset_id,
+                v.version.0 as i64,
+                v.digest,
+                v.manifest_key,
+                schema_id,
+                v.operation,
+                v.mode,
+                rows as i64,
+                bytes as i64,
+                v.files.len() as i64,
+                v.created_at,
+                v.created_by
+            ],
+        );
+        match inserted {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::ConstraintViolation =>
+            {
+                return Err(Error::CommitConflict {
+                    dataset: v.dataset.dataset_name(),
+                    version: v.version,
+                });
+            }
+            other => {
+                other.map_err(self.err())?;
+            }
+        }
+        let version_id = self.conn.last_insert_rowid();
+        for f in &v.files {
+            self.conn
+                .execute(
+                    "INSERT INTO files (path, sha256, size, rows, row_groups, created_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (path) DO NOTHING",
+                    params![
+                        f.path,
+                        f.sha256,
+                        f.size as i64,
+                        f.rows as i64,
+                        serde_json::to_string(&f.row_groups).expect("numbers serialize"),
+                        v.created_at
+                    ],
+                )
+                .map_err(self.err())?;
+            self.conn
+                .execute(
+                    "INSERT INTO version_files (version_id, file_id)
+                     SELECT ?1, id FROM files WHERE path = ?2",
+                    params![version_id, f.path],
+                )
+                .map_err(self.err())?;
+        }
+        for s in &v.sources {
+            self.conn
+                .execute(
+                    "INSERT INTO sources (uri, sha256, size, format, rows, first_seen_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (uri, sha256) DO NOTHING",
+                    params![
+                        s.uri,
+                        s.sha256,
+                        s.size as i64,
+                        s.format,
+                        s.rows as i64,
+                        v.created_at
+                    ],
+                )
+                .map_err(self.err())?;
+            self.conn
+                .execute(
+                    "INSERT OR IGNORE INTO version_sources (version_id, source_id, added)
+                     SELECT ?1, id, ?4 FROM sources WHERE uri = ?2 AND sha256 = ?3",
+                    params![version_id, s.uri, s.sha256, s.added],
+                )
+                .map_err(self.err())?;
+        }
+        for c in &v.changes {
+            self.conn
+                .execute(
+                    "INSERT INTO schema_changes (version_id, change, column_name, old_type, new_type)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![version_id, c.change, c.column, c.old_type, c.new_type],
+                )
+                .map_err(self.err())?;
+        }
+        self.query_version("WHERE v.id = ?1", [version_id])?
+            .ok_or_else(|| Error::Internal("a version vanished inside its own transaction".into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Catalog, ColumnRow};
+    use super::*;
+
+    fn new_version(dataset: &str, version: u64, at: &str) -> NewVersion {
+        NewVersion {
+            dataset: dataset.parse().unwrap(),
+            version: Version(version),
+            digest: format!("{version:x}{}", "0".repeat(63)),
+            manifest_key: format!("m/{version}"),
+            schema_json: "{}".into(),
+            columns: vec![ColumnRow {
+                name: "id".into(),
+                data_type: "int64".into(),
+                nullable: true,
+            }],
+            operation: "ingest".into(),
+            mode: Some("append".into()),
+            created_at: at.into(),
+            created_by: "test".into(),
+            files: vec![FileRow {
+                path: format!("bronze/x/data/{version}.parquet"),
+                sha256: "00".into(),
+                size: 10,
+                rows: 2,
+                row_groups: vec![2],
+            }],
+            sources: vec![],
+            changes: vec![],
+        }
+    }
+
+    #[test]
+    fn a_taken_version_number_is_a_commit_conflict() {
+        let mut catalog = Catalog::open_in_memory().unwrap();
+        let v = new_version("bronze.x", 1, "2026-01-01T00:00:00.000000Z");
+        catalog.write(|tx| tx.insert_version(&v)).unwrap();
+        let err = catalog.write(|tx| tx.insert_version(&v)).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::CommitConflict {
+                    version: Version(1),
+                    ..
+                }
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn resolves_every_kind_of_selector() {
+        let mut catalog = Catalog::open_in_memory().unwrap();
+        for (n, at) in [
+            (1, "2026-01-01T00:00:00.000000Z"),
+            (2, "2026-02-01T00:00:00.000000Z"),
+            (3, "2026-03-01T00:00:00.000000Z"),
+        ] {
+            let v = new_version("bronze.x", n, at);
+            catalog.write(|tx| tx.insert_version(&v)).unwrap();
+        }
+        let tx = catalog.reader();
+        let at = |s: &str| tx.resolve(&s.parse().unwrap()).map(|v| v.version.0);
+        assert_eq!(at("bronze.x").unwrap(), 3);
+        assert_eq!(at("bronze.x@v2").unwrap(), 2);
+        assert_eq!(at("bronze.x@latest~2").unwrap(), 1);
+        assert_eq!(at("bronze.x@2026-02-15T00:00:00Z").unwrap(), 2);
+        assert_eq!(at("bronze.x@sha256:2000").unwrap(), 2);
+        assert!(matches!(
+            at("bronze.x@sha256:0000"),
+            Err(Error::VersionNotFound { .. })
+        ));
+        assert!(matches!(
+            at("bronze.x@latest~3"),
+            Err(Error::VersionNotFound { .. })
+        ));
+        assert!(matches!(
+            at("bronze.x@2025-01-01"),
+            Err(Error::VersionNotFound { .. })
+        ));
+        assert!(matches!(
+            at("bronze.x@v9"),
+            Err(Error::VersionNotFound { .. })
+        ));
+        assert!(matches!(at("bronze.y"), Err(Error::DatasetNotFound(_))));
+    }
+}

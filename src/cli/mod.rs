@@ -1,0 +1,167 @@
+//! The command line: clap definitions, one module per subcommand, one place that renders errors.
+
+mod ingest;
+mod init;
+mod inspect;
+mod printer;
+mod report;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use lake::{Error, Lake};
+use printer::Printer;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "lake",
+    version,
+    about = "Versioned bronze/silver/gold datasets with a SQLite catalog"
+)]
+struct Cli {
+    /// Run as if started in DIR (the lake project, or a folder inside it).
+    #[arg(
+        short = 'C',
+        long = "dir",
+        global = true,
+        env = "LAKE_DIR",
+        value_name = "DIR"
+    )]
+    dir: Option<PathBuf>,
+    /// Print only results and errors.
+    #[arg(short, long, global = true)]
+    quiet: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create a lake project: lake.toml and the catalog.
+    Init(init::Args),
+    /// Ingest CSV, JSON/NDJSON or Parquet files as a new version of a bronze dataset.
+    Ingest(ingest::Args),
+    /// List datasets with their latest version.
+    Ls(inspect::LsArgs),
+    /// Show one version: schema, rows, files, sources, digest, drift.
+    Show(inspect::ShowArgs),
+    /// List a dataset's versions, newest first.
+    Log(inspect::LogArgs),
+}
+
+/// Parse, run, render; returns the exit code.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    init_tracing();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return report::EXIT_FAILED;
+        }
+    };
+    runtime.block_on(async {
+        tokio::select! {
+            code = run(cli) => code,
+            _ = tokio::signal::ctrl_c() => {
+                eprintln!("interrupted; nothing was committed by the command in progress");
+                report::EXIT_INTERRUPTED
+            }
+        }
+    })
+}
+
+async fn run(cli: Cli) -> i32 {
+    let start = cli.dir.clone().unwrap_or_else(|| PathBuf::from("."));
+    let result = match cli.command {
+        Command::Init(args) => {
+            let p = printer(cli.quiet, args.json);
+            init::run(&start, args, p)
+        }
+        Command::Ingest(args) => {
+            let p = printer(cli.quiet, args.json);
+            match open(&start) {
+                Ok(lake) => ingest::run(&lake, args, p).await,
+                Err(e) => Err(e),
+            }
+        }
+        Command::Ls(args) => with_lake(&start, |lake| {
+            inspect::ls(lake, &args, printer(cli.quiet, args.json))
+        }),
+        Command::Show(args) => with_lake(&start, |lake| {
+            inspect::show(lake, &args, printer(cli.quiet, args.json))
+        }),
+        Command::Log(args) => with_lake(&start, |lake| {
+            inspect::log(lake, &args, printer(cli.quiet, args.json))
+        }),
+    };
+    match result {
+        Ok(()) => 0,
+        Err(failure) => report::render(&failure.error, failure.hint.as_deref()),
+    }
+}
+
+fn printer(quiet: bool, json: bool) -> Printer {
+    Printer { json, quiet }
+}
+
+fn open(start: &std::path::Path) -> Result<Lake, Failure> {
+    Lake::open(start).map_err(Failure::from)
+}
+
+fn with_lake(
+    start: &std::path::Path,
+    f: impl FnOnce(&Lake) -> Result<(), Failure>,
+) -> Result<(), Failure> {
+    f(&open(start)?)
+}
+
+/// An error with, optionally, a hint only the command could know.
+pub struct Failure {
+    pub error: Box<Error>,
+    pub hint: Option<String>,
+}
+
+impl From<Error> for Failure {
+    fn from(error: Error) -> Self {
+        Failure {
+            error: Box::new(error),
+            hint: None,
+        }
+    }
+}
+
+/// A hint listing datasets named like the missing one.
+pub fn not_found_hint(lake: &Lake, error: Error, r: &lake::DatasetRef) -> Failure {
+    let hint = match &error {
+        Error::DatasetNotFound(_) => {
+            lake.similar_datasets(r)
+                .ok()
+                .filter(|s| !s.is_empty())
+                .map(|s| {
+                    let names: Vec<String> = s.iter().map(|d| format!("`{d}`")).collect();
+                    format!("did you mean {}?", names.join(", "))
+                })
+        }
+        _ => None,
+    };
+    Failure {
+        error: Box::new(error),
+        hint,
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("LAKE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .without_time()
+        .try_init();
+}

@@ -1,0 +1,70 @@
+//! Errors, rendered once: the message, its causes, and a hint naming a command to try.
+//! The exit code comes from the variant, here and nowhere else:
+//! 0 ok, 1 failed, 2 usage / config / ref syntax, 3 integrity, 130 interrupted.
+
+use std::error::Error as _;
+
+use lake::Error;
+
+pub const EXIT_FAILED: i32 = 1;
+pub const EXIT_USAGE: i32 = 2;
+pub const EXIT_INTEGRITY: i32 = 3;
+pub const EXIT_INTERRUPTED: i32 = 130;
+
+pub fn exit_code(e: &Error) -> i32 {
+    match e {
+        Error::InvalidName { .. }
+        | Error::InvalidRef { .. }
+        | Error::WrongZone { .. }
+        | Error::LakeNotFound { .. }
+        | Error::ConfigParse { .. }
+        | Error::ConfigInvalid { .. }
+        | Error::StorageUrl { .. }
+        | Error::UnknownFormat { .. } => EXIT_USAGE,
+        Error::Integrity { .. } => EXIT_INTEGRITY,
+        Error::Interrupted => EXIT_INTERRUPTED,
+        _ => EXIT_FAILED,
+    }
+}
+
+/// A hint for the user, where one command would help.
+fn hint(e: &Error, extra: Option<&str>) -> Option<String> {
+    if let Some(extra) = extra {
+        return Some(extra.to_string());
+    }
+    Some(match e {
+        Error::LakeNotFound { .. } => {
+            "`lake init` creates a lake here; `-C DIR` or LAKE_DIR points at another".into()
+        }
+        Error::LakeExists { .. } => "the lake is kept as it is; `lake ls` shows what it holds".into(),
+        Error::DatasetNotFound(_) => "`lake ls` lists the datasets".into(),
+        Error::VersionNotFound { dataset, .. } => format!("`lake log {dataset}` lists its versions"),
+        Error::CommitConflict { .. } => "run the command again; it will take the next number".into(),
+        Error::Storage { url, .. } if url.starts_with("s3://") => {
+            "check the bucket exists, the endpoint in lake.toml, and AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY".into()
+        }
+        Error::Integrity { .. } => "`lake check` compares the catalog with storage".into(),
+        Error::NoSourceFiles { .. } | Error::UnknownFormat { .. } => {
+            "name files directly, or pass --format csv|ndjson|json|parquet".into()
+        }
+        _ => return None,
+    })
+}
+
+/// Print `e` to stderr; returns the exit code.
+pub fn render(e: &Error, extra_hint: Option<&str>) -> i32 {
+    let mut text = format!("error: {e}");
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let line = cause.to_string();
+        if !text.contains(&line) {
+            text.push_str(&format!("\n  caused by: {line}"));
+        }
+        source = cause.source();
+    }
+    if let Some(h) = hint(e, extra_hint) {
+        text.push_str(&format!("\n\nhint: {h}"));
+    }
+    eprintln!("{text}");
+    exit_code(e)
+}

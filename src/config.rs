@@ -1,0 +1,172 @@
+//! `lake.toml`: where a project keeps its data, its archive and its catalog.
+//!
+//! Found from the working directory upward (or `-C DIR` / `LAKE_DIR`). Relative paths in it are
+//! relative to the file's folder, so a project can be moved or cloned as a whole. Credentials are
+//! never read from here: S3 takes them from the standard `AWS_*` variables only.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+pub const CONFIG_FILE: &str = "lake.toml";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub lake: LakeSection,
+    #[serde(default, skip_serializing_if = "S3Options::is_empty")]
+    pub s3: S3Options,
+    #[serde(default)]
+    pub ingest: IngestOptions,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LakeSection {
+    /// Where data lives: a local folder, `s3://bucket/prefix` or `memory://`.
+    #[serde(default = "default_root")]
+    pub root: String,
+    /// The cold tier, a second store URL.
+    #[serde(default = "default_archive")]
+    pub archive: String,
+    /// The SQLite catalog, relative to the project folder.
+    #[serde(default = "default_catalog")]
+    pub catalog: String,
+}
+
+impl Default for LakeSection {
+    fn default() -> Self {
+        LakeSection {
+            root: default_root(),
+            archive: default_archive(),
+            catalog: default_catalog(),
+        }
+    }
+}
+
+fn default_root() -> String {
+    "lake-data".into()
+}
+fn default_archive() -> String {
+    "lake-archive".into()
+}
+fn default_catalog() -> String {
+    ".lake/catalog.sqlite".into()
+}
+
+/// Connection settings for `s3://` roots; credentials come from `AWS_*` variables only.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct S3Options {
+    pub endpoint: Option<String>,
+    pub region: Option<String>,
+    pub allow_http: Option<bool>,
+}
+
+impl S3Options {
+    pub fn is_empty(&self) -> bool {
+        self == &S3Options::default()
+    }
+}
+
+/// How ingest lays out Parquet.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IngestOptions {
+    /// A data file is closed once it reaches about this size.
+    pub target_file_mb: u64,
+    /// The most rows in one row group.
+    pub row_group_rows: usize,
+    /// zstd level, 1 (fast) to 22 (small).
+    pub zstd_level: i32,
+    /// How many records schema inference reads from the start of each source.
+    pub infer_rows: usize,
+}
+
+impl Default for IngestOptions {
+    fn default() -> Self {
+        IngestOptions {
+            target_file_mb: 512,
+            row_group_rows: 1 << 20,
+            zstd_level: 1,
+            infer_rows: 20_000,
+        }
+    }
+}
+
+impl Config {
+    pub fn new(root: Option<String>, archive: Option<String>) -> Config {
+        let mut lake = LakeSection::default();
+        if let Some(r) = root {
+            lake.root = r;
+        }
+        if let Some(a) = archive {
+            lake.archive = a;
+        }
+        Config {
+            lake,
+            s3: S3Options::default(),
+            ingest: IngestOptions::default(),
+        }
+    }
+
+    pub fn load(path: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let config: Config = toml::from_str(&text).map_err(|source| Error::ConfigParse {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        config.validate(path)?;
+        Ok(config)
+    }
+
+    fn validate(&self, path: &Path) -> Result<()> {
+        let invalid = |field: &str, reason: &str| Error::ConfigInvalid {
+            path: path.to_path_buf(),
+            field: field.into(),
+            reason: reason.into(),
+        };
+        if self.ingest.target_file_mb == 0 {
+            return Err(invalid("ingest.target_file_mb", "must be at least 1"));
+        }
+        if self.ingest.row_group_rows == 0 {
+            return Err(invalid("ingest.row_group_rows", "must be at least 1"));
+        }
+        if !(1..=22).contains(&self.ingest.zstd_level) {
+            return Err(invalid("ingest.zstd_level", "must be between 1 and 22"));
+        }
+        if self.ingest.infer_rows == 0 {
+            return Err(invalid("ingest.infer_rows", "must be at least 1"));
+        }
+        Ok(())
+    }
+
+    pub fn to_toml(&self) -> String {
+        let body = toml::to_string_pretty(self).expect("config serializes");
+        format!(
+            "# lake project: data roots and catalog. Relative paths are relative to this file.\n\
+             # S3 credentials come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, never from here.\n{body}"
+        )
+    }
+}
+
+/// Find `lake.toml` in `start` or the nearest parent that has one.
+pub fn find_project(start: &Path) -> Result<PathBuf> {
+    let start = std::path::absolute(start).unwrap_or_else(|_| start.to_path_buf());
+    let mut dir = start.as_path();
+    loop {
+        if dir.join(CONFIG_FILE).is_file() {
+            return Ok(dir.to_path_buf());
+        }
+        match dir.parent() {
+            Some(parent) => dir = parent,
+            None => return Err(Error::LakeNotFound { start }),
+        }
+    }
+}

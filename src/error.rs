@@ -1,0 +1,168 @@
+//! The one error type of the library.
+//!
+//! Each variant names a condition and carries the values a user needs to act on it: the file,
+//! line, dataset or URL. Messages speak for their own level only; causes ride in `#[source]`.
+//! The CLI maps variants to exit codes in one place (`cli/report.rs`).
+
+use std::path::PathBuf;
+
+use crate::ident::{DatasetRef, Version};
+
+/// Where in an input file a problem was found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// A 1-based line of a text file.
+    Line(u64),
+    /// A 0-based byte offset.
+    Byte(u64),
+    /// The file as a whole.
+    File,
+}
+
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Location::Line(n) => write!(f, ":{n}"),
+            Location::Byte(n) => write!(f, " (byte {n})"),
+            Location::File => Ok(()),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    #[error("invalid dataset name `{input}`: {reason}")]
+    InvalidName { input: String, reason: &'static str },
+
+    #[error("invalid ref `{input}`: {reason}")]
+    InvalidRef { input: String, reason: String },
+
+    #[error("`{dataset}` is in zone {zone}; {operation} writes only to {allowed}")]
+    WrongZone {
+        dataset: String,
+        zone: String,
+        operation: &'static str,
+        allowed: &'static str,
+    },
+
+    #[error("no lake project found in `{}` or any parent (no lake.toml)", start.display())]
+    LakeNotFound { start: PathBuf },
+
+    #[error("a lake already exists at `{}`", path.display())]
+    LakeExists { path: PathBuf },
+
+    #[error("cannot read config `{}`", path.display())]
+    ConfigParse {
+        path: PathBuf,
+        #[source]
+        source: toml::de::Error,
+    },
+
+    #[error("config `{}`: `{field}` {reason}", path.display())]
+    ConfigInvalid {
+        path: PathBuf,
+        field: String,
+        reason: String,
+    },
+
+    #[error("dataset `{0}` not found")]
+    DatasetNotFound(String),
+
+    #[error("`{dataset}` has no version matching `@{selector}`")]
+    VersionNotFound { dataset: String, selector: String },
+
+    #[error("`{dataset}` already has version {version}; another writer committed first")]
+    CommitConflict { dataset: String, version: Version },
+
+    #[error("source `{}` does not exist", path.display())]
+    SourceNotFound { path: PathBuf },
+
+    #[error("no {what} files found in `{pattern}`")]
+    NoSourceFiles { pattern: String, what: String },
+
+    #[error("cannot tell the format of `{}`; pass --format csv|ndjson|json|parquet", path.display())]
+    UnknownFormat { path: PathBuf },
+
+    #[error("{}{at}: {problem}", path.display())]
+    BadInput {
+        path: PathBuf,
+        at: Location,
+        problem: String,
+    },
+
+    #[error("schema file `{}`: {problem}", path.display())]
+    BadSchemaFile { path: PathBuf, problem: String },
+
+    #[error("column `{column}` cannot hold both {left} and {right}")]
+    SchemaConflict {
+        column: String,
+        left: String,
+        right: String,
+    },
+
+    #[error("cannot read `{}`", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("object store `{url}`: {operation} failed")]
+    Storage {
+        url: String,
+        operation: &'static str,
+        #[source]
+        source: object_store::Error,
+    },
+
+    #[error("invalid storage URL `{url}`: {reason}")]
+    StorageUrl { url: String, reason: String },
+
+    #[error("catalog `{}`", path.display())]
+    Catalog {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+
+    #[error("catalog `{}` has schema version {found}, newer than this lake ({supported}); upgrade lake", path.display())]
+    CatalogTooNew {
+        path: PathBuf,
+        found: i64,
+        supported: i64,
+    },
+
+    #[error("cannot encode Parquet for `{dataset}`")]
+    Encode {
+        dataset: String,
+        #[source]
+        source: parquet::errors::ParquetError,
+    },
+
+    #[error("`{path}` is corrupt: {problem}")]
+    Integrity { path: String, problem: String },
+
+    #[error("interrupted")]
+    Interrupted,
+
+    #[error("internal error: {0}; this is a bug in lake")]
+    Internal(String),
+}
+
+impl Error {
+    /// A failure of the catalog file at `path`.
+    pub(crate) fn catalog(path: &std::path::Path) -> impl FnOnce(rusqlite::Error) -> Error + '_ {
+        move |source| Error::Catalog {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
+    /// A DatasetRef-typed constructor for [`Error::DatasetNotFound`].
+    pub fn dataset_not_found(dataset: &DatasetRef) -> Error {
+        Error::DatasetNotFound(dataset.dataset_name())
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

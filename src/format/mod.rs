@@ -1,0 +1,14 @@
+//! Bytes in, bytes out: source decoding, Parquet encoding, hashing, schemas and manifests.
+//!
+//! Nothing here touches storage or the catalog; callers hand in readers and writers.
+
+pub mod hash;
+pub mod json;
+pub mod manifest;
+pub mod schema;
+pub mod source;
+pub mod writer;
+
+pub use manifest::Manifest;
+pub use source::{CsvOptions, Source, SourceFormat, SourceStats};
+pub use writer::{EncodeOptions, ParquetFileWriter, WrittenFile};

@@ -1,0 +1,443 @@
+//! Schemas: stable type names, the manifest's schema JSON, unification across sources and
+//! versions, and drift (added / removed / retyped columns).
+//!
+//! Type names are those `pyarrow.type_for_alias` accepts (`int64`, `float64`, `string`,
+//! `timestamp[us]`, …), so a reader without `lake` can rebuild a schema from a manifest.
+
+use std::sync::Arc;
+
+use arrow::array::{RecordBatch, new_null_array};
+use arrow::compute::{CastOptions, cast_with_options};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use arrow::error::ArrowError;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+/// A stable, pyarrow-compatible name for `dt`.
+pub fn type_name(dt: &DataType) -> String {
+    fn unit(u: &TimeUnit) -> &'static str {
+        match u {
+            TimeUnit::Second => "s",
+            TimeUnit::Millisecond => "ms",
+            TimeUnit::Microsecond => "us",
+            TimeUnit::Nanosecond => "ns",
+        }
+    }
+    match dt {
+        DataType::Null => "null".into(),
+        DataType::Boolean => "bool".into(),
+        DataType::Int8 => "int8".into(),
+        DataType::Int16 => "int16".into(),
+        DataType::Int32 => "int32".into(),
+        DataType::Int64 => "int64".into(),
+        DataType::UInt8 => "uint8".into(),
+        DataType::UInt16 => "uint16".into(),
+        DataType::UInt32 => "uint32".into(),
+        DataType::UInt64 => "uint64".into(),
+        DataType::Float16 => "float16".into(),
+        DataType::Float32 => "float32".into(),
+        DataType::Float64 => "float64".into(),
+        DataType::Utf8 => "string".into(),
+        DataType::LargeUtf8 => "large_string".into(),
+        DataType::Utf8View => "string_view".into(),
+        DataType::Binary => "binary".into(),
+        DataType::LargeBinary => "large_binary".into(),
+        DataType::BinaryView => "binary_view".into(),
+        DataType::Date32 => "date32".into(),
+        DataType::Date64 => "date64".into(),
+        DataType::Time32(u) => format!("time32[{}]", unit(u)),
+        DataType::Time64(u) => format!("time64[{}]", unit(u)),
+        DataType::Duration(u) => format!("duration[{}]", unit(u)),
+        DataType::Timestamp(u, None) => format!("timestamp[{}]", unit(u)),
+        DataType::Timestamp(u, Some(tz)) => format!("timestamp[{}, tz={tz}]", unit(u)),
+        DataType::Decimal128(p, s) => format!("decimal128({p}, {s})"),
+        DataType::Decimal256(p, s) => format!("decimal256({p}, {s})"),
+        DataType::List(f) | DataType::LargeList(f) => format!("list<{}>", type_name(f.data_type())),
+        DataType::Struct(fields) => {
+            let inner: Vec<String> = fields
+                .iter()
+                .map(|f| format!("{}: {}", f.name(), type_name(f.data_type())))
+                .collect();
+            format!("struct<{}>", inner.join(", "))
+        }
+        other => other.to_string(),
+    }
+}
+
+/// The inverse of [`type_name`] for the scalar types a schema file may name.
+pub fn parse_type(name: &str) -> Option<DataType> {
+    let unit = |u: &str| match u {
+        "s" => Some(TimeUnit::Second),
+        "ms" => Some(TimeUnit::Millisecond),
+        "us" => Some(TimeUnit::Microsecond),
+        "ns" => Some(TimeUnit::Nanosecond),
+        _ => None,
+    };
+    let name = name.trim();
+    let simple = match name {
+        "null" => DataType::Null,
+        "bool" | "boolean" => DataType::Boolean,
+        "int8" => DataType::Int8,
+        "int16" => DataType::Int16,
+        "int32" => DataType::Int32,
+        "int64" => DataType::Int64,
+        "uint8" => DataType::UInt8,
+        "uint16" => DataType::UInt16,
+        "uint32" => DataType::UInt32,
+        "uint64" => DataType::UInt64,
+        "float16" => DataType::Float16,
+        "float32" | "float" => DataType::Float32,
+        "float64" | "double" => DataType::Float64,
+        "string" | "utf8" | "str" => DataType::Utf8,
+        "large_string" => DataType::LargeUtf8,
+        "binary" => DataType::Binary,
+        "date32" | "date" => DataType::Date32,
+        "date64" => DataType::Date64,
+        "timestamp" => DataType::Timestamp(TimeUnit::Microsecond, None),
+        _ => {
+            if let Some(rest) = name
+                .strip_prefix("timestamp[")
+                .and_then(|r| r.strip_suffix(']'))
+            {
+                let (u, tz) = match rest.split_once(',') {
+                    Some((u, tz)) => (u.trim(), Some(tz.trim().strip_prefix("tz=")?.trim())),
+                    None => (rest.trim(), None),
+                };
+                return Some(DataType::Timestamp(unit(u)?, tz.map(Arc::from)));
+            }
+            if let Some(rest) = name
+                .strip_prefix("decimal128(")
+                .and_then(|r| r.strip_suffix(')'))
+            {
+                let (p, s) = rest.split_once(',')?;
+                return Some(DataType::Decimal128(
+                    p.trim().parse().ok()?,
+                    s.trim().parse().ok()?,
+                ));
+            }
+            return None;
+        }
+    };
+    Some(simple)
+}
+
+/// One column as the manifest and catalog describe it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ColumnSpec {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub data_type: String,
+    #[serde(default = "yes")]
+    pub nullable: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+pub fn columns(schema: &Schema) -> Vec<ColumnSpec> {
+    schema
+        .fields()
+        .iter()
+        .map(|f| ColumnSpec {
+            name: f.name().clone(),
+            data_type: type_name(f.data_type()),
+            nullable: f.is_nullable(),
+        })
+        .collect()
+}
+
+/// The manifest's `schema` object: `{"fields": [{"name", "type", "nullable"}]}`.
+pub fn schema_json(schema: &Schema) -> Value {
+    json!({ "fields": columns(schema) })
+}
+
+/// A schema from the manifest form (also the `--schema FILE` format).
+pub fn schema_from_json(value: &Value) -> Result<Schema, String> {
+    let fields = value
+        .get("fields")
+        .and_then(Value::as_array)
+        .ok_or("expected an object with a `fields` array")?;
+    let mut out = Vec::with_capacity(fields.len());
+    for (i, f) in fields.iter().enumerate() {
+        let spec: ColumnSpec =
+            serde_json::from_value(f.clone()).map_err(|e| format!("field {}: {e}", i + 1))?;
+        let dt = parse_type(&spec.data_type).ok_or_else(|| {
+            format!(
+                "field `{}`: unknown type `{}` (use int64, float64, bool, string, date32, timestamp[us], …)",
+                spec.name, spec.data_type
+            )
+        })?;
+        out.push(Field::new(spec.name, dt, spec.nullable));
+    }
+    check_names(out.iter().map(|f| f.name().as_str()))?;
+    Ok(Schema::new(out))
+}
+
+/// Column names must be present and distinct.
+pub fn check_names<'a>(names: impl Iterator<Item = &'a str>) -> Result<(), String> {
+    let mut seen = std::collections::HashSet::new();
+    for (i, name) in names.enumerate() {
+        if name.trim().is_empty() {
+            return Err(format!("column {} has an empty name", i + 1));
+        }
+        if !seen.insert(name) {
+            return Err(format!("column `{name}` appears twice"));
+        }
+    }
+    Ok(())
+}
+
+/// The narrowest type that holds values of both `a` and `b`, if there is one.
+pub fn supertype(a: &DataType, b: &DataType) -> Option<DataType> {
+    use DataType::*;
+    if a == b {
+        return Some(a.clone());
+    }
+    let int = |t: &DataType| matches!(t, Int8 | Int16 | Int32 | Int64 | UInt8 | UInt16 | UInt32);
+    let float = |t: &DataType| matches!(t, Float16 | Float32 | Float64);
+    let text = |t: &DataType| matches!(t, Utf8 | LargeUtf8 | Utf8View);
+    let scalar = |t: &DataType| {
+        t.is_primitive() || matches!(t, Boolean | Utf8 | LargeUtf8 | Utf8View | Date32 | Date64)
+    };
+    Some(match (a, b) {
+        (Null, t) | (t, Null) => t.clone(),
+        (x, y) if int(x) && int(y) => Int64,
+        (x, y) if (int(x) || float(x)) && (int(y) || float(y)) => Float64,
+        (Date32, Timestamp(u, tz)) | (Timestamp(u, tz), Date32) => Timestamp(*u, tz.clone()),
+        (Timestamp(u1, tz1), Timestamp(u2, tz2)) if tz1 == tz2 => {
+            Timestamp((*u1).max(*u2), tz1.clone())
+        }
+        (x, y) if text(x) && text(y) => Utf8,
+        (x, y) if scalar(x) && scalar(y) => Utf8,
+        _ => return None,
+    })
+}
+
+/// `b` merged into `a`: `a`'s columns in order (widened where `b` needs it), then `b`'s new ones.
+/// Every column of the result is nullable, since rows from either side may lack it.
+pub fn unify(a: &Schema, b: &Schema) -> Result<Schema, crate::error::Error> {
+    let mut fields: Vec<Field> = Vec::with_capacity(a.fields().len() + b.fields().len());
+    for fa in a.fields() {
+        let dt = match b.field_with_name(fa.name()) {
+            Ok(fb) => supertype(fa.data_type(), fb.data_type()).ok_or_else(|| {
+                crate::error::Error::SchemaConflict {
+                    column: fa.name().clone(),
+                    left: type_name(fa.data_type()),
+                    right: type_name(fb.data_type()),
+                }
+            })?,
+            Err(_) => fa.data_type().clone(),
+        };
+        fields.push(Field::new(fa.name(), dt, true));
+    }
+    for fb in b.fields() {
+        if a.field_with_name(fb.name()).is_err() {
+            fields.push(Field::new(fb.name(), fb.data_type().clone(), true));
+        }
+    }
+    Ok(Schema::new(fields))
+}
+
+/// One column's drift.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Drift {
+    /// `added`, `removed` or `retyped`
+    pub change: &'static str,
+    pub column: String,
+    pub old_type: Option<String>,
+    pub new_type: Option<String>,
+}
+
+impl std::fmt::Display for Drift {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.change {
+            "added" => write!(
+                f,
+                "+ {} {}",
+                self.column,
+                self.new_type.as_deref().unwrap_or("")
+            ),
+            "removed" => write!(
+                f,
+                "- {} {}",
+                self.column,
+                self.old_type.as_deref().unwrap_or("")
+            ),
+            _ => write!(
+                f,
+                "~ {} {} -> {}",
+                self.column,
+                self.old_type.as_deref().unwrap_or(""),
+                self.new_type.as_deref().unwrap_or("")
+            ),
+        }
+    }
+}
+
+/// What changed from `old` to `new`, column by column (nullability aside).
+pub fn diff(old: &Schema, new: &Schema) -> Vec<Drift> {
+    let mut out = Vec::new();
+    for fo in old.fields() {
+        match new.field_with_name(fo.name()) {
+            Err(_) => out.push(Drift {
+                change: "removed",
+                column: fo.name().clone(),
+                old_type: Some(type_name(fo.data_type())),
+                new_type: None,
+            }),
+            Ok(fnew) if fnew.data_type() != fo.data_type() => out.push(Drift {
+                change: "retyped",
+                column: fo.name().clone(),
+                old_type: Some(type_name(fo.data_type())),
+                new_type: Some(type_name(fnew.data_type())),
+            }),
+            Ok(_) => {}
+        }
+    }
+    for fnew in new.fields() {
+        if old.field_with_name(fnew.name()).is_err() {
+            out.push(Drift {
+                change: "added",
+                column: fnew.name().clone(),
+                old_type: None,
+                new_type: Some(type_name(fnew.data_type())),
+            });
+        }
+    }
+    out
+}
+
+/// `batch` with exactly `target`'s columns, by name: cast where types differ, nulls where absent.
+pub fn conform(batch: &RecordBatch, target: &SchemaRef) -> Result<RecordBatch, ArrowError> {
+    if batch.schema().fields() == target.fields() {
+        return Ok(batch.clone());
+    }
+    let options = CastOptions {
+        safe: false,
+        ..Default::default()
+    };
+    let columns = target
+        .fields()
+        .iter()
+        .map(|field| match batch.schema().index_of(field.name()) {
+            Ok(i) => {
+                let col = batch.column(i);
+                if col.data_type() == field.data_type() {
+                    Ok(col.clone())
+                } else {
+                    cast_with_options(col, field.data_type(), &options)
+                }
+            }
+            Err(_) => Ok(new_null_array(field.data_type(), batch.num_rows())),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    RecordBatch::try_new(target.clone(), columns)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{Int64Array, StringArray};
+
+    fn schema(cols: &[(&str, DataType)]) -> Schema {
+        Schema::new(
+            cols.iter()
+                .map(|(n, t)| Field::new(*n, t.clone(), true))
+                .collect::<Vec<_>>(),
+        )
+    }
+
+    #[test]
+    fn type_names_round_trip() {
+        for dt in [
+            DataType::Int64,
+            DataType::Float64,
+            DataType::Boolean,
+            DataType::Utf8,
+            DataType::Date32,
+            DataType::Timestamp(TimeUnit::Microsecond, None),
+            DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())),
+            DataType::Decimal128(12, 2),
+        ] {
+            assert_eq!(parse_type(&type_name(&dt)), Some(dt.clone()), "{dt}");
+        }
+    }
+
+    #[test]
+    fn supertypes_widen_and_fall_back_to_string() {
+        use DataType::*;
+        assert_eq!(supertype(&Int64, &Float64), Some(Float64));
+        assert_eq!(supertype(&Null, &Date32), Some(Date32));
+        assert_eq!(
+            supertype(&Date32, &Timestamp(TimeUnit::Microsecond, None)),
+            Some(Timestamp(TimeUnit::Microsecond, None))
+        );
+        assert_eq!(supertype(&Int64, &Boolean), Some(Utf8));
+        let list = List(Arc::new(Field::new("item", Int64, true)));
+        assert_eq!(supertype(&list, &Int64), None);
+    }
+
+    #[test]
+    fn unify_keeps_order_and_adds_new_columns() {
+        let a = schema(&[("id", DataType::Int64), ("amount", DataType::Int64)]);
+        let b = schema(&[("amount", DataType::Float64), ("note", DataType::Utf8)]);
+        let u = unify(&a, &b).unwrap();
+        assert_eq!(
+            u,
+            schema(&[
+                ("id", DataType::Int64),
+                ("amount", DataType::Float64),
+                ("note", DataType::Utf8)
+            ])
+        );
+    }
+
+    #[test]
+    fn diff_names_added_removed_and_retyped_columns() {
+        let a = schema(&[
+            ("id", DataType::Int64),
+            ("old", DataType::Utf8),
+            ("amount", DataType::Int64),
+        ]);
+        let b = schema(&[
+            ("id", DataType::Int64),
+            ("amount", DataType::Float64),
+            ("new", DataType::Boolean),
+        ]);
+        let d: Vec<String> = diff(&a, &b).iter().map(|d| d.to_string()).collect();
+        assert_eq!(
+            d,
+            ["- old string", "~ amount int64 -> float64", "+ new bool"]
+        );
+    }
+
+    #[test]
+    fn conform_casts_reorders_and_fills_nulls() {
+        let batch = RecordBatch::try_from_iter([
+            ("b", Arc::new(StringArray::from(vec!["x", "y"])) as _),
+            ("a", Arc::new(Int64Array::from(vec![1, 2])) as _),
+        ])
+        .unwrap();
+        let target = Arc::new(schema(&[
+            ("a", DataType::Float64),
+            ("b", DataType::Utf8),
+            ("c", DataType::Int64),
+        ]));
+        let out = conform(&batch, &target).unwrap();
+        assert_eq!(out.schema(), target);
+        assert_eq!(out.column(2).null_count(), 2);
+    }
+
+    #[test]
+    fn schema_files_name_the_bad_field() {
+        let err =
+            schema_from_json(&json!({"fields": [{"name": "x", "type": "int65"}]})).unwrap_err();
+        assert!(err.contains("`x`") && err.contains("int65"), "{err}");
+        let err = schema_from_json(
+            &json!({"fields": [{"name": "x", "type": "int64"}, {"name": "x", "type": "string"}]}),
+        )
+        .unwrap_err();
+        assert!(err.contains("twice"), "{err}");
+    }
+}

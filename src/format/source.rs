@@ -1,0 +1,558 @@
+//! Reading source files: CSV, NDJSON, JSON and Parquet, decoded to Arrow batches as they stream.
+//!
+//! Every byte of a text source passes through one sha256 as it is decoded; nothing is read
+//! twice to hash it. Schema inference reads only the first records. Problems are reported with
+//! the file and the line (or byte offset) where they are, in words a user can act on.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use arrow::error::ArrowError;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use serde::Serialize;
+
+use super::hash::HashingReader;
+use super::json::JsonRecords;
+use super::schema::{check_names, conform};
+use crate::error::{Error, Location, Result};
+
+/// Bytes read from a source at a time.
+const READ_CHUNK: usize = 4 << 20;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceFormat {
+    Csv,
+    Ndjson,
+    Json,
+    Parquet,
+}
+
+impl SourceFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceFormat::Csv => "csv",
+            SourceFormat::Ndjson => "ndjson",
+            SourceFormat::Json => "json",
+            SourceFormat::Parquet => "parquet",
+        }
+    }
+
+    /// The format a file's extension names, if any.
+    pub fn from_path(path: &Path) -> Option<SourceFormat> {
+        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+        Some(match ext.as_str() {
+            "csv" | "tsv" | "txt" => SourceFormat::Csv,
+            "ndjson" | "jsonl" => SourceFormat::Ndjson,
+            "json" => SourceFormat::Json,
+            "parquet" | "pq" => SourceFormat::Parquet,
+            _ => return None,
+        })
+    }
+}
+
+impl std::str::FromStr for SourceFormat {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "csv" => Ok(SourceFormat::Csv),
+            "ndjson" | "jsonl" => Ok(SourceFormat::Ndjson),
+            "json" => Ok(SourceFormat::Json),
+            "parquet" => Ok(SourceFormat::Parquet),
+            other => Err(format!(
+                "unknown format `{other}`; expected csv, ndjson, json or parquet"
+            )),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CsvOptions {
+    /// `None`: `,`, or tab for `.tsv` files.
+    pub delimiter: Option<u8>,
+    pub has_header: bool,
+    /// A value that means null, besides the empty field.
+    pub null_value: Option<String>,
+}
+
+impl Default for CsvOptions {
+    fn default() -> Self {
+        CsvOptions {
+            delimiter: None,
+            has_header: true,
+            null_value: None,
+        }
+    }
+}
+
+impl CsvOptions {
+    fn delimiter_for(&self, path: &Path) -> u8 {
+        self.delimiter.unwrap_or_else(|| {
+            let tsv = path
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("tsv"));
+            if tsv { b'\t' } else { b',' }
+        })
+    }
+
+    fn null_regex(&self) -> regex::Regex {
+        let pattern = match &self.null_value {
+            Some(v) => format!("^(?:|{})$", regex::escape(v)),
+            None => "^$".to_string(),
+        };
+        regex::Regex::new(&pattern).expect("an escaped literal is a valid regex")
+    }
+
+    fn format(&self, path: &Path) -> arrow::csv::reader::Format {
+        arrow::csv::reader::Format::default()
+            .with_header(self.has_header)
+            .with_delimiter(self.delimiter_for(path))
+            .with_null_regex(self.null_regex())
+    }
+}
+
+/// One source file to read.
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub path: PathBuf,
+    pub format: SourceFormat,
+    pub size: u64,
+}
+
+/// What reading a whole source found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceStats {
+    pub sha256: String,
+    pub size: u64,
+    pub rows: u64,
+}
+
+fn bad(path: &Path, at: Location, problem: impl Into<String>) -> Error {
+    Error::BadInput {
+        path: path.to_path_buf(),
+        at,
+        problem: problem.into(),
+    }
+}
+
+fn open(path: &Path) -> Result<File> {
+    File::open(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Inferred types, made regular: every timestamp in microseconds, so files and versions that
+/// differ only in sub-second digits do not drift.
+fn normalize(schema: Schema) -> Schema {
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|f| {
+            let dt = match f.data_type() {
+                DataType::Timestamp(_, tz) => {
+                    DataType::Timestamp(TimeUnit::Microsecond, tz.clone())
+                }
+                DataType::Null => DataType::Utf8,
+                other => other.clone(),
+            };
+            Field::new(f.name(), dt, true)
+        })
+        .collect();
+    Schema::new(fields)
+}
+
+/// The source's own columns, in file order, with types inferred from its first `infer_rows`
+/// records (or, with `rows == 0`, only its column names, all strings).
+pub fn infer_schema(source: &Source, csv: &CsvOptions, infer_rows: usize) -> Result<Schema> {
+    let path = source.path.as_path();
+    if source.size == 0 {
+        return Err(bad(path, Location::File, "the file is empty"));
+    }
+    match source.format {
+        SourceFormat::Csv => {
+            let (schema, records) = csv
+                .format(path)
+                .infer_schema(BufReader::new(open(path)?), Some(infer_rows.max(1)))
+                .map_err(|e| csv_error(path, &e, None))?;
+            if records == 0 {
+                let problem = if csv.has_header {
+                    "the file has a header but no data rows"
+                } else {
+                    "the file has no rows"
+                };
+                return Err(bad(path, Location::File, problem));
+            }
+            check_names(schema.fields().iter().map(|f| f.name().as_str()))
+                .map_err(|p| bad(path, Location::Line(1), format!("header: {p}")))?;
+            Ok(normalize(schema))
+        }
+        SourceFormat::Ndjson | SourceFormat::Json => {
+            let mut values = Vec::new();
+            let mut records = JsonRecords::new(BufReader::new(open(path)?));
+            while values.len() < infer_rows.max(1) {
+                let Some((line, bytes)) = records.next_record().map_err(|e| e.at(path))? else {
+                    break;
+                };
+                let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
+                    bad(
+                        path,
+                        Location::Line(line + e.line() as u64 - 1),
+                        json_problem(&e),
+                    )
+                })?;
+                values.push(value);
+            }
+            if values.is_empty() {
+                return Err(bad(path, Location::File, "the file has no JSON records"));
+            }
+            let schema =
+                arrow::json::reader::infer_json_schema_from_iterator(values.iter().map(Ok))
+                    .map_err(|e| bad(path, Location::File, e.to_string()))?;
+            Ok(normalize(schema))
+        }
+        SourceFormat::Parquet => {
+            let builder = ParquetRecordBatchReaderBuilder::try_new(open(path)?).map_err(|e| {
+                bad(
+                    path,
+                    Location::File,
+                    format!("not a readable Parquet file: {e}"),
+                )
+            })?;
+            if builder.metadata().file_metadata().num_rows() == 0 {
+                return Err(bad(path, Location::File, "the file has no rows"));
+            }
+            let fields: Vec<Field> = builder
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| f.as_ref().clone().with_metadata(Default::default()))
+                .collect();
+            Ok(Schema::new(fields))
+        }
+    }
+}
+
+/// The schema to decode a source with: its own columns in file order, typed as in `target`.
+pub fn decode_schema(own: &Schema, target: &Schema) -> Schema {
+    let fields: Vec<Field> = own
+        .fields()
+        .iter()
+        .map(|f| match target.field_with_name(f.name()) {
+            Ok(t) => Field::new(f.name(), t.data_type().clone(), true),
+            Err(_) => f.as_ref().clone(),
+        })
+        .collect();
+    Schema::new(fields)
+}
+
+/// Read the whole source, handing `emit` batches shaped as `target`, and `progress` the bytes
+/// read as they go. `own` is the source's own columns typed for decoding (see [`decode_schema`]).
+pub fn decode(
+    source: &Source,
+    csv: &CsvOptions,
+    own: &Schema,
+    target: &SchemaRef,
+    batch_size: usize,
+    emit: &mut dyn FnMut(RecordBatch) -> Result<()>,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<SourceStats> {
+    let path = source.path.as_path();
+    let own = Arc::new(own.clone());
+    let mut rows = 0u64;
+    let mut send = |batch: RecordBatch| -> Result<()> {
+        rows += batch.num_rows() as u64;
+        let batch = conform(&batch, target).map_err(|e| {
+            bad(
+                path,
+                Location::File,
+                format!("cannot convert to the dataset's schema: {e}"),
+            )
+        })?;
+        emit(batch)
+    };
+    let (sha256, size) = match source.format {
+        SourceFormat::Csv => {
+            let mut decoder = arrow::csv::ReaderBuilder::new(own.clone())
+                .with_format(csv.format(path))
+                .with_batch_size(batch_size)
+                .build_decoder();
+            let mut reader = BufReader::with_capacity(READ_CHUNK, HashingReader::new(open(path)?));
+            loop {
+                let buf = reader.fill_buf().map_err(io_err(path))?;
+                let len = buf.len();
+                let consumed = decoder
+                    .decode(buf)
+                    .map_err(|e| csv_error(path, &e, Some(&own)))?;
+                reader.consume(consumed);
+                if consumed == len {
+                    progress(len as u64);
+                } else if consumed > 0 {
+                    progress(consumed as u64);
+                }
+                if consumed == 0 || decoder.capacity() == 0 {
+                    match decoder
+                        .flush()
+                        .map_err(|e| csv_error(path, &e, Some(&own)))?
+                    {
+                        Some(batch) => send(batch)?,
+                        None if len == 0 => break,
+                        None => {}
+                    }
+                }
+            }
+            reader.into_inner().finish().map_err(io_err(path))?
+        }
+        SourceFormat::Ndjson | SourceFormat::Json => {
+            let reader = HashingReader::new(open(path)?);
+            let mut records = JsonRecords::new(BufReader::with_capacity(READ_CHUNK, reader));
+            let mut chunk = JsonChunk::default();
+            let mut reported = 0u64;
+            loop {
+                let next = records.next_record().map_err(|e| e.at(path))?;
+                let done = next.is_none();
+                if let Some((line, bytes)) = next {
+                    chunk.push(line, &bytes);
+                }
+                if chunk.len() >= batch_size || (done && chunk.len() > 0) {
+                    send(chunk.decode(path, &own, batch_size)?)?;
+                    let read = records.get_ref().get_ref().bytes();
+                    progress(read - reported);
+                    reported = read;
+                }
+                if done {
+                    break;
+                }
+            }
+            records
+                .into_inner()
+                .into_inner()
+                .finish()
+                .map_err(io_err(path))?
+        }
+        SourceFormat::Parquet => {
+            // The footer comes first, so the hash is a pass of its own; Parquet sources are
+            // compressed, and sha256 runs far faster than decoding.
+            let (sha256, size) = HashingReader::new(open(path)?)
+                .finish()
+                .map_err(io_err(path))?;
+            let reader = ParquetRecordBatchReaderBuilder::try_new(open(path)?)
+                .and_then(|b| b.with_batch_size(batch_size).build())
+                .map_err(|e| {
+                    bad(
+                        path,
+                        Location::File,
+                        format!("not a readable Parquet file: {e}"),
+                    )
+                })?;
+            for batch in reader {
+                let batch = batch
+                    .map_err(|e| bad(path, Location::File, format!("corrupt Parquet data: {e}")))?;
+                progress(0);
+                send(batch)?;
+            }
+            progress(size);
+            (sha256, size)
+        }
+    };
+    Ok(SourceStats { sha256, size, rows })
+}
+
+/// NDJSON/JSON records waiting to be decoded together, with the line each starts on.
+#[derive(Default)]
+struct JsonChunk {
+    bytes: Vec<u8>,
+    records: Vec<(u64, std::ops::Range<usize>)>,
+}
+
+impl JsonChunk {
+    fn push(&mut self, line: u64, record: &[u8]) {
+        let start = self.bytes.len();
+        self.bytes.extend_from_slice(record);
+        self.records.push((line, start..self.bytes.len()));
+        self.bytes.push(b'\n');
+    }
+
+    fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    fn decoder(schema: &SchemaRef, batch_size: usize) -> Result<arrow::json::reader::Decoder> {
+        arrow::json::ReaderBuilder::new(schema.clone())
+            .with_batch_size(batch_size.max(1))
+            .with_strict_mode(true)
+            .build_decoder()
+            .map_err(|e| Error::Internal(format!("json decoder: {e}")))
+    }
+
+    /// Decode every record into one batch; on failure, find the first bad record and name its line.
+    fn decode(
+        &mut self,
+        path: &Path,
+        schema: &SchemaRef,
+        batch_size: usize,
+    ) -> Result<RecordBatch> {
+        let mut decoder = Self::decoder(schema, batch_size.max(self.len()))?;
+        let result = decoder
+            .decode(&self.bytes)
+            .and_then(|_| decoder.flush())
+            .map(|b| b.unwrap_or_else(|| RecordBatch::new_empty(schema.clone())));
+        match result {
+            Ok(batch) => {
+                self.bytes.clear();
+                self.records.clear();
+                Ok(batch)
+            }
+            Err(e) => Err(self.locate(path, schema, e)),
+        }
+    }
+
+    fn locate(&self, path: &Path, schema: &SchemaRef, fallback: ArrowError) -> Error {
+        for (line, range) in &self.records {
+            let record = &self.bytes[range.clone()];
+            if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(record) {
+                return bad(
+                    path,
+                    Location::Line(line + e.line() as u64 - 1),
+                    json_problem(&e),
+                );
+            }
+            let one = Self::decoder(schema, 1).and_then(|mut d| {
+                d.decode(record)
+                    .and_then(|_| d.flush())
+                    .map_err(|e| bad(path, Location::Line(*line), arrow_json_problem(&e)))
+            });
+            if let Err(e) = one {
+                return e;
+            }
+        }
+        bad(path, Location::File, arrow_json_problem(&fallback))
+    }
+}
+
+fn json_problem(e: &serde_json::Error) -> String {
+    // serde_json appends " at line L column C"; the location is reported separately.
+    let text = e.to_string();
+    let text = match text.rfind(" at line ") {
+        Some(i) => text[..i].to_string(),
+        None => text,
+    };
+    format!("malformed JSON: {text}")
+}
+
+fn arrow_json_problem(e: &ArrowError) -> String {
+    let text = e.to_string();
+    let text = text
+        .trim_start_matches("Json error: ")
+        .trim_start_matches("Parser error: ");
+    if let Some(rest) = text.strip_prefix("column '")
+        && let Some((col, _)) = rest.split_once('\'')
+        && text.contains("missing from schema")
+    {
+        return format!(
+            "field `{col}` is not in the schema inferred from the first records; pass --schema to declare it"
+        );
+    }
+    format!("{text} (the type was inferred from the first records; pass --schema to set it)")
+}
+
+/// Turn an arrow CSV error into one that names the file's line and the column.
+fn csv_error(path: &Path, e: &ArrowError, schema: Option<&Schema>) -> Error {
+    let text = e.to_string();
+    let text = text
+        .trim_start_matches("Csv error: ")
+        .trim_start_matches("Parser error: ");
+    // "incorrect number of fields for line L, expected E got G": L counts records from 1.
+    if let Some(rest) = text.strip_prefix("incorrect number of fields for line ") {
+        let (line, rest) = rest.split_once(',').unwrap_or((rest, ""));
+        let line = line.trim().parse().unwrap_or(0);
+        let detail = rest.trim().replace(" got ", " fields, found ");
+        return bad(path, Location::Line(line), format!("ragged row: {detail}"));
+    }
+    // "Encountered invalid UTF-8 data for line L and field F" (L counts records from 1).
+    if let Some(rest) = text.strip_prefix("Encountered invalid UTF-8 data for line ") {
+        let (line, field) = rest.split_once(" and field ").unwrap_or((rest, "?"));
+        let line = line.trim().parse().unwrap_or(0);
+        let field: usize = field.trim().parse().unwrap_or(0);
+        let column = column_name(schema, field.saturating_sub(1));
+        return bad(
+            path,
+            Location::Line(line),
+            format!("invalid UTF-8 in column {column}"),
+        );
+    }
+    // "Error while parsing value 'V' as type 'T' for column C at line L. Row data: '…'":
+    // L counts data rows from 0 after the header, so the file line is L + 1.
+    if let Some(rest) = text.strip_prefix("Error while parsing value '")
+        && let Some((value, rest)) = rest.split_once("' as type '")
+        && let Some((ty, rest)) = rest.split_once("' for column ")
+        && let Some((col, rest)) = rest.split_once(" at line ")
+    {
+        let line: u64 = rest
+            .split('.')
+            .next()
+            .unwrap_or("0")
+            .trim()
+            .parse()
+            .unwrap_or(0);
+        let column = column_name(schema, col.trim().parse().unwrap_or(usize::MAX));
+        let ty = super::schema::parse_type(&ty.to_ascii_lowercase())
+            .map(|t| super::schema::type_name(&t))
+            .unwrap_or_else(|| ty.to_string());
+        return bad(
+            path,
+            Location::Line(line + 1),
+            format!(
+                "value `{value}` in column {column} is not {ty} (the type was inferred from the first rows; pass --schema to set it)"
+            ),
+        );
+    }
+    // Errors from the csv crate during inference carry "line: L" (1-based).
+    if let Some(i) = text.find("line: ") {
+        let digits: String = text[i + 6..]
+            .chars()
+            .take_while(|c| c.is_ascii_digit())
+            .collect();
+        if let Ok(line) = digits.parse() {
+            let problem = text.rsplit_once("): ").map(|(_, p)| p).unwrap_or(text);
+            let problem = if problem.contains("fields, but the previous record has") {
+                format!("ragged row: {problem}")
+            } else {
+                problem.to_string()
+            };
+            return bad(path, Location::Line(line), problem);
+        }
+    }
+    bad(path, Location::File, text.to_string())
+}
+
+fn column_name(schema: Option<&Schema>, index: usize) -> String {
+    match schema.and_then(|s| s.fields().get(index)) {
+        Some(f) => format!("`{}`", f.name()),
+        None => format!("{}", index + 1),
+    }
+}
+
+/// The sha256 and size of a whole file (for sources that may already be in the dataset).
+pub fn hash_file(path: &Path) -> Result<(String, u64)> {
+    let mut reader = HashingReader::new(open(path)?);
+    let mut buf = vec![0u8; READ_CHUNK];
+    loop {
+        let n = reader.read(&mut buf).map_err(io_err(path))?;
+        if n == 0 {
+            break;
+        }
+    }
+    reader.finish().map_err(io_err(path))
+}

@@ -1,0 +1,808 @@
+//! Ingest: source files become a new, immutable version of a bronze dataset.
+//!
+//! Sources stream through two threads: one reads, hashes and decodes them into Arrow batches,
+//! the other encodes Parquet (hashing as it writes) straight into object storage, so memory
+//! stays bounded by a few batches and one row group whatever the input size. Objects are written
+//! first at fresh keys; the version becomes visible only when the catalog commits. A failure
+//! anywhere deletes what this ingest wrote and commits nothing.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, sync_channel};
+use std::time::Instant;
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::{Schema, SchemaRef};
+use parquet::errors::ParquetError;
+use serde::Serialize;
+
+use crate::catalog::{FileRow, SchemaChange, SourceRow, Tx, VersionRow};
+use crate::error::{Error, Location, Result};
+use crate::format::manifest::{ManifestSource, Operation};
+use crate::format::schema::{self, ColumnSpec, Drift};
+use crate::format::source::{self, CsvOptions, Source, SourceFormat, SourceStats};
+use crate::format::{EncodeOptions, ParquetFileWriter};
+use crate::ident::{DatasetRef, Version, Zone};
+use crate::lake::{Draft, Lake, ProgressEvent, ProgressFn};
+use crate::storage::{self, BlockingObjectWriter, Storage, layout};
+
+/// Rows per decoded batch.
+const BATCH_ROWS: usize = 64 * 1024;
+/// Decoded batches waiting for the encoder.
+const BATCHES_IN_FLIGHT: usize = 4;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IngestMode {
+    /// The new version holds the previous version's files plus the new ones.
+    Append,
+    /// The new version holds only the new files.
+    Overwrite,
+}
+
+impl IngestMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IngestMode::Append => "append",
+            IngestMode::Overwrite => "overwrite",
+        }
+    }
+}
+
+/// How an ingest ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IngestStatus {
+    Committed,
+    /// Every source is already in the current version; nothing was written.
+    Unchanged,
+    DryRun,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SourceReport {
+    pub path: PathBuf,
+    pub format: SourceFormat,
+    pub size: u64,
+    /// Known once read (or when checked against the current version).
+    pub sha256: Option<String>,
+    pub rows: Option<u64>,
+    /// Already in the current version, so not read again.
+    pub skipped: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct IngestReport {
+    pub dataset: DatasetRef,
+    pub status: IngestStatus,
+    pub mode: IngestMode,
+    /// The new version, when one was committed.
+    pub version: Option<Version>,
+    #[serde(rename = "ref")]
+    pub reference: Option<String>,
+    pub digest: Option<String>,
+    /// Rows read from the sources.
+    pub rows: u64,
+    /// Rows in the new version (with an append, the earlier rows too).
+    pub version_rows: u64,
+    pub input_bytes: u64,
+    pub files_written: u64,
+    pub bytes_written: u64,
+    pub version_files: u64,
+    pub version_bytes: u64,
+    pub columns: Vec<ColumnSpec>,
+    pub drift: Vec<Drift>,
+    pub sources: Vec<SourceReport>,
+    pub elapsed_ms: u64,
+}
+
+impl Lake {
+    /// Prepare an ingest of `sources` (files, globs or folders) into `target`; nothing runs until
+    /// [`Ingest::execute`].
+    #[must_use]
+    pub fn ingest(&self, sources: Vec<PathBuf>, target: DatasetRef) -> Ingest<'_> {
+        Ingest {
+            lake: self,
+            sources,
+            target,
+            format: None,
+            mode: IngestMode::Append,
+            schema_file: None,
+            csv: CsvOptions::default(),
+            dry_run: false,
+            force: false,
+            progress: None,
+        }
+    }
+}
+
+pub struct Ingest<'a> {
+    lake: &'a Lake,
+    sources: Vec<PathBuf>,
+    target: DatasetRef,
+    format: Option<SourceFormat>,
+    mode: IngestMode,
+    schema_file: Option<PathBuf>,
+    csv: CsvOptions,
+    dry_run: bool,
+    force: bool,
+    progress: Option<ProgressFn>,
+}
+
+impl Ingest<'_> {
+    /// Read every source as this format instead of going by extension.
+    pub fn with_format(mut self, format: Option<SourceFormat>) -> Self {
+        self.format = format;
+        self
+    }
+    pub fn with_mode(mut self, mode: IngestMode) -> Self {
+        self.mode = mode;
+        self
+    }
+    /// Take column names and types from this file (the manifest's schema form) instead of inferring.
+    pub fn with_schema_file(mut self, path: Option<PathBuf>) -> Self {
+        self.schema_file = path;
+        self
+    }
+    pub fn with_csv(mut self, csv: CsvOptions) -> Self {
+        self.csv = csv;
+        self
+    }
+    /// Plan only: sources, schema and drift; write nothing.
+    pub fn with_dry_run(mut self, yes: bool) -> Self {
+        self.dry_run = yes;
+        self
+    }
+    /// Ingest sources even when their content is already in the current version.
+    pub fn with_force(mut self, yes: bool) -> Self {
+        self.force = yes;
+        self
+    }
+    pub fn with_progress(mut self, progress: ProgressFn) -> Self {
+        self.progress = Some(progress);
+        self
+    }
+
+    pub async fn execute(self) -> Result<IngestReport> {
+        let started = Instant::now();
+        if self.target.zone != Zone::Bronze {
+            return Err(Error::WrongZone {
+                dataset: self.target.dataset_name(),
+                zone: self.target.zone.to_string(),
+                operation: "ingest",
+                allowed: "bronze (silver and gold come from `lake promote`)",
+            });
+        }
+        let dataset = self.target.dataset();
+        let sources = expand_sources(&self.sources, self.format)?;
+        let given = self
+            .schema_file
+            .as_deref()
+            .map(read_schema_file)
+            .transpose()?;
+
+        // What the dataset holds now: its sources (to skip known content) and its schema.
+        let latest = {
+            let catalog = self.lake.catalog();
+            let tx = catalog.reader();
+            match tx.find_dataset(&dataset)? {
+                Some(row) => match tx.latest_version(row.id)? {
+                    Some(v) => Some((tx.version_sources(v.id)?, current_schema(&tx, &v)?)),
+                    None => None,
+                },
+                None => None,
+            }
+        };
+        let (known, previous) = match latest {
+            Some((sources, schema)) => (sources, Some(schema)),
+            None => (Vec::new(), None),
+        };
+
+        let mut reports: Vec<SourceReport> = sources
+            .iter()
+            .map(|s| SourceReport {
+                path: s.path.clone(),
+                format: s.format,
+                size: s.size,
+                sha256: None,
+                rows: None,
+                skipped: false,
+            })
+            .collect();
+        if !self.force {
+            mark_known_sources(&mut reports, &known, self.mode)?;
+        }
+        let todo: Vec<Source> = sources
+            .iter()
+            .zip(&reports)
+            .filter(|(_, r)| !r.skipped)
+            .map(|(s, _)| s.clone())
+            .collect();
+
+        let mut report = IngestReport {
+            dataset: dataset.clone(),
+            status: IngestStatus::Unchanged,
+            mode: self.mode,
+            version: None,
+            reference: None,
+            digest: None,
+            rows: 0,
+            version_rows: 0,
+            input_bytes: todo.iter().map(|s| s.size).sum(),
+            files_written: 0,
+            bytes_written: 0,
+            version_files: 0,
+            version_bytes: 0,
+            columns: previous.as_ref().map(schema::columns).unwrap_or_default(),
+            drift: Vec::new(),
+            sources: reports,
+            elapsed_ms: 0,
+        };
+        if todo.is_empty() {
+            report.elapsed_ms = started.elapsed().as_millis() as u64;
+            return Ok(report);
+        }
+
+        // Columns: each source's own, then one schema for every file this ingest writes.
+        let infer_rows = self.lake.config().ingest.infer_rows;
+        let mut own = Vec::with_capacity(todo.len());
+        for s in &todo {
+            own.push(match &given {
+                Some(schema) => given_columns(s, schema, &self.csv)?,
+                None => source::infer_schema(s, &self.csv, infer_rows)?,
+            });
+        }
+        let incoming = match &given {
+            Some(schema) => schema.clone(),
+            None => {
+                let mut merged = own[0].clone();
+                for s in &own[1..] {
+                    merged = schema::unify(&merged, s)?;
+                }
+                match (&previous, self.mode) {
+                    // Keep the dataset's types where the new data fits them (a batch of whole
+                    // numbers stays float64 if the column is float64).
+                    (Some(prev), IngestMode::Append) => widen_to(&merged, prev)?,
+                    _ => merged,
+                }
+            }
+        };
+        let incoming: SchemaRef = Arc::new(incoming);
+        report.columns = schema::columns(&incoming);
+        report.drift = match &previous {
+            Some(prev) => schema::diff(prev, &incoming),
+            None => Vec::new(),
+        };
+        if self.dry_run {
+            report.status = IngestStatus::DryRun;
+            report.elapsed_ms = started.elapsed().as_millis() as u64;
+            return Ok(report);
+        }
+
+        if let Some(p) = &self.progress {
+            p(ProgressEvent::Started {
+                total_bytes: report.input_bytes,
+            });
+        }
+        let written = self.write(&dataset, &todo, own, incoming.clone()).await;
+        if let Some(p) = &self.progress {
+            p(ProgressEvent::Finished);
+        }
+        let (stats, files) = written?;
+
+        let new_sources: Vec<SourceRow> = todo
+            .iter()
+            .zip(&stats)
+            .map(|(s, st)| SourceRow {
+                uri: source_uri(&s.path),
+                sha256: st.sha256.clone(),
+                size: st.size,
+                format: s.format.as_str().to_string(),
+                rows: st.rows,
+                added: true,
+            })
+            .collect();
+        let mode = self.mode;
+        let committed = self
+            .lake
+            .commit(&dataset, |tx, latest| {
+                draft(tx, latest, mode, &incoming, &files, &new_sources)
+            })
+            .await;
+        let committed = match committed {
+            Ok(c) => c,
+            Err(e) => {
+                delete_objects(self.lake.storage(), files.iter().map(|f| f.path.as_str())).await;
+                return Err(e);
+            }
+        };
+
+        let mut done = stats.iter();
+        for r in report.sources.iter_mut().filter(|r| !r.skipped) {
+            let st = done.next().expect("one stats per source read");
+            r.sha256 = Some(st.sha256.clone());
+            r.rows = Some(st.rows);
+        }
+        let v = &committed.version;
+        report.status = IngestStatus::Committed;
+        report.version = Some(v.version);
+        report.reference = Some(v.reference().to_string());
+        report.digest = Some(v.digest.clone());
+        report.rows = stats.iter().map(|s| s.rows).sum();
+        report.version_rows = v.rows;
+        report.files_written = files.len() as u64;
+        report.bytes_written = files.iter().map(|f| f.size).sum();
+        report.version_files = v.file_count;
+        report.version_bytes = v.bytes;
+        report.drift = committed
+            .changes
+            .iter()
+            .map(|c| Drift {
+                change: match c.change.as_str() {
+                    "added" => "added",
+                    "removed" => "removed",
+                    _ => "retyped",
+                },
+                column: c.column.clone(),
+                old_type: c.old_type.clone(),
+                new_type: c.new_type.clone(),
+            })
+            .collect();
+        report.elapsed_ms = started.elapsed().as_millis() as u64;
+        Ok(report)
+    }
+
+    /// Decode and encode on two threads; returns per-source stats and the files written.
+    async fn write(
+        &self,
+        dataset: &DatasetRef,
+        todo: &[Source],
+        own: Vec<Schema>,
+        incoming: SchemaRef,
+    ) -> Result<(Vec<SourceStats>, Vec<FileRow>)> {
+        let (tx, rx) = sync_channel::<RecordBatch>(BATCHES_IN_FLIGHT);
+        let options = self.lake.config().ingest.clone();
+        let encoder = {
+            let storage = self.lake.storage().clone();
+            let dataset = dataset.clone();
+            let schema = incoming.clone();
+            let handle = tokio::runtime::Handle::current();
+            let encode = EncodeOptions {
+                row_group_rows: options.row_group_rows,
+                zstd_level: options.zstd_level,
+            };
+            let target_bytes = options.target_file_mb * 1024 * 1024;
+            tokio::task::spawn_blocking(move || {
+                encode_files(
+                    rx,
+                    &storage,
+                    handle,
+                    &dataset,
+                    schema,
+                    &encode,
+                    target_bytes,
+                )
+            })
+        };
+        let decoder = {
+            let todo = todo.to_vec();
+            let csv = self.csv.clone();
+            let progress = self.progress.clone();
+            tokio::task::spawn_blocking(move || {
+                let report = |bytes: u64| {
+                    if let Some(p) = &progress {
+                        p(ProgressEvent::Advanced { bytes });
+                    }
+                };
+                let mut stats = Vec::with_capacity(todo.len());
+                for (s, own) in todo.iter().zip(&own) {
+                    let own = source::decode_schema(own, &incoming);
+                    let mut emit =
+                        |batch: RecordBatch| tx.send(batch).map_err(|_| Error::Interrupted);
+                    stats.push(source::decode(
+                        s, &csv, &own, &incoming, BATCH_ROWS, &mut emit, &report,
+                    )?);
+                }
+                Ok::<_, Error>(stats)
+            })
+        };
+        let decoded = decoder
+            .await
+            .map_err(|e| Error::Internal(format!("decoder thread: {e}")))?;
+        let (files, encode_error) = encoder
+            .await
+            .map_err(|e| Error::Internal(format!("encoder thread: {e}")))?;
+        let failure = match (decoded, encode_error) {
+            (Ok(stats), None) => return Ok((stats, files)),
+            // The decoder stops when the encoder does; the encoder's error is the cause.
+            (Err(Error::Interrupted), Some(e)) => e,
+            (Err(e), _) => e,
+            (Ok(_), Some(e)) => e,
+        };
+        delete_objects(self.lake.storage(), files.iter().map(|f| f.path.as_str())).await;
+        Err(failure)
+    }
+}
+
+/// The encoder thread: batches in, Parquet files (rolled at `target_bytes`) out to storage.
+/// Returns the files completed and, if it stopped early, why; a half-written file is aborted.
+fn encode_files(
+    rx: Receiver<RecordBatch>,
+    storage: &Storage,
+    handle: tokio::runtime::Handle,
+    dataset: &DatasetRef,
+    schema: SchemaRef,
+    options: &EncodeOptions,
+    target_bytes: u64,
+) -> (Vec<FileRow>, Option<Error>) {
+    let write_id = layout::new_write_id();
+    let mut files = Vec::new();
+    let mut current: Option<ParquetFileWriter<BlockingObjectWriter>> = None;
+    let encode_err = |e: ParquetError| parquet_error(dataset, e);
+    let finish =
+        |w: ParquetFileWriter<BlockingObjectWriter>, files: &mut Vec<FileRow>| -> Result<()> {
+            let written = w.finish().map_err(encode_err)?;
+            let key = written.sink.key().to_string();
+            written.sink.finish()?;
+            files.push(FileRow {
+                path: key,
+                sha256: written.sha256,
+                size: written.size,
+                rows: written.rows,
+                row_groups: written.row_groups,
+            });
+            Ok(())
+        };
+    for batch in rx {
+        let writer = match current.as_mut() {
+            Some(w) => w,
+            None => {
+                let key = layout::data_file(dataset, &write_id, files.len());
+                let sink = storage.writer(&key).into_blocking(handle.clone());
+                match ParquetFileWriter::new(sink, schema.clone(), options) {
+                    Ok(w) => current.insert(w),
+                    Err(e) => return (files, Some(encode_err(e))),
+                }
+            }
+        };
+        if let Err(e) = writer.write(&batch) {
+            return (files, Some(encode_err(e)));
+        }
+        if writer.size_estimate() >= target_bytes {
+            let w = current.take().expect("just written");
+            if let Err(e) = finish(w, &mut files) {
+                return (files, Some(e));
+            }
+        }
+    }
+    if let Some(w) = current.take()
+        && let Err(e) = finish(w, &mut files)
+    {
+        return (files, Some(e));
+    }
+    (files, None)
+}
+
+/// A Parquet error, unless it carries a storage failure from the sink (then that).
+fn parquet_error(dataset: &DatasetRef, e: ParquetError) -> Error {
+    if let ParquetError::External(inner) = e {
+        match inner.downcast::<std::io::Error>() {
+            Ok(io) => match storage::storage_error(*io) {
+                Ok(storage_error) => return storage_error,
+                Err(io) => {
+                    return Error::Encode {
+                        dataset: dataset.dataset_name(),
+                        source: ParquetError::External(Box::new(io)),
+                    };
+                }
+            },
+            Err(other) => {
+                return Error::Encode {
+                    dataset: dataset.dataset_name(),
+                    source: ParquetError::External(other),
+                };
+            }
+        }
+    }
+    Error::Encode {
+        dataset: dataset.dataset_name(),
+        source: e,
+    }
+}
+
+/// The version's content, decided against the latest version as the transaction sees it.
+fn draft(
+    tx: &Tx<'_>,
+    latest: Option<&VersionRow>,
+    mode: IngestMode,
+    incoming: &Schema,
+    files: &[FileRow],
+    new_sources: &[SourceRow],
+) -> Result<Draft> {
+    let previous = latest.map(|v| current_schema(tx, v)).transpose()?;
+    let mut all_files = files.to_vec();
+    let mut sources = new_sources.to_vec();
+    let version_schema = match (mode, latest, &previous) {
+        (IngestMode::Append, Some(v), Some(prev)) => {
+            all_files.extend(tx.version_files(v.id)?);
+            let added: HashSet<(String, String)> = new_sources
+                .iter()
+                .map(|s| (s.uri.clone(), s.sha256.clone()))
+                .collect();
+            sources.extend(
+                tx.version_sources(v.id)?
+                    .into_iter()
+                    .filter(|s| !added.contains(&(s.uri.clone(), s.sha256.clone())))
+                    .map(|s| SourceRow { added: false, ..s }),
+            );
+            schema::unify(prev, incoming)?
+        }
+        _ => incoming.clone(),
+    };
+    let changes = match &previous {
+        Some(prev) => schema::diff(prev, incoming)
+            .into_iter()
+            .map(|d| SchemaChange {
+                change: d.change.to_string(),
+                column: d.column,
+                old_type: d.old_type,
+                new_type: d.new_type,
+            })
+            .collect(),
+        None => Vec::new(),
+    };
+    Ok(Draft {
+        operation_name: "ingest",
+        operation: Operation::Ingest {
+            mode: mode.as_str().to_string(),
+            sources: new_sources
+                .iter()
+                .map(|s| ManifestSource {
+                    uri: s.uri.clone(),
+                    sha256: s.sha256.clone(),
+                    size: s.size,
+                    format: s.format.clone(),
+                    rows: s.rows,
+                })
+                .collect(),
+        },
+        mode: Some(mode.as_str().to_string()),
+        inputs: Vec::new(),
+        schema: version_schema,
+        files: all_files,
+        sources,
+        changes,
+    })
+}
+
+/// The schema a version was committed with.
+fn current_schema(tx: &Tx<'_>, v: &VersionRow) -> Result<Schema> {
+    let json: serde_json::Value = serde_json::from_str(&tx.schema_json(v.schema_id)?)
+        .map_err(|e| Error::Internal(format!("schema of {} is not JSON: {e}", v.reference())))?;
+    schema::schema_from_json(&json)
+        .map_err(|e| Error::Internal(format!("schema of {}: {e}", v.reference())))
+}
+
+/// `incoming` with each column that `previous` also has widened to hold both.
+fn widen_to(incoming: &Schema, previous: &Schema) -> Result<Schema> {
+    let fields: Vec<arrow::datatypes::Field> = incoming
+        .fields()
+        .iter()
+        .map(|f| {
+            let dt = match previous.field_with_name(f.name()) {
+                Ok(p) => schema::supertype(p.data_type(), f.data_type()).ok_or_else(|| {
+                    Error::SchemaConflict {
+                        column: f.name().clone(),
+                        left: schema::type_name(p.data_type()),
+                        right: schema::type_name(f.data_type()),
+                    }
+                })?,
+                Err(_) => f.data_type().clone(),
+            };
+            Ok(arrow::datatypes::Field::new(f.name(), dt, true))
+        })
+        .collect::<Result<_>>()?;
+    Ok(Schema::new(fields))
+}
+
+/// Mark the sources whose content the current version already holds. A source is hashed here
+/// only when its size matches a known source, so new data is still read exactly once.
+fn mark_known_sources(
+    reports: &mut [SourceReport],
+    known: &[SourceRow],
+    mode: IngestMode,
+) -> Result<()> {
+    if known.is_empty() {
+        return Ok(());
+    }
+    let sizes: HashSet<u64> = known.iter().map(|s| s.size).collect();
+    let hashes: HashSet<&str> = known.iter().map(|s| s.sha256.as_str()).collect();
+    let mut matched = Vec::with_capacity(reports.len());
+    for r in reports.iter_mut() {
+        let mut same = false;
+        if sizes.contains(&r.size) {
+            let (sha, _) = source::hash_file(&r.path)?;
+            same = hashes.contains(sha.as_str());
+            r.sha256 = Some(sha);
+        }
+        matched.push(same);
+    }
+    match mode {
+        IngestMode::Append => {
+            for (r, same) in reports.iter_mut().zip(matched) {
+                r.skipped = same;
+            }
+        }
+        IngestMode::Overwrite => {
+            // Overwriting with exactly the current content changes nothing.
+            let incoming: HashSet<&str> =
+                reports.iter().filter_map(|r| r.sha256.as_deref()).collect();
+            if matched.iter().all(|m| *m) && incoming == hashes {
+                for r in reports.iter_mut() {
+                    r.skipped = true;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// For `--schema`: a source's columns in file order, typed by the schema file.
+fn given_columns(source: &Source, given: &Schema, csv: &CsvOptions) -> Result<Schema> {
+    match source.format {
+        SourceFormat::Csv if csv.has_header => {
+            let header = source::infer_schema(source, csv, 1)?;
+            let fields = header
+                .fields()
+                .iter()
+                .map(|f| {
+                    given
+                        .field_with_name(f.name())
+                        .cloned()
+                        .map_err(|_| Error::BadInput {
+                            path: source.path.clone(),
+                            at: Location::Line(1),
+                            problem: format!("column `{}` is not in the schema file", f.name()),
+                        })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            Ok(Schema::new(fields))
+        }
+        SourceFormat::Parquet => source::infer_schema(source, csv, 1),
+        _ => Ok(given.clone()),
+    }
+}
+
+fn read_schema_file(path: &Path) -> Result<Schema> {
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let problem = |problem: String| Error::BadSchemaFile {
+        path: path.to_path_buf(),
+        problem,
+    };
+    let value: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| problem(format!("not JSON: {e}")))?;
+    schema::schema_from_json(&value).map_err(problem)
+}
+
+/// Files, folders (searched recursively) and globs, in a stable order, without repeats.
+fn expand_sources(inputs: &[PathBuf], format: Option<SourceFormat>) -> Result<Vec<Source>> {
+    let mut paths: Vec<PathBuf> = Vec::new();
+    for input in inputs {
+        let text = input.to_string_lossy();
+        if text.contains(['*', '?', '[']) {
+            let mut found: Vec<PathBuf> = glob::glob(&text)
+                .map_err(|e| Error::NoSourceFiles {
+                    pattern: format!("{text} ({e})"),
+                    what: "matching".into(),
+                })?
+                .filter_map(|p| p.ok())
+                .filter(|p| p.is_file())
+                .collect();
+            if found.is_empty() {
+                return Err(Error::NoSourceFiles {
+                    pattern: text.into_owned(),
+                    what: "matching".into(),
+                });
+            }
+            found.sort();
+            paths.extend(found);
+        } else if input.is_dir() {
+            let mut found = Vec::new();
+            walk(input, &mut found)?;
+            found.retain(|p| match format {
+                Some(f) => {
+                    SourceFormat::from_path(p) == Some(f)
+                        || SourceFormat::from_path(p).is_none() && !is_hidden(p)
+                }
+                None => SourceFormat::from_path(p).is_some(),
+            });
+            if found.is_empty() {
+                return Err(Error::NoSourceFiles {
+                    pattern: text.into_owned(),
+                    what: format.map_or("csv, ndjson, json or parquet".to_string(), |f| {
+                        f.as_str().to_string()
+                    }),
+                });
+            }
+            found.sort();
+            paths.extend(found);
+        } else if input.is_file() {
+            paths.push(input.clone());
+        } else {
+            return Err(Error::SourceNotFound {
+                path: input.clone(),
+            });
+        }
+    }
+    let mut seen = HashSet::new();
+    let mut sources = Vec::new();
+    for path in paths {
+        let canonical = path.canonicalize().map_err(|source| Error::Io {
+            path: path.clone(),
+            source,
+        })?;
+        if !seen.insert(canonical) {
+            continue;
+        }
+        let format = match format.or_else(|| SourceFormat::from_path(&path)) {
+            Some(f) => f,
+            None => return Err(Error::UnknownFormat { path }),
+        };
+        let size = std::fs::metadata(&path)
+            .map_err(|source| Error::Io {
+                path: path.clone(),
+                source,
+            })?
+            .len();
+        sources.push(Source { path, format, size });
+    }
+    Ok(sources)
+}
+
+fn is_hidden(p: &Path) -> bool {
+    p.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.starts_with('.'))
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    let entries = std::fs::read_dir(dir).map_err(|source| Error::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    for entry in entries {
+        let entry = entry.map_err(|source| Error::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let path = entry.path();
+        if is_hidden(&path) {
+            continue;
+        }
+        if path.is_dir() {
+            walk(&path, out)?;
+        } else if path.is_file() {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+fn source_uri(path: &Path) -> String {
+    let abs = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+    url::Url::from_file_path(&abs)
+        .map(|u| u.to_string())
+        .unwrap_or_else(|_| abs.display().to_string())
+}
+
+async fn delete_objects(storage: &Storage, keys: impl Iterator<Item = &str>) {
+    for key in keys {
+        if let Err(e) = storage.delete(key).await {
+            tracing::warn!(key, error = %e, "could not remove an uncommitted object; `lake gc` will");
+        }
+    }
+}

@@ -1,0 +1,39 @@
+//! `lake`: a data lake manager. Raw files become immutable, versioned Parquet datasets in the
+//! bronze zone; a SQLite catalog records every version, its files, schema and sources.
+//!
+//! ```no_run
+//! # async fn tour() -> lake::Result<()> {
+//! use lake::{Lake, DatasetRef};
+//!
+//! let dir = std::path::Path::new("my-lake");
+//! lake::Lake::init(dir, lake::Config::new(None, None))?;
+//! let lake = Lake::open(dir)?;
+//! let orders: DatasetRef = "bronze.orders".parse()?;
+//! let report = lake
+//!     .ingest(vec!["orders.csv".into()], orders.clone())
+//!     .execute()
+//!     .await?;
+//! println!("{} rows", report.rows);
+//! let v = lake.resolve(&"bronze.orders@v1".parse()?)?;
+//! println!("{} is {}", v.reference(), v.digest);
+//! # Ok(()) }
+//! ```
+
+pub mod catalog;
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod format;
+pub mod ident;
+pub mod ingest;
+pub mod lake;
+pub mod read;
+pub mod storage;
+
+pub use clock::Clock;
+pub use config::Config;
+pub use error::{Error, Location, Result};
+pub use ident::{DatasetRef, Selector, Version, Zone};
+pub use ingest::{Ingest, IngestMode, IngestReport};
+pub use lake::Lake;
+pub use read::VersionInfo;

@@ -1,0 +1,106 @@
+//! Resolving refs to exact versions, and describing what the catalog knows of them.
+
+use serde::Serialize;
+
+use crate::catalog::{ColumnRow, DatasetSummary, FileRow, SchemaChange, SourceRow, VersionRow};
+use crate::error::{Error, Result};
+use crate::format::Manifest;
+use crate::ident::{DatasetRef, Zone};
+use crate::lake::Lake;
+
+/// One version with everything the catalog holds about it.
+#[derive(Debug, Clone, Serialize)]
+pub struct VersionInfo {
+    #[serde(rename = "ref")]
+    pub reference: DatasetRef,
+    #[serde(flatten)]
+    pub version: VersionRow,
+    pub tags: Vec<String>,
+    pub columns: Vec<ColumnRow>,
+    pub drift: Vec<SchemaChange>,
+    pub sources: Vec<SourceRow>,
+    pub files: Vec<FileRow>,
+}
+
+/// A version in a dataset's history.
+#[derive(Debug, Clone, Serialize)]
+pub struct LogEntry {
+    #[serde(rename = "ref")]
+    pub reference: DatasetRef,
+    #[serde(flatten)]
+    pub version: VersionRow,
+    pub tags: Vec<String>,
+    pub drift: Vec<SchemaChange>,
+}
+
+impl Lake {
+    /// The exact version a ref names (no selector: the latest).
+    pub fn resolve(&self, r: &DatasetRef) -> Result<VersionRow> {
+        self.catalog().reader().resolve(r)
+    }
+
+    /// Everything about the version a ref names.
+    pub fn describe(&self, r: &DatasetRef) -> Result<VersionInfo> {
+        let catalog = self.catalog();
+        let tx = catalog.reader();
+        let version = tx.resolve(r)?;
+        Ok(VersionInfo {
+            reference: version.reference(),
+            tags: tx.version_tags(version.id)?,
+            columns: tx.columns(version.schema_id)?,
+            drift: tx.schema_changes(version.id)?,
+            sources: tx.version_sources(version.id)?,
+            files: tx.version_files(version.id)?,
+            version,
+        })
+    }
+
+    /// A dataset's versions, newest first.
+    pub fn log(&self, dataset: &DatasetRef) -> Result<Vec<LogEntry>> {
+        let catalog = self.catalog();
+        let tx = catalog.reader();
+        let row = tx.dataset(dataset)?;
+        tx.versions(row.id)?
+            .into_iter()
+            .map(|version| {
+                Ok(LogEntry {
+                    reference: version.reference(),
+                    tags: tx.version_tags(version.id)?,
+                    drift: tx.schema_changes(version.id)?,
+                    version,
+                })
+            })
+            .collect()
+    }
+
+    /// Every dataset, or those of one zone.
+    pub fn datasets(&self, zone: Option<Zone>) -> Result<Vec<DatasetSummary>> {
+        self.catalog().reader().list_datasets(zone)
+    }
+
+    /// Dataset names close to `r`'s, for hints.
+    pub fn similar_datasets(&self, r: &DatasetRef) -> Result<Vec<DatasetRef>> {
+        self.catalog().reader().similar_datasets(&r.name)
+    }
+
+    /// The manifest of the version a ref names, read from storage and checked against its digest.
+    pub async fn manifest(&self, r: &DatasetRef) -> Result<(VersionRow, Manifest, Vec<u8>)> {
+        let version = self.resolve(r)?;
+        let bytes = self.storage().get(&version.manifest_key).await?;
+        let actual = crate::format::hash::sha256_hex(&bytes);
+        if actual != version.digest {
+            return Err(Error::Integrity {
+                path: self.storage().object_url(&version.manifest_key),
+                problem: format!(
+                    "sha256 is {actual}, the catalog recorded {}",
+                    version.digest
+                ),
+            });
+        }
+        let manifest = Manifest::decode(&bytes).map_err(|e| Error::Integrity {
+            path: self.storage().object_url(&version.manifest_key),
+            problem: format!("not a manifest: {e}"),
+        })?;
+        Ok((version, manifest, bytes.to_vec()))
+    }
+}

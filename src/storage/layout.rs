@@ -1,0 +1,64 @@
+//! Object keys, derived from names; nobody types them.
+//!
+//! ```text
+//! <zone>/<name>/data/<write-id>-00000.parquet   data files: unique names, written once
+//! _lake/manifests/<zone>/<name>/v000012.json    one manifest per committed version
+//! ```
+//! Data keys carry a write id, not a version number: the number is known only at commit.
+
+use crate::ident::{DatasetRef, Version};
+
+/// A new write id: time-ordered (UUID v7), so a dataset's files sort in the order they were written.
+pub fn new_write_id() -> String {
+    uuid::Uuid::now_v7().simple().to_string()
+}
+
+pub fn data_prefix(dataset: &DatasetRef) -> String {
+    format!("{}/{}/data/", dataset.zone, dataset.name)
+}
+
+pub fn data_file(dataset: &DatasetRef, write_id: &str, seq: usize) -> String {
+    format!("{}{write_id}-{seq:05}.parquet", data_prefix(dataset))
+}
+
+pub fn manifest_prefix(dataset: &DatasetRef) -> String {
+    format!("_lake/manifests/{}/{}/", dataset.zone, dataset.name)
+}
+
+pub fn manifest(dataset: &DatasetRef, version: Version) -> String {
+    format!("{}v{:06}.json", manifest_prefix(dataset), version.0)
+}
+
+/// Where a manifest found at a version's key, but never committed, is moved aside to.
+pub fn stale_manifest(dataset: &DatasetRef, version: Version, write_id: &str) -> String {
+    format!(
+        "_lake/stale/{}/{}/v{:06}-{write_id}.json",
+        dataset.zone, dataset.name, version.0
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_follow_the_design() {
+        let d: DatasetRef = "bronze.orders".parse().unwrap();
+        assert_eq!(
+            data_file(&d, "abc", 3),
+            "bronze/orders/data/abc-00003.parquet"
+        );
+        assert_eq!(
+            manifest(&d, Version(12)),
+            "_lake/manifests/bronze/orders/v000012.json"
+        );
+    }
+
+    #[test]
+    fn write_ids_sort_by_time() {
+        let a = new_write_id();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let b = new_write_id();
+        assert!(a < b);
+    }
+}

@@ -1,0 +1,459 @@
+//! Object storage: one wrapper over `object_store` for local folders, `s3://` and `memory://`.
+//!
+//! This is the only code that knows object keys (`layout`). Every write of data or a manifest
+//! goes to a fresh key and never overwrites: small objects with `PutMode::Create`, large ones by
+//! a multipart upload to a key that carries a unique write id. Errors name the full object URL.
+
+pub mod conformance;
+pub mod layout;
+
+use std::ops::Range;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::TryStreamExt;
+use object_store::aws::{AmazonS3Builder, S3ConditionalPut};
+use object_store::local::LocalFileSystem;
+use object_store::memory::InMemory;
+use object_store::path::Path as ObjectPath;
+use object_store::{
+    ClientOptions, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, RetryConfig,
+    WriteMultipart,
+};
+
+use crate::config::S3Options;
+use crate::error::{Error, Result};
+
+/// Objects larger than this are uploaded in parts of this size.
+pub const PART_SIZE: usize = 16 * 1024 * 1024;
+/// Parts of one upload in flight at once.
+const MAX_PARTS_IN_FLIGHT: usize = 4;
+
+/// One object as listed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectInfo {
+    pub key: String,
+    pub size: u64,
+    pub last_modified: chrono::DateTime<chrono::Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Storage {
+    store: Arc<dyn ObjectStore>,
+    /// The root as the user wrote it, for messages: `s3://bucket/prefix`, `/abs/lake-data`.
+    url: String,
+    prefix: ObjectPath,
+}
+
+impl Storage {
+    /// Open the store at `url`; relative local paths are taken from `base`.
+    pub fn open(url: &str, base: &Path, s3: &S3Options) -> Result<Storage> {
+        let bad = |reason: &str| Error::StorageUrl {
+            url: url.to_string(),
+            reason: reason.to_string(),
+        };
+        if url == "memory://" || url.starts_with("memory://") {
+            return Ok(Storage::in_memory());
+        }
+        if let Some(rest) = url.strip_prefix("s3://") {
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            if bucket.is_empty() {
+                return Err(bad("no bucket after `s3://`"));
+            }
+            let store = s3_store(bucket, s3).map_err(|source| Error::Storage {
+                url: url.to_string(),
+                operation: "configure",
+                source,
+            })?;
+            return Ok(Storage {
+                store: Arc::new(store),
+                url: url.trim_end_matches('/').to_string(),
+                prefix: ObjectPath::from(prefix.trim_matches('/')),
+            });
+        }
+        if let Some((scheme, _)) = url.split_once("://")
+            && scheme != "file"
+        {
+            return Err(bad(
+                "supported roots are a local folder, s3://bucket/prefix and memory://",
+            ));
+        }
+        let path = url.strip_prefix("file://").unwrap_or(url);
+        let dir = base.join(path);
+        std::fs::create_dir_all(&dir).map_err(|source| Error::Io {
+            path: dir.clone(),
+            source,
+        })?;
+        let dir = dir.canonicalize().map_err(|source| Error::Io {
+            path: dir.clone(),
+            source,
+        })?;
+        let store = LocalFileSystem::new_with_prefix(&dir)
+            .map_err(|source| Error::Storage {
+                url: dir.display().to_string(),
+                operation: "open",
+                source,
+            })?
+            .with_automatic_cleanup(true);
+        Ok(Storage {
+            store: Arc::new(store),
+            url: dir.display().to_string(),
+            prefix: ObjectPath::default(),
+        })
+    }
+
+    pub fn in_memory() -> Storage {
+        Storage::from_store(Arc::new(InMemory::new()), "memory://")
+    }
+
+    /// Wrap any store (tests inject faults this way).
+    pub fn from_store(store: Arc<dyn ObjectStore>, url: &str) -> Storage {
+        Storage {
+            store,
+            url: url.to_string(),
+            prefix: ObjectPath::default(),
+        }
+    }
+
+    /// The root URL as given (local roots as an absolute path).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The full URL of the object at `key`, for messages and manifests.
+    pub fn object_url(&self, key: &str) -> String {
+        format!("{}/{}", self.url.trim_end_matches('/'), key)
+    }
+
+    /// The underlying store and the path of `key` in it, for Parquet readers.
+    pub fn object_store(&self) -> Arc<dyn ObjectStore> {
+        self.store.clone()
+    }
+
+    pub fn path(&self, key: &str) -> ObjectPath {
+        if self.prefix.as_ref().is_empty() {
+            ObjectPath::from(key)
+        } else {
+            ObjectPath::from(format!("{}/{}", self.prefix.as_ref(), key))
+        }
+    }
+
+    fn key_of(&self, path: &ObjectPath) -> String {
+        let p = path.as_ref();
+        let prefix = self.prefix.as_ref();
+        if prefix.is_empty() {
+            p.to_string()
+        } else {
+            p.strip_prefix(prefix)
+                .map(|k| k.trim_start_matches('/').to_string())
+                .unwrap_or_else(|| p.to_string())
+        }
+    }
+
+    fn err(&self, key: &str, operation: &'static str) -> impl FnOnce(object_store::Error) -> Error {
+        let url = self.object_url(key);
+        move |source| Error::Storage {
+            url,
+            operation,
+            source,
+        }
+    }
+
+    /// Write `bytes` at `key` only if nothing is there yet.
+    pub async fn put_new(&self, key: &str, bytes: Bytes) -> Result<()> {
+        let opts = PutOptions {
+            mode: PutMode::Create,
+            ..Default::default()
+        };
+        self.store
+            .put_opts(&self.path(key), PutPayload::from(bytes), opts)
+            .await
+            .map(|_| ())
+            .map_err(self.err(key, "create"))
+    }
+
+    /// A streaming writer for a new object at `key`.
+    pub fn writer(&self, key: &str) -> ObjectWriter {
+        ObjectWriter {
+            storage: self.clone(),
+            key: key.to_string(),
+            buffer: Vec::new(),
+            upload: None,
+            size: 0,
+        }
+    }
+
+    pub async fn get(&self, key: &str) -> Result<Bytes> {
+        let result = self
+            .store
+            .get(&self.path(key))
+            .await
+            .map_err(self.err(key, "read"))?;
+        result.bytes().await.map_err(self.err(key, "read"))
+    }
+
+    pub async fn get_range(&self, key: &str, range: Range<u64>) -> Result<Bytes> {
+        self.store
+            .get_range(&self.path(key), range)
+            .await
+            .map_err(self.err(key, "read"))
+    }
+
+    /// The object at `key`, or `None` when there is none.
+    pub async fn head(&self, key: &str) -> Result<Option<ObjectInfo>> {
+        match self.store.head(&self.path(key)).await {
+            Ok(meta) => Ok(Some(ObjectInfo {
+                key: key.to_string(),
+                size: meta.size,
+                last_modified: meta.last_modified,
+            })),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(self.err(key, "stat")(e)),
+        }
+    }
+
+    /// Every object under `prefix`, sorted by key (stores differ in listing order).
+    pub async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>> {
+        let path = self.path(prefix.trim_end_matches('/'));
+        let mut objects: Vec<ObjectInfo> = self
+            .store
+            .list(Some(&path))
+            .map_ok(|meta| ObjectInfo {
+                key: self.key_of(&meta.location),
+                size: meta.size,
+                last_modified: meta.last_modified,
+            })
+            .try_collect()
+            .await
+            .map_err(self.err(prefix, "list"))?;
+        objects.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(objects)
+    }
+
+    pub async fn copy(&self, from: &str, to: &str) -> Result<()> {
+        self.store
+            .copy(&self.path(from), &self.path(to))
+            .await
+            .map_err(self.err(from, "copy"))
+    }
+
+    /// Delete `key`; deleting what is already gone succeeds, so re-runs are idempotent.
+    pub async fn delete(&self, key: &str) -> Result<()> {
+        match self.store.delete(&self.path(key)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(self.err(key, "delete")(e)),
+        }
+    }
+}
+
+/// Is `e` a lost race for a key that already exists?
+pub fn is_already_exists(e: &Error) -> bool {
+    matches!(
+        e,
+        Error::Storage {
+            source: object_store::Error::AlreadyExists { .. }
+                | object_store::Error::Precondition { .. },
+            ..
+        }
+    )
+}
+
+/// Is `e` a missing object?
+pub fn is_not_found(e: &Error) -> bool {
+    matches!(
+        e,
+        Error::Storage {
+            source: object_store::Error::NotFound { .. },
+            ..
+        }
+    )
+}
+
+fn s3_store(bucket: &str, s3: &S3Options) -> object_store::Result<object_store::aws::AmazonS3> {
+    // Credentials, and anything the user sets in AWS_* variables, come from the environment.
+    let mut builder = AmazonS3Builder::from_env()
+        .with_bucket_name(bucket)
+        .with_conditional_put(S3ConditionalPut::ETagMatch)
+        .with_client_options(
+            ClientOptions::new()
+                .with_connect_timeout(Duration::from_secs(5))
+                .with_timeout(Duration::from_secs(60)),
+        )
+        .with_retry(RetryConfig {
+            max_retries: 5,
+            retry_timeout: Duration::from_secs(30),
+            ..Default::default()
+        });
+    if let Some(endpoint) = &s3.endpoint {
+        builder = builder.with_endpoint(endpoint);
+    }
+    if let Some(region) = &s3.region {
+        builder = builder.with_region(region);
+    }
+    if let Some(allow) = s3.allow_http {
+        builder = builder.with_allow_http(allow);
+    }
+    builder.build()
+}
+
+/// Streams one new object: held in memory until it outgrows one part, then uploaded in parts.
+pub struct ObjectWriter {
+    storage: Storage,
+    key: String,
+    buffer: Vec<u8>,
+    upload: Option<WriteMultipart>,
+    size: u64,
+}
+
+impl ObjectWriter {
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    pub async fn write(&mut self, data: &[u8]) -> Result<()> {
+        self.size += data.len() as u64;
+        if self.upload.is_none() {
+            self.buffer.extend_from_slice(data);
+            if self.buffer.len() < PART_SIZE {
+                return Ok(());
+            }
+            let path = self.storage.path(&self.key);
+            let upload = self
+                .storage
+                .store
+                .put_multipart(&path)
+                .await
+                .map_err(self.storage.err(&self.key, "start upload"))?;
+            let mut upload = WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
+            upload.write(&std::mem::take(&mut self.buffer));
+            self.upload = Some(upload);
+            return Ok(());
+        }
+        let upload = self.upload.as_mut().expect("checked above");
+        upload
+            .wait_for_capacity(MAX_PARTS_IN_FLIGHT)
+            .await
+            .map_err(self.storage.err(&self.key, "upload"))?;
+        upload.write(data);
+        Ok(())
+    }
+
+    /// Complete the object; returns its size in bytes.
+    pub async fn finish(mut self) -> Result<u64> {
+        match self.upload.take() {
+            None => {
+                let bytes = Bytes::from(std::mem::take(&mut self.buffer));
+                self.storage.put_new(&self.key, bytes).await?;
+            }
+            Some(upload) => {
+                upload
+                    .finish()
+                    .await
+                    .map_err(self.storage.err(&self.key, "complete upload"))?;
+            }
+        }
+        Ok(self.size)
+    }
+
+    /// Give up: nothing stays at the key.
+    pub async fn abort(mut self) {
+        if let Some(upload) = self.upload.take() {
+            let _ = upload.abort().await;
+        }
+    }
+}
+
+/// A blocking [`std::io::Write`] over an [`ObjectWriter`], for encoders that run on their own
+/// thread (not a runtime worker). A storage failure travels inside the `io::Error`; get it back
+/// with [`storage_error`].
+pub struct BlockingObjectWriter {
+    handle: tokio::runtime::Handle,
+    writer: ObjectWriter,
+    buffer: Vec<u8>,
+}
+
+/// Bytes gathered before one hand-off to the async writer.
+const BLOCKING_CHUNK: usize = 8 << 20;
+
+impl ObjectWriter {
+    pub fn into_blocking(self, handle: tokio::runtime::Handle) -> BlockingObjectWriter {
+        BlockingObjectWriter {
+            handle,
+            writer: self,
+            buffer: Vec::with_capacity(BLOCKING_CHUNK),
+        }
+    }
+}
+
+impl BlockingObjectWriter {
+    pub fn key(&self) -> &str {
+        self.writer.key()
+    }
+
+    fn hand_off(&mut self) -> Result<()> {
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        let result = self.handle.block_on(self.writer.write(&self.buffer));
+        self.buffer.clear();
+        result
+    }
+
+    pub fn finish(mut self) -> Result<u64> {
+        self.hand_off()?;
+        self.handle.block_on(self.writer.finish())
+    }
+
+    pub fn abort(self) {
+        self.handle.block_on(self.writer.abort());
+    }
+}
+
+impl std::io::Write for BlockingObjectWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.buffer.extend_from_slice(buf);
+        if self.buffer.len() >= BLOCKING_CHUNK {
+            self.hand_off().map_err(std::io::Error::other)?;
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The storage [`Error`] carried inside an `io::Error` from [`BlockingObjectWriter`], if any.
+pub fn storage_error(e: std::io::Error) -> std::result::Result<Error, std::io::Error> {
+    if e.get_ref().is_some_and(|inner| inner.is::<Error>()) {
+        let inner = e.into_inner().expect("checked above");
+        return Ok(*inner.downcast::<Error>().expect("checked above"));
+    }
+    Err(e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn in_memory_passes_conformance() {
+        conformance::run_all(&Storage::in_memory()).await;
+    }
+
+    #[tokio::test]
+    async fn local_disk_passes_conformance() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = Storage::open("data", dir.path(), &S3Options::default()).unwrap();
+        conformance::run_all(&storage).await;
+    }
+
+    #[test]
+    fn unknown_schemes_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = Storage::open("ftp://x/y", dir.path(), &S3Options::default()).unwrap_err();
+        assert!(matches!(err, Error::StorageUrl { .. }), "{err}");
+    }
+}
