@@ -11,7 +11,8 @@ use super::printer::Printer;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The project folder (default: the current one, or -C DIR).
-    dir: Option<PathBuf>,
+    #[arg(value_name = "DIR")]
+    path: Option<PathBuf>,
     /// Where data lives: a folder, s3://bucket/prefix or memory://.
     #[arg(long, value_name = "URL")]
     root: Option<String>,
@@ -31,7 +32,7 @@ struct InitReport {
 }
 
 pub fn run(start: &Path, args: Args, p: Printer) -> Result<(), Failure> {
-    let dir = match &args.dir {
+    let dir = match &args.path {
         Some(d) => start.join(d),
         None => start.to_path_buf(),
     };

@@ -84,10 +84,10 @@ pub fn show(lake: &Lake, args: &ShowArgs, p: Printer) -> Result<(), Failure> {
         v.created_at, v.created_by
     ));
     p.out(format!(
-        "  size     {} rows, {}, {} files",
-        count(v.rows),
+        "  size     {}, {}, {}",
+        plural(v.rows, "row", "rows"),
         bytes(v.bytes),
-        count(v.file_count)
+        plural(v.file_count, "file", "files")
     ));
     if !info.tags.is_empty() {
         p.out(format!("  tags     {}", info.tags.join(", ")));

@@ -392,6 +392,8 @@ impl JsonChunk {
         arrow::json::ReaderBuilder::new(schema.clone())
             .with_batch_size(batch_size.max(1))
             .with_strict_mode(true)
+            // A column inferred as string keeps numbers and booleans as their JSON text.
+            .with_coerce_primitive(true)
             .build_decoder()
             .map_err(|e| Error::Internal(format!("json decoder: {e}")))
     }
@@ -518,7 +520,41 @@ fn csv_error(path: &Path, e: &ArrowError, schema: Option<&Schema>) -> Error {
             ),
         );
     }
-    // Errors from the csv crate during inference carry "line: L" (1-based).
+    // Inference reads with the csv crate; arrow reports its errors "… at line L" (1-based).
+    if let Some((head, line)) = text.rsplit_once(" at line ")
+        && let Ok(line) = line.trim().parse::<u64>()
+    {
+        if let Some(rest) = head.split_once("Expected ").map(|(_, r)| r) {
+            // "Encountered unequal lengths between records on CSV file. Expected E records, found F records"
+            let numbers: Vec<&str> = rest
+                .split(|c: char| !c.is_ascii_digit())
+                .filter(|s| !s.is_empty())
+                .collect();
+            if let [expected, found] = numbers[..] {
+                return bad(
+                    path,
+                    Location::Line(line),
+                    format!("ragged row: expected {expected} fields, found {found}"),
+                );
+            }
+        }
+        if let Some(rest) = head.split_once("invalid UTF-8 in field ").map(|(_, r)| r) {
+            let field: usize = rest
+                .split(' ')
+                .next()
+                .unwrap_or("")
+                .parse()
+                .unwrap_or(usize::MAX);
+            let column = column_name(schema, field);
+            return bad(
+                path,
+                Location::Line(line),
+                format!("invalid UTF-8 in column {column}"),
+            );
+        }
+        return bad(path, Location::Line(line), head.to_string());
+    }
+    // Errors from the csv crate may carry "line: L" (1-based).
     if let Some(i) = text.find("line: ") {
         let digits: String = text[i + 6..]
             .chars()

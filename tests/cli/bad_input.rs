@@ -1,0 +1,306 @@
+//! Bad input: a clear error naming the file and line, exit 1, and nothing left behind.
+
+use crate::util::{TestLake, orders_csv, text};
+
+/// Ingest `file` into bronze.bad; expect exit `code`, stderr containing every `expect`, and no
+/// trace in the catalog or storage.
+fn refused(lake: &TestLake, args: &[&str], code: i32, expect: &[&str]) {
+    let mut all = vec!["ingest"];
+    all.extend_from_slice(args);
+    if !args.contains(&"--into") {
+        all.extend(["--into", "bronze.bad"]);
+    }
+    let out = lake.cmd(&all).output().unwrap();
+    let (_, err) = text(&out);
+    assert_eq!(out.status.code(), Some(code), "{args:?}: {err}");
+    for e in expect {
+        assert!(err.contains(e), "{args:?}: expected {e:?} in:\n{err}");
+    }
+    assert!(
+        !lake.datasets().contains(&"bronze.bad".to_string()),
+        "{args:?} left a dataset"
+    );
+    assert!(
+        lake.stored_files("bronze", "bad").is_empty(),
+        "{args:?} left objects: {:?}",
+        lake.stored_files("bronze", "bad")
+    );
+}
+
+#[test]
+fn a_ragged_csv_row_names_its_line() {
+    let lake = TestLake::new();
+    lake.write("ragged.csv", "id,name\n1,a\n2,b,c\n3,d\n");
+    refused(
+        &lake,
+        &["ragged.csv"],
+        1,
+        &["ragged.csv:3:", "ragged row: expected 2 fields, found 3"],
+    );
+}
+
+#[test]
+fn a_ragged_row_past_the_inference_window_names_its_line() {
+    let lake = TestLake::new();
+    lake.configure("ingest", "infer_rows", "10");
+    let mut csv = orders_csv(100, 0);
+    csv.push_str("100,1,2.5\n");
+    lake.write("late.csv", csv);
+    refused(&lake, &["late.csv"], 1, &["late.csv:102:", "ragged row"]);
+}
+
+#[test]
+fn invalid_utf8_names_line_and_column() {
+    let lake = TestLake::new();
+    lake.write("utf8.csv", b"id,name\n1,a\n2,\xff\xfe\n".as_slice());
+    refused(&lake, &["utf8.csv"], 1, &["utf8.csv:3:", "invalid UTF-8"]);
+    lake.configure("ingest", "infer_rows", "1");
+    refused(
+        &lake,
+        &["utf8.csv"],
+        1,
+        &["utf8.csv:3:", "invalid UTF-8 in column `name`"],
+    );
+}
+
+#[test]
+fn a_value_that_contradicts_the_inferred_type_names_line_and_column() {
+    let lake = TestLake::new();
+    lake.configure("ingest", "infer_rows", "50");
+    let mut csv = orders_csv(100, 0);
+    csv.push_str("100,1,lots,true,2026-01-01T00:00:00,x\n");
+    lake.write("typed.csv", csv);
+    refused(
+        &lake,
+        &["typed.csv"],
+        1,
+        &[
+            "typed.csv:102:",
+            "value `lots` in column `amount` is not float64",
+            "--schema",
+        ],
+    );
+}
+
+#[test]
+fn a_value_that_contradicts_the_given_schema_is_refused() {
+    let lake = TestLake::new();
+    lake.write("o.csv", "id,n\n1,2\n2,two\n");
+    lake.write(
+        "s.json",
+        r#"{"fields": [{"name": "id", "type": "int64"}, {"name": "n", "type": "int64"}]}"#,
+    );
+    refused(
+        &lake,
+        &["o.csv", "--schema", "s.json"],
+        1,
+        &["o.csv:3:", "value `two` in column `n` is not int64"],
+    );
+    lake.write(
+        "bad-schema.json",
+        r#"{"fields": [{"name": "id", "type": "integer"}]}"#,
+    );
+    refused(
+        &lake,
+        &["o.csv", "--schema", "bad-schema.json"],
+        1,
+        &["bad-schema.json", "`id`", "integer"],
+    );
+}
+
+#[test]
+fn empty_and_header_only_files_are_refused() {
+    let lake = TestLake::new();
+    lake.write("empty.csv", "");
+    refused(
+        &lake,
+        &["empty.csv"],
+        1,
+        &["empty.csv", "the file is empty"],
+    );
+    lake.write("header.csv", "id,name\n");
+    refused(
+        &lake,
+        &["header.csv"],
+        1,
+        &["header.csv", "a header but no data rows"],
+    );
+    lake.write("empty.ndjson", "\n\n");
+    refused(
+        &lake,
+        &["empty.ndjson"],
+        1,
+        &["empty.ndjson", "no JSON records"],
+    );
+}
+
+#[test]
+fn missing_files_and_empty_folders_are_refused() {
+    let lake = TestLake::new();
+    refused(
+        &lake,
+        &["nope.csv"],
+        1,
+        &["source `nope.csv` does not exist"],
+    );
+    std::fs::create_dir(lake.path().join("nothing")).unwrap();
+    lake.write("nothing/readme.txt.bak", "x");
+    refused(
+        &lake,
+        &["nothing"],
+        1,
+        &["no csv, ndjson, json or parquet files found in `nothing`"],
+    );
+    refused(
+        &lake,
+        &["*.parquet"],
+        1,
+        &["no matching files found in `*.parquet`"],
+    );
+}
+
+#[test]
+fn a_truncated_parquet_file_is_refused() {
+    let lake = TestLake::new();
+    lake.write("o.csv", orders_csv(100, 0));
+    lake.cmd(["ingest", "o.csv", "--into", "bronze.good"])
+        .assert()
+        .success();
+    let path = lake.json(["show", "bronze.good"])["files"][0]["path"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let bytes = std::fs::read(lake.path().join("lake-data").join(path)).unwrap();
+    lake.write("truncated.parquet", &bytes[..bytes.len() / 2]);
+    refused(
+        &lake,
+        &["truncated.parquet"],
+        1,
+        &["truncated.parquet", "not a readable Parquet file"],
+    );
+}
+
+#[test]
+fn malformed_json_names_its_line() {
+    let lake = TestLake::new();
+    lake.write("bad.ndjson", "{\"a\": 1}\n{\"a\": 2,}\n");
+    refused(
+        &lake,
+        &["bad.ndjson"],
+        1,
+        &["bad.ndjson:2:", "malformed JSON"],
+    );
+    lake.write("cut.json", "[{\"a\": 1},\n {\"a\": 2");
+    refused(
+        &lake,
+        &["cut.json"],
+        1,
+        &["cut.json:2:", "ends inside the JSON object"],
+    );
+    lake.write("scalar.ndjson", "{\"a\": 1}\n7\n");
+    refused(
+        &lake,
+        &["scalar.ndjson"],
+        1,
+        &["scalar.ndjson:2:", "expected a JSON object"],
+    );
+    // Past the inference window, found by the decoder.
+    lake.configure("ingest", "infer_rows", "1");
+    lake.write("late.ndjson", "{\"a\": 1}\n{\"a\": 2}\n{\"a\": tru}\n");
+    refused(
+        &lake,
+        &["late.ndjson"],
+        1,
+        &["late.ndjson:3:", "malformed JSON"],
+    );
+    lake.write("typed.ndjson", "{\"a\": 1}\n{\"a\": 2}\n{\"a\": \"x\"}\n");
+    refused(&lake, &["typed.ndjson"], 1, &["typed.ndjson:3:", "Int64"]);
+    lake.write("newfield.ndjson", "{\"a\": 1}\n{\"b\": 2}\n");
+    refused(
+        &lake,
+        &["newfield.ndjson"],
+        1,
+        &["newfield.ndjson:2:", "field `b`"],
+    );
+}
+
+#[test]
+fn a_bad_file_among_good_ones_commits_nothing() {
+    let lake = TestLake::new();
+    lake.write("a.csv", orders_csv(1000, 0));
+    lake.write("b.csv", "order_id,customer_id\n1,2,3\n");
+    refused(&lake, &["a.csv", "b.csv"], 1, &["b.csv:2:", "ragged row"]);
+}
+
+#[test]
+fn a_failed_ingest_leaves_the_existing_dataset_as_it_was() {
+    let lake = TestLake::new();
+    lake.write("good.csv", orders_csv(10, 0));
+    lake.cmd(["ingest", "good.csv", "--into", "bronze.orders"])
+        .assert()
+        .success();
+    let before = lake.stored_files("bronze", "orders");
+    lake.write("bad.csv", "order_id,customer_id\n1,2,3\n");
+    let out = lake
+        .cmd(["ingest", "bad.csv", "--into", "bronze.orders"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(lake.stored_files("bronze", "orders"), before);
+    assert_eq!(
+        lake.json(["log", "bronze.orders"])
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[test]
+fn invalid_dataset_names_exit_2() {
+    let lake = TestLake::new();
+    lake.write("o.csv", "id\n1\n");
+    let long = format!("bronze.{}", "a".repeat(200));
+    for name in [
+        "bronze.../x",
+        "Bronze.Orders",
+        "bronze.Orders",
+        "bronze.1x",
+        long.as_str(),
+        "bronze.x@v1",
+    ] {
+        let out = lake
+            .cmd(["ingest", "o.csv", "--into", name])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{name}: {}", text(&out).1);
+        assert!(
+            text(&out).1.contains("invalid dataset name"),
+            "{name}: {}",
+            text(&out).1
+        );
+    }
+    let out = lake
+        .cmd(["ingest", "o.csv", "--into", "silver.x"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out).1.contains("ingest writes only to bronze"),
+        "{}",
+        text(&out).1
+    );
+    assert!(lake.datasets().is_empty());
+}
+
+#[test]
+fn an_unknown_extension_asks_for_a_format() {
+    let lake = TestLake::new();
+    lake.write("data.xlsx", "x");
+    refused(
+        &lake,
+        &["data.xlsx"],
+        2,
+        &["cannot tell the format of `data.xlsx`", "--format"],
+    );
+}

@@ -1,0 +1,525 @@
+use std::collections::HashSet;
+use std::fs::File;
+
+use arrow::array::{Array, AsArray};
+use arrow::datatypes::Int64Type;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::util::{TestLake, orders_csv, text};
+
+fn sha256(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn files_of(lake: &TestLake, r: &str) -> Vec<String> {
+    lake.json(["show", r])["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Every value of an int64 column across a version's Parquet files, in manifest order.
+fn read_ints(lake: &TestLake, r: &str, column: &str) -> Vec<Option<i64>> {
+    let mut out = Vec::new();
+    for path in files_of(lake, r) {
+        let file = File::open(lake.path().join("lake-data").join(path)).unwrap();
+        for batch in ParquetRecordBatchReaderBuilder::try_new(file)
+            .unwrap()
+            .build()
+            .unwrap()
+        {
+            let batch = batch.unwrap();
+            let col = batch
+                .column_by_name(column)
+                .unwrap()
+                .as_primitive::<Int64Type>();
+            out.extend((0..col.len()).map(|i| col.is_valid(i).then(|| col.value(i))));
+        }
+    }
+    out
+}
+
+#[test]
+fn ingest_csv_creates_version_1() {
+    let lake = TestLake::new();
+    lake.write("orders.csv", "id,name\n1,a\n2,b\n3,c\n");
+    let out = lake
+        .cmd(["ingest", "orders.csv", "--into", "bronze.orders"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let (stdout, _) = text(&out);
+    let words: Vec<&str> = stdout.split_whitespace().collect();
+    assert_eq!(
+        &words[..6],
+        ["✓", "bronze.orders@v1", "3", "rows", "1", "file"]
+    );
+    assert!(words[8].starts_with("sha256:"), "{stdout}");
+    assert_eq!(
+        read_ints(&lake, "bronze.orders@v1", "id"),
+        [Some(1), Some(2), Some(3)]
+    );
+}
+
+#[test]
+fn ingest_infers_types_with_nulls() {
+    let lake = TestLake::new();
+    lake.write(
+        "t.csv",
+        "i,f,b,s,d,ts\n1,1.5,true,x,2024-01-01,2024-01-01T10:00:00\n,,,,,\n3,2,false,y,2024-02-29,2024-01-01 11:30:00.250\n",
+    );
+    let report = lake.json(["ingest", "t.csv", "--into", "bronze.t"]);
+    let types: Vec<(&str, &str)> = report["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["name"].as_str().unwrap(), c["type"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        types,
+        [
+            ("i", "int64"),
+            ("f", "float64"),
+            ("b", "bool"),
+            ("s", "string"),
+            ("d", "date32"),
+            ("ts", "timestamp[us]")
+        ]
+    );
+    assert_eq!(read_ints(&lake, "bronze.t", "i"), [Some(1), None, Some(3)]);
+}
+
+#[test]
+fn ingest_json_output_has_stable_fields() {
+    let lake = TestLake::new();
+    lake.write("o.csv", orders_csv(5, 0));
+    let r = lake.json(["ingest", "o.csv", "--into", "bronze.orders"]);
+    for field in [
+        "dataset",
+        "status",
+        "mode",
+        "version",
+        "ref",
+        "digest",
+        "rows",
+        "version_rows",
+        "input_bytes",
+        "files_written",
+        "bytes_written",
+        "version_files",
+        "version_bytes",
+        "columns",
+        "drift",
+        "sources",
+        "elapsed_ms",
+    ] {
+        assert!(r.get(field).is_some(), "missing {field} in {r}");
+    }
+    assert_eq!(r["status"], "committed");
+    assert_eq!(r["ref"], "bronze.orders@v1");
+    assert_eq!(r["rows"], 5);
+    let source = &r["sources"][0];
+    assert_eq!(source["format"], "csv");
+    assert_eq!(source["rows"], 5);
+    assert_eq!(
+        source["sha256"].as_str().unwrap(),
+        sha256(orders_csv(5, 0).as_bytes())
+    );
+}
+
+#[test]
+fn ingesting_the_same_content_again_is_unchanged() {
+    let lake = TestLake::new();
+    lake.write("o.csv", orders_csv(5, 0));
+    lake.cmd(["ingest", "o.csv", "--into", "bronze.orders"])
+        .assert()
+        .success();
+    // Same content under another name is still the same source content.
+    lake.write("copy.csv", orders_csv(5, 0));
+    let out = lake
+        .cmd(["ingest", "copy.csv", "--into", "bronze.orders"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out).0.contains("unchanged"), "{}", text(&out).0);
+    assert_eq!(
+        lake.json(["log", "bronze.orders"])
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    let forced = lake.json(["ingest", "o.csv", "--into", "bronze.orders", "--force"]);
+    assert_eq!(forced["version"], 2);
+    assert_eq!(forced["version_rows"], 10);
+}
+
+#[test]
+fn append_references_earlier_files_without_copying() {
+    let lake = TestLake::new();
+    lake.write("a.csv", orders_csv(5, 0));
+    lake.write("b.csv", orders_csv(7, 5));
+    lake.cmd(["ingest", "a.csv", "--into", "bronze.orders"])
+        .assert()
+        .success();
+    let v2 = lake.json(["ingest", "a.csv", "b.csv", "--into", "bronze.orders"]);
+    assert_eq!(v2["version"], 2);
+    assert_eq!(v2["rows"], 7, "a.csv is skipped: its content is in v1");
+    assert_eq!(v2["sources"][0]["skipped"], true);
+    assert_eq!(v2["version_rows"], 12);
+    let v1_files = files_of(&lake, "bronze.orders@v1");
+    let v2_files = files_of(&lake, "bronze.orders@v2");
+    assert_eq!(v2_files.len(), 2);
+    assert!(v2_files.contains(&v1_files[0]));
+    let ids: Vec<i64> = read_ints(&lake, "bronze.orders@v2", "order_id")
+        .into_iter()
+        .flatten()
+        .collect();
+    assert_eq!(ids, (0..12).collect::<Vec<_>>());
+    let data_files = std::fs::read_dir(lake.path().join("lake-data/bronze/orders/data"))
+        .unwrap()
+        .count();
+    assert_eq!(data_files, 2, "nothing was copied");
+}
+
+#[test]
+fn overwrite_references_only_the_new_files() {
+    let lake = TestLake::new();
+    lake.write("a.csv", orders_csv(5, 0));
+    lake.write("b.csv", orders_csv(3, 100));
+    lake.cmd(["ingest", "a.csv", "--into", "bronze.orders"])
+        .assert()
+        .success();
+    let v2 = lake.json([
+        "ingest",
+        "b.csv",
+        "--into",
+        "bronze.orders",
+        "--mode",
+        "overwrite",
+    ]);
+    assert_eq!(v2["version_rows"], 3);
+    let ids: Vec<i64> = read_ints(&lake, "bronze.orders@v2", "order_id")
+        .into_iter()
+        .flatten()
+        .collect();
+    assert_eq!(ids, [100, 101, 102]);
+    assert_eq!(
+        read_ints(&lake, "bronze.orders@v1", "order_id").len(),
+        5,
+        "v1 is unchanged"
+    );
+    let again = lake.json([
+        "ingest",
+        "b.csv",
+        "--into",
+        "bronze.orders",
+        "--mode",
+        "overwrite",
+    ]);
+    assert_eq!(again["status"], "unchanged");
+}
+
+#[test]
+fn schema_drift_is_recorded_and_shown_not_refused() {
+    let lake = TestLake::new();
+    lake.write("v1.csv", "id,amount,old\n1,10,x\n");
+    lake.write("v2.csv", "id,amount,new\n2,oops,true\n");
+    lake.cmd(["ingest", "v1.csv", "--into", "bronze.d"])
+        .assert()
+        .success();
+    let out = lake
+        .cmd(["ingest", "v2.csv", "--into", "bronze.d"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out).1);
+    let (stdout, _) = text(&out);
+    assert!(stdout.contains("schema drift in bronze.d:"), "{stdout}");
+    assert!(stdout.contains("~ amount int64 -> string"), "{stdout}");
+    assert!(
+        stdout.contains("- old int64") || stdout.contains("- old string"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("+ new bool"), "{stdout}");
+    let drift = lake.json(["show", "bronze.d@v2"])["drift"].clone();
+    let changes: HashSet<(String, String)> = drift
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["change"].as_str().unwrap().into(),
+                d["column"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    let expect: HashSet<(String, String)> =
+        [("retyped", "amount"), ("removed", "old"), ("added", "new")]
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
+    assert_eq!(changes, expect);
+    // An append keeps every column: old rows still have `old`, new rows have `new`.
+    let cols: Vec<String> = lake.json(["show", "bronze.d@v2"])["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(cols, ["id", "amount", "old", "new"]);
+}
+
+#[test]
+fn an_append_keeps_the_wider_type_of_the_dataset() {
+    let lake = TestLake::new();
+    lake.write("a.csv", "id,amount\n1,1.5\n");
+    lake.write("b.csv", "id,amount\n2,3\n");
+    lake.cmd(["ingest", "a.csv", "--into", "bronze.d"])
+        .assert()
+        .success();
+    let r = lake.json(["ingest", "b.csv", "--into", "bronze.d"]);
+    assert_eq!(
+        r["drift"],
+        Value::Array(vec![]),
+        "whole numbers fit float64"
+    );
+}
+
+#[test]
+fn ndjson_json_arrays_and_parquet_are_ingested() {
+    let lake = TestLake::new();
+    lake.write(
+        "e.ndjson",
+        "{\"id\": 1, \"kind\": \"view\"}\n\n{\"id\": 2, \"kind\": \"buy\", \"extra\": null}\n",
+    );
+    lake.write(
+        "e.json",
+        "[\n  {\"id\": 3, \"kind\": \"view\"},\n  {\"id\": 4, \"kind\": \"buy\"}\n]\n",
+    );
+    let r = lake.json(["ingest", "e.ndjson", "e.json", "--into", "bronze.events"]);
+    assert_eq!(r["rows"], 4);
+    assert_eq!(
+        read_ints(&lake, "bronze.events", "id")
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>(),
+        [1, 2, 3, 4]
+    );
+    // Re-ingest lake's own Parquet output as a Parquet source.
+    let file = files_of(&lake, "bronze.events@v1").remove(0);
+    std::fs::copy(
+        lake.path().join("lake-data").join(file),
+        lake.path().join("events.parquet"),
+    )
+    .unwrap();
+    let r = lake.json(["ingest", "events.parquet", "--into", "bronze.events_copy"]);
+    assert_eq!(r["rows"], 4);
+    assert_eq!(r["sources"][0]["format"], "parquet");
+}
+
+#[test]
+fn globs_and_folders_expand_in_a_stable_order() {
+    let lake = TestLake::new();
+    lake.write("in/2.csv", orders_csv(2, 2));
+    lake.write("in/1.csv", orders_csv(2, 0));
+    lake.write("in/sub/3.csv", orders_csv(2, 4));
+    lake.write("in/readme.md", "not data");
+    let r = lake.json(["ingest", "in", "--into", "bronze.a"]);
+    assert_eq!(r["rows"], 6);
+    let ids: Vec<i64> = read_ints(&lake, "bronze.a", "order_id")
+        .into_iter()
+        .flatten()
+        .collect();
+    assert_eq!(ids, [0, 1, 2, 3, 4, 5]);
+    let r = lake.json(["ingest", "in/*.csv", "--into", "bronze.b"]);
+    assert_eq!(r["rows"], 4);
+}
+
+#[test]
+fn dry_run_plans_and_writes_nothing() {
+    let lake = TestLake::new();
+    lake.write("o.csv", orders_csv(5, 0));
+    let r = lake.json(["ingest", "o.csv", "--into", "bronze.orders", "--dry-run"]);
+    assert_eq!(r["status"], "dry_run");
+    assert_eq!(r["columns"].as_array().unwrap().len(), 6);
+    assert!(lake.datasets().is_empty());
+    assert!(lake.stored_files("bronze", "orders").is_empty());
+}
+
+#[test]
+fn a_schema_file_sets_the_types() {
+    let lake = TestLake::new();
+    lake.write("o.csv", "id,code\n1,007\n2,042\n");
+    lake.write(
+        "schema.json",
+        r#"{"fields": [{"name": "id", "type": "int32", "nullable": false}, {"name": "code", "type": "string"}]}"#,
+    );
+    let r = lake.json([
+        "ingest",
+        "o.csv",
+        "--into",
+        "bronze.codes",
+        "--schema",
+        "schema.json",
+    ]);
+    assert_eq!(r["columns"][0]["type"], "int32");
+    assert_eq!(
+        r["columns"][1]["type"], "string",
+        "leading zeros survive as text"
+    );
+}
+
+#[test]
+fn csv_options_set_delimiter_header_and_nulls() {
+    let lake = TestLake::new();
+    lake.write("semi.txt", "1;NA;x\n2;5;y\n");
+    let r = lake.json([
+        "ingest",
+        "semi.txt",
+        "--into",
+        "bronze.semi",
+        "--format",
+        "csv",
+        "--delimiter",
+        ";",
+        "--no-header",
+        "--null-value",
+        "NA",
+    ]);
+    let names: Vec<&str> = r["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["column_1", "column_2", "column_3"]);
+    assert_eq!(r["columns"][1]["type"], "int64");
+    assert_eq!(read_ints(&lake, "bronze.semi", "column_2"), [None, Some(5)]);
+    lake.write("tabs.tsv", "a\tb\n1\t2\n");
+    let r = lake.json(["ingest", "tabs.tsv", "--into", "bronze.tabs"]);
+    assert_eq!(r["columns"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn large_inputs_roll_into_several_files_and_row_groups() {
+    let lake = TestLake::new();
+    lake.configure("ingest", "target_file_mb", "1");
+    lake.configure("ingest", "row_group_rows", "20000");
+    // A high-entropy column keeps the Parquet output well over 1 MiB.
+    let mut csv = String::from("order_id,token\n");
+    for i in 0..200_000u64 {
+        csv.push_str(&format!(
+            "{i},{:016x}\n",
+            i.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        ));
+    }
+    lake.write("big.csv", csv);
+    let r = lake.json(["ingest", "big.csv", "--into", "bronze.big"]);
+    assert_eq!(r["rows"], 200_000);
+    let files = lake.json(["show", "bronze.big"])["files"].clone();
+    let files = files.as_array().unwrap();
+    assert!(
+        files.len() >= 2,
+        "expected several files, got {}",
+        files.len()
+    );
+    let rows: u64 = files.iter().map(|f| f["rows"].as_u64().unwrap()).sum();
+    assert_eq!(rows, 200_000);
+    assert!(files.iter().all(|f| {
+        f["row_groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|g| g.as_u64().unwrap() <= 20_000)
+    }));
+    let ids: Vec<i64> = read_ints(&lake, "bronze.big", "order_id")
+        .into_iter()
+        .flatten()
+        .collect();
+    assert_eq!(
+        ids,
+        (0..200_000).collect::<Vec<_>>(),
+        "file order is row order"
+    );
+}
+
+#[test]
+fn the_manifest_describes_exactly_the_stored_files() {
+    let lake = TestLake::new();
+    lake.write("o.csv", orders_csv(50, 0));
+    lake.cmd(["ingest", "o.csv", "--into", "bronze.orders"])
+        .assert()
+        .success();
+    let show = lake.json(["show", "bronze.orders"]);
+    let manifest_path = lake
+        .path()
+        .join("lake-data")
+        .join(show["manifest_key"].as_str().unwrap());
+    let bytes = std::fs::read(&manifest_path).unwrap();
+    assert_eq!(
+        sha256(&bytes),
+        show["digest"].as_str().unwrap(),
+        "the digest is the manifest's sha256"
+    );
+    let manifest: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(manifest["dataset"], "bronze.orders");
+    assert_eq!(manifest["version"], 1);
+    assert_eq!(manifest["rows"], 50);
+    assert_eq!(manifest["operation"]["kind"], "ingest");
+    assert_eq!(manifest["schema"]["fields"][0]["name"], "order_id");
+    for f in manifest["files"].as_array().unwrap() {
+        let data = std::fs::read(
+            lake.path()
+                .join("lake-data")
+                .join(f["path"].as_str().unwrap()),
+        )
+        .unwrap();
+        assert_eq!(sha256(&data), f["sha256"].as_str().unwrap());
+        assert_eq!(data.len() as u64, f["size"].as_u64().unwrap());
+    }
+}
+
+#[test]
+fn concurrent_ingests_make_contiguous_versions() {
+    let lake = TestLake::new();
+    let children: Vec<_> = (0..4)
+        .map(|i| {
+            let name = format!("part{i}.csv");
+            lake.write(&name, orders_csv(1000, i * 1000));
+            let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("lake"));
+            cmd.current_dir(lake.path())
+                .env_remove("LAKE_DIR")
+                .args(["ingest", &name, "--into", "bronze.orders", "--json"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped());
+            cmd.spawn().unwrap()
+        })
+        .collect();
+    let mut versions = Vec::new();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+        versions.push(r["version"].as_u64().unwrap());
+    }
+    versions.sort();
+    assert_eq!(versions, [1, 2, 3, 4]);
+    let latest = lake.json(["show", "bronze.orders"]);
+    assert_eq!(latest["rows"], 4000, "every append kept the others' rows");
+    for v in 1..=4 {
+        let ids = read_ints(&lake, &format!("bronze.orders@v{v}"), "order_id");
+        assert_eq!(ids.len() as u64, v * 1000);
+    }
+}

@@ -1,0 +1,82 @@
+use crate::util::{TestLake, text};
+
+#[test]
+fn init_creates_config_and_catalog() {
+    let lake = TestLake::empty();
+    let report = lake.json(["init"]);
+    assert!(lake.path().join("lake.toml").is_file());
+    assert!(lake.path().join(".lake/catalog.sqlite").is_file());
+    assert!(report["root"].as_str().unwrap().ends_with("lake-data"));
+    assert!(
+        report["archive"]
+            .as_str()
+            .unwrap()
+            .ends_with("lake-archive")
+    );
+    assert_eq!(lake.datasets(), Vec::<String>::new());
+}
+
+#[test]
+fn init_into_a_named_folder_with_custom_roots() {
+    let lake = TestLake::empty();
+    lake.cmd(["init", "proj", "--root", "data", "--archive", "cold"])
+        .assert()
+        .success();
+    let config = std::fs::read_to_string(lake.path().join("proj/lake.toml")).unwrap();
+    assert!(config.contains("root = \"data\""), "{config}");
+    assert!(config.contains("archive = \"cold\""), "{config}");
+    lake.cmd(["-C", "proj", "ls"]).assert().success();
+}
+
+#[test]
+fn init_twice_is_an_error_that_keeps_the_lake() {
+    let lake = TestLake::new();
+    lake.write("o.csv", "id\n1\n");
+    lake.cmd(["ingest", "o.csv", "--into", "bronze.o"])
+        .assert()
+        .success();
+    let out = lake.cmd(["init"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let (_, err) = text(&out);
+    assert!(err.contains("a lake already exists"), "{err}");
+    assert_eq!(lake.datasets(), ["bronze.o"]);
+}
+
+#[test]
+fn commands_outside_a_lake_exit_2_with_a_hint() {
+    let lake = TestLake::empty();
+    let out = lake.cmd(["ls"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let (_, err) = text(&out);
+    assert!(err.contains("no lake project found"), "{err}");
+    assert!(err.contains("hint: `lake init`"), "{err}");
+}
+
+#[test]
+fn commands_find_the_lake_from_a_subfolder_and_from_lake_dir() {
+    let lake = TestLake::new();
+    std::fs::create_dir_all(lake.path().join("a/b")).unwrap();
+    lake.cmd(["ls"])
+        .current_dir(lake.path().join("a/b"))
+        .assert()
+        .success();
+    let elsewhere = tempfile::tempdir().unwrap();
+    lake.cmd(["ls"])
+        .current_dir(elsewhere.path())
+        .env("LAKE_DIR", lake.path())
+        .assert()
+        .success();
+}
+
+#[test]
+fn a_broken_config_names_the_file_and_exits_2() {
+    let lake = TestLake::new();
+    lake.configure("ingest", "zstd_level", "99");
+    let out = lake.cmd(["ls"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let (_, err) = text(&out);
+    assert!(
+        err.contains("lake.toml") && err.contains("ingest.zstd_level"),
+        "{err}"
+    );
+}

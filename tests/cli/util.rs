@@ -1,0 +1,170 @@
+//! A throwaway lake project per test, driven through the real `lake` binary.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+pub struct TestLake {
+    pub dir: tempfile::TempDir,
+}
+
+impl TestLake {
+    /// `lake init` in a fresh temporary folder.
+    pub fn new() -> TestLake {
+        let lake = TestLake::empty();
+        lake.cmd(["init"]).assert().success();
+        lake
+    }
+
+    /// A fresh folder with no lake in it.
+    pub fn empty() -> TestLake {
+        TestLake {
+            dir: tempfile::tempdir().expect("a temp dir"),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The `lake` binary, run in the project folder.
+    pub fn cmd<I, S>(&self, args: I) -> Command
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        let mut cmd = Command::cargo_bin("lake").expect("the lake binary");
+        cmd.current_dir(self.path())
+            .env("NO_COLOR", "1")
+            .env("LAKE_ACTOR", "test")
+            .env_remove("LAKE_DIR")
+            .env_remove("LAKE_NOW")
+            .args(args);
+        cmd
+    }
+
+    /// Run with `--json` appended; expect success and parse stdout.
+    pub fn json<I, S>(&self, args: I) -> Value
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        let out = self.cmd(args).arg("--json").output().expect("lake runs");
+        assert!(
+            out.status.success(),
+            "lake failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("--json prints JSON")
+    }
+
+    /// Write a file under the project folder and return its path.
+    pub fn write(&self, name: &str, content: impl AsRef<[u8]>) -> PathBuf {
+        let path = self.path().join(name);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).unwrap();
+        }
+        std::fs::write(&path, content).unwrap();
+        path
+    }
+
+    /// Set `key = value` in a section of lake.toml.
+    pub fn configure(&self, section: &str, key: &str, value: &str) {
+        let path = self.path().join("lake.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut out = String::new();
+        let mut in_section = false;
+        let mut done = false;
+        for line in text.lines() {
+            if line.starts_with('[') {
+                if in_section && !done {
+                    out.push_str(&format!("{key} = {value}\n"));
+                    done = true;
+                }
+                in_section = line == format!("[{section}]");
+            }
+            if in_section && line.starts_with(&format!("{key} =")) {
+                out.push_str(&format!("{key} = {value}\n"));
+                done = true;
+                continue;
+            }
+            out.push_str(line);
+            out.push('\n');
+        }
+        if !done {
+            if !in_section {
+                out.push_str(&format!("[{section}]\n"));
+            }
+            out.push_str(&format!("{key} = {value}\n"));
+        }
+        std::fs::write(&path, out).unwrap();
+    }
+
+    /// Every file under the data root's folder for a dataset (data and manifests).
+    pub fn stored_files(&self, zone: &str, name: &str) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        for dir in [
+            self.path().join("lake-data").join(zone).join(name),
+            self.path()
+                .join("lake-data/_lake/manifests")
+                .join(zone)
+                .join(name),
+        ] {
+            collect(&dir, &mut out);
+        }
+        out.sort();
+        out
+    }
+
+    /// The datasets the catalog lists.
+    pub fn datasets(&self) -> Vec<String> {
+        self.json(["ls"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["dataset"].as_str().unwrap().to_string())
+            .collect()
+    }
+}
+
+fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            collect(&p, out);
+        } else {
+            out.push(p);
+        }
+    }
+}
+
+/// stdout and stderr of a finished command, as text.
+pub fn text(out: &std::process::Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A CSV of `rows` orders, deterministic.
+pub fn orders_csv(rows: usize, start: usize) -> String {
+    let mut s = String::from("order_id,customer_id,amount,paid,ordered_at,note\n");
+    for i in start..start + rows {
+        s.push_str(&format!(
+            "{i},{},{}.{:02},{},2026-01-{:02}T{:02}:{:02}:00,{}\n",
+            i % 97,
+            i % 1000,
+            i % 100,
+            if i % 3 == 0 { "true" } else { "false" },
+            1 + i % 28,
+            i % 24,
+            i % 60,
+            if i % 5 == 0 { "" } else { "ok" }
+        ));
+    }
+    s
+}
