@@ -12,5 +12,24 @@ echo "== format and lint"
 cargo fmt --all -- --check
 cargo clippy --all-targets --quiet -- -D warnings
 
+echo "== a local S3-compatible server (SeaweedFS) for the S3 tests"
+source "$repo/scripts/seaweedfs.sh"
+seaweed_install
+s3dir=$(mktemp -d)
+cleanup() { seaweed_stop; rm -rf "$s3dir"; }
+trap cleanup EXIT
+seaweed_start "$s3dir"
+seaweed_bucket lake-test
+seaweed_bucket lake-archive-test
+export LAKE_TEST_S3_URL=s3://lake-test
+export LAKE_TEST_S3_ARCHIVE_URL=s3://lake-archive-test
+export LAKE_TEST_S3_ENDPOINT=$SEAWEED_ENDPOINT
+export LAKE_TEST_WEED=$LAKE_VENV/bin/weed
+export AWS_ACCESS_KEY_ID=$SEAWEED_ACCESS_KEY
+export AWS_SECRET_ACCESS_KEY=$SEAWEED_SECRET_KEY
+export AWS_REGION=us-east-1
+echo "SeaweedFS $SEAWEED_ENDPOINT (pid $SEAWEED_PID)"
+
 echo "== tests"
+cargo build --bin lake
 cargo test --lib --test cli

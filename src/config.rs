@@ -64,6 +64,16 @@ pub struct S3Options {
     pub endpoint: Option<String>,
     pub region: Option<String>,
     pub allow_http: Option<bool>,
+    /// Retries of one request that failed with a 5xx, a timeout or a dropped connection.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_retries: Option<usize>,
+    /// Give up on one request, retries included, after this long: a persistent outage fails
+    /// within a bounded time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_timeout_secs: Option<u64>,
+    /// One attempt of one request times out after this long.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_timeout_secs: Option<u64>,
 }
 
 impl S3Options {

@@ -806,3 +806,212 @@ async fn delete_objects(storage: &Storage, keys: impl Iterator<Item = &str>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::fmt;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use async_trait::async_trait;
+    use futures::stream::BoxStream;
+    use object_store::memory::InMemory;
+    use object_store::path::Path as ObjectPath;
+    use object_store::{
+        CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
+        PutMultipartOptions, PutOptions, PutPayload, PutResult,
+    };
+
+    use super::*;
+    use crate::catalog::Catalog;
+    use crate::config::Config;
+
+    /// Wraps a store and fails writes to keys containing `fail_on` while `armed` is set.
+    #[derive(Debug)]
+    struct Faulty {
+        inner: InMemory,
+        fail_on: &'static str,
+        armed: AtomicBool,
+    }
+
+    impl fmt::Display for Faulty {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write!(f, "Faulty({})", self.inner)
+        }
+    }
+
+    impl Faulty {
+        fn check(&self, location: &ObjectPath) -> object_store::Result<()> {
+            if self.armed.load(Ordering::SeqCst) && location.as_ref().contains(self.fail_on) {
+                return Err(object_store::Error::Generic {
+                    store: "Faulty",
+                    source: "injected: 503 Service Unavailable".into(),
+                });
+            }
+            Ok(())
+        }
+    }
+
+    #[async_trait]
+    impl ObjectStore for Faulty {
+        async fn put_opts(
+            &self,
+            location: &ObjectPath,
+            payload: PutPayload,
+            opts: PutOptions,
+        ) -> object_store::Result<PutResult> {
+            self.check(location)?;
+            self.inner.put_opts(location, payload, opts).await
+        }
+        async fn put_multipart_opts(
+            &self,
+            location: &ObjectPath,
+            opts: PutMultipartOptions,
+        ) -> object_store::Result<Box<dyn MultipartUpload>> {
+            self.check(location)?;
+            self.inner.put_multipart_opts(location, opts).await
+        }
+        async fn get_opts(
+            &self,
+            location: &ObjectPath,
+            options: GetOptions,
+        ) -> object_store::Result<GetResult> {
+            self.inner.get_opts(location, options).await
+        }
+        fn delete_stream(
+            &self,
+            locations: BoxStream<'static, object_store::Result<ObjectPath>>,
+        ) -> BoxStream<'static, object_store::Result<ObjectPath>> {
+            self.inner.delete_stream(locations)
+        }
+        fn list(
+            &self,
+            prefix: Option<&ObjectPath>,
+        ) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+            self.inner.list(prefix)
+        }
+        async fn list_with_delimiter(
+            &self,
+            prefix: Option<&ObjectPath>,
+        ) -> object_store::Result<ListResult> {
+            self.inner.list_with_delimiter(prefix).await
+        }
+        async fn copy_opts(
+            &self,
+            from: &ObjectPath,
+            to: &ObjectPath,
+            options: CopyOptions,
+        ) -> object_store::Result<()> {
+            self.inner.copy_opts(from, to, options).await
+        }
+    }
+
+    fn lake_over(store: Arc<Faulty>) -> Lake {
+        let storage = Storage::from_store(store, "faulty://");
+        Lake::from_parts(
+            PathBuf::from("."),
+            Config::new(None, None),
+            storage,
+            Storage::in_memory(),
+            Catalog::open_in_memory().unwrap(),
+        )
+    }
+
+    fn sample(dir: &Path) -> PathBuf {
+        let path = dir.join("orders.csv");
+        let mut csv = String::from("id,amount\n");
+        for i in 0..5000 {
+            csv.push_str(&format!("{i},{}.5\n", i % 100));
+        }
+        std::fs::write(&path, csv).unwrap();
+        path
+    }
+
+    async fn run(fail_on: &'static str) -> (Arc<Faulty>, Lake, Result<IngestReport>) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Faulty {
+            inner: InMemory::new(),
+            fail_on,
+            armed: AtomicBool::new(true),
+        });
+        let lake = lake_over(store.clone());
+        let target: DatasetRef = "bronze.orders".parse().unwrap();
+        let result = lake
+            .ingest(vec![sample(dir.path())], target)
+            .execute()
+            .await;
+        (store, lake, result)
+    }
+
+    async fn objects(store: &Faulty) -> Vec<String> {
+        use futures::TryStreamExt;
+        let all: Vec<ObjectMeta> = store.inner.list(None).try_collect().await.unwrap();
+        all.into_iter().map(|m| m.location.to_string()).collect()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failing_data_upload_commits_nothing() {
+        let (store, lake, result) = run("/data/").await;
+        let err = result.unwrap_err();
+        assert!(matches!(err, Error::Storage { .. }), "{err:?}");
+        assert!(
+            err.to_string().contains("faulty://bronze/orders/data/"),
+            "{err}"
+        );
+        assert!(lake.datasets(None).unwrap().is_empty());
+        assert_eq!(objects(&store).await, Vec::<String>::new());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failing_manifest_write_commits_nothing_and_removes_the_data() {
+        let (store, lake, result) = run("_lake/manifests").await;
+        let err = result.unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("_lake/manifests/bronze/orders/v000001.json"),
+            "{err}"
+        );
+        assert!(
+            lake.datasets(None).unwrap().is_empty(),
+            "the catalog rolled back"
+        );
+        assert_eq!(objects(&store).await, Vec::<String>::new());
+
+        // Once the store recovers, the same ingest commits v1.
+        store.armed.store(false, Ordering::SeqCst);
+        let dir = tempfile::tempdir().unwrap();
+        let report = lake
+            .ingest(vec![sample(dir.path())], "bronze.orders".parse().unwrap())
+            .execute()
+            .await
+            .unwrap();
+        assert_eq!(report.version, Some(Version(1)));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_manifest_left_by_a_crashed_writer_is_set_aside() {
+        let store = Arc::new(Faulty {
+            inner: InMemory::new(),
+            fail_on: "never",
+            armed: AtomicBool::new(false),
+        });
+        let lake = lake_over(store.clone());
+        let target: DatasetRef = "bronze.orders".parse().unwrap();
+        // A writer that crashed after writing v1's manifest but before its catalog commit.
+        let key = layout::manifest(&target, Version(1));
+        lake.storage()
+            .put_new(&key, bytes::Bytes::from_static(b"{}"))
+            .await
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let report = lake
+            .ingest(vec![sample(dir.path())], target.clone())
+            .execute()
+            .await
+            .unwrap();
+        assert_eq!(report.version, Some(Version(1)));
+        let (_, manifest, _) = lake.manifest(&target.at(Version(1))).await.unwrap();
+        assert_eq!(manifest.rows, 5000);
+        let stale = lake.storage().list("_lake/stale/").await.unwrap();
+        assert_eq!(stale.len(), 1, "the stale manifest was kept aside");
+    }
+}

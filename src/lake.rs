@@ -64,9 +64,11 @@ impl Lake {
             path: dir.to_path_buf(),
             source,
         })?;
-        // Check the roots parse before anything is written.
-        Storage::open(&config.lake.root, dir, &config.s3)?;
-        Storage::open(&config.lake.archive, dir, &config.s3)?;
+        // Check both tiers parse and answer before anything is written.
+        for url in [&config.lake.root, &config.lake.archive] {
+            let storage = Storage::open(url, dir, &config.s3)?;
+            run_blocking(storage.check())?;
+        }
         Catalog::open(&catalog_path, true)?;
         std::fs::write(&config_path, config.to_toml()).map_err(|source| Error::Io {
             path: config_path.clone(),
@@ -272,6 +274,18 @@ pub(crate) struct Draft {
 pub(crate) struct Committed {
     pub version: VersionRow,
     pub changes: Vec<SchemaChange>,
+}
+
+/// Run a storage future from synchronous code, inside a runtime or not.
+fn run_blocking<T>(future: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) => tokio::task::block_in_place(|| handle.block_on(future)),
+        Err(_) => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| Error::Internal(format!("cannot start a runtime: {e}")))?
+            .block_on(future),
+    }
 }
 
 fn actor_from_env() -> String {

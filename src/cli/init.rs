@@ -19,6 +19,15 @@ pub struct Args {
     /// The cold tier for archived versions.
     #[arg(long, value_name = "URL")]
     archive: Option<String>,
+    /// For s3:// roots: the endpoint of an S3-compatible server (MinIO, SeaweedFS, R2, …).
+    #[arg(long, value_name = "URL")]
+    s3_endpoint: Option<String>,
+    /// For s3:// roots: the region.
+    #[arg(long, value_name = "REGION")]
+    s3_region: Option<String>,
+    /// For s3:// roots: allow a plain-http endpoint.
+    #[arg(long)]
+    s3_allow_http: bool,
     #[arg(long)]
     pub json: bool,
 }
@@ -36,7 +45,10 @@ pub fn run(start: &Path, args: Args, p: Printer) -> Result<(), Failure> {
         Some(d) => start.join(d),
         None => start.to_path_buf(),
     };
-    let config = Config::new(args.root, args.archive);
+    let mut config = Config::new(args.root, args.archive);
+    config.s3.endpoint = args.s3_endpoint;
+    config.s3.region = args.s3_region;
+    config.s3.allow_http = args.s3_allow_http.then_some(true);
     let config_path = Lake::init(&dir, config.clone())?;
     let lake = Lake::open(&dir)?;
     let report = InitReport {

@@ -36,19 +36,61 @@ fn hint(e: &Error, extra: Option<&str>) -> Option<String> {
         Error::LakeNotFound { .. } => {
             "`lake init` creates a lake here; `-C DIR` or LAKE_DIR points at another".into()
         }
-        Error::LakeExists { .. } => "the lake is kept as it is; `lake ls` shows what it holds".into(),
-        Error::DatasetNotFound(_) => "`lake ls` lists the datasets".into(),
-        Error::VersionNotFound { dataset, .. } => format!("`lake log {dataset}` lists its versions"),
-        Error::CommitConflict { .. } => "run the command again; it will take the next number".into(),
-        Error::Storage { url, .. } if url.starts_with("s3://") => {
-            "check the bucket exists, the endpoint in lake.toml, and AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY".into()
+        Error::LakeExists { .. } => {
+            "the lake is kept as it is; `lake ls` shows what it holds".into()
         }
+        Error::DatasetNotFound(_) => "`lake ls` lists the datasets".into(),
+        Error::VersionNotFound { dataset, .. } => {
+            format!("`lake log {dataset}` lists its versions")
+        }
+        Error::CommitConflict { .. } => {
+            "run the command again; it will take the next number".into()
+        }
+        Error::Storage { url, source, .. } if url.starts_with("s3://") => s3_hint(url, source),
         Error::Integrity { .. } => "`lake check` compares the catalog with storage".into(),
         Error::NoSourceFiles { .. } | Error::UnknownFormat { .. } => {
             "name files directly, or pass --format csv|ndjson|json|parquet".into()
         }
         _ => return None,
     })
+}
+
+/// What to check when an S3 request failed, judged from what the server (or the network) said.
+fn s3_hint(url: &str, source: &object_store::Error) -> String {
+    let mut said = source.to_string();
+    let mut cause = source.source();
+    while let Some(c) = cause {
+        said.push_str(&c.to_string());
+        cause = c.source();
+    }
+    let bucket = url
+        .trim_start_matches("s3://")
+        .split('/')
+        .next()
+        .unwrap_or_default();
+    let general = "check the bucket exists, the endpoint in lake.toml, and AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY";
+    if said.contains("NoSuchBucket") {
+        format!("the bucket `{bucket}` does not exist: create it or fix the URL ({general})")
+    } else if [
+        "SignatureDoesNotMatch",
+        "InvalidAccessKeyId",
+        "AccessDenied",
+        "403 Forbidden",
+    ]
+    .iter()
+    .any(|s| said.contains(s))
+    {
+        format!("the server refused the credentials: {general}")
+    } else if ["Connect", "dns error", "error sending request", "timed out"]
+        .iter()
+        .any(|s| said.contains(s))
+    {
+        format!(
+            "nothing answered: check the server runs and the endpoint ([s3] endpoint in lake.toml or AWS_ENDPOINT); {general}"
+        )
+    } else {
+        general.to_string()
+    }
 }
 
 /// Print `e` to stderr; returns the exit code.

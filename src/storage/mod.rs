@@ -27,7 +27,7 @@ use crate::config::S3Options;
 use crate::error::{Error, Result};
 
 /// Objects larger than this are uploaded in parts of this size.
-pub const PART_SIZE: usize = 16 * 1024 * 1024;
+pub const PART_SIZE: usize = 8 * 1024 * 1024;
 /// Parts of one upload in flight at once.
 const MAX_PARTS_IN_FLIGHT: usize = 4;
 
@@ -124,7 +124,11 @@ impl Storage {
 
     /// The full URL of the object at `key`, for messages and manifests.
     pub fn object_url(&self, key: &str) -> String {
-        format!("{}/{}", self.url.trim_end_matches('/'), key)
+        if self.url.ends_with('/') {
+            format!("{}{key}", self.url)
+        } else {
+            format!("{}/{key}", self.url)
+        }
     }
 
     /// The underlying store and the path of `key` in it, for Parquet readers.
@@ -158,6 +162,21 @@ impl Storage {
             url,
             operation,
             source,
+        }
+    }
+
+    /// Prove the store answers and lets us list: a missing bucket, wrong credentials or an
+    /// unreachable endpoint fail here, naming the URL.
+    pub async fn check(&self) -> Result<()> {
+        let probe = self.path("_lake");
+        let mut listing = self.store.list(Some(&probe));
+        match listing.try_next().await {
+            Ok(_) => Ok(()),
+            Err(source) => Err(Error::Storage {
+                url: self.url.clone(),
+                operation: "list",
+                source,
+            }),
         }
     }
 
@@ -279,11 +298,13 @@ fn s3_store(bucket: &str, s3: &S3Options) -> object_store::Result<object_store::
         .with_client_options(
             ClientOptions::new()
                 .with_connect_timeout(Duration::from_secs(5))
-                .with_timeout(Duration::from_secs(60)),
+                .with_timeout(Duration::from_secs(s3.request_timeout_secs.unwrap_or(60))),
         )
+        // 5xx answers, timeouts and refused connections are retried with exponential backoff
+        // until either limit is reached.
         .with_retry(RetryConfig {
-            max_retries: 5,
-            retry_timeout: Duration::from_secs(30),
+            max_retries: s3.max_retries.unwrap_or(5),
+            retry_timeout: Duration::from_secs(s3.retry_timeout_secs.unwrap_or(30)),
             ..Default::default()
         });
     if let Some(endpoint) = &s3.endpoint {

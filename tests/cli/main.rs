@@ -4,4 +4,5 @@ mod bad_input;
 mod ingest;
 mod init;
 mod inspect;
+mod s3;
 mod util;

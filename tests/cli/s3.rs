@@ -1,0 +1,494 @@
+//! Against a live S3-compatible server (SeaweedFS on 127.0.0.1, started by scripts/test.sh).
+//! Each test prints "skipping" and passes when `LAKE_TEST_S3_URL` is not set.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use lake::config::S3Options;
+use lake::storage::{Storage, conformance};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::util::{TestLake, orders_csv, text};
+
+struct S3 {
+    url: String,
+    archive: String,
+    endpoint: String,
+}
+
+fn s3() -> Option<S3> {
+    let get = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    match (
+        get("LAKE_TEST_S3_URL"),
+        get("LAKE_TEST_S3_ARCHIVE_URL"),
+        get("LAKE_TEST_S3_ENDPOINT"),
+    ) {
+        (Some(url), Some(archive), Some(endpoint)) => Some(S3 {
+            url,
+            archive,
+            endpoint,
+        }),
+        _ => {
+            eprintln!("skipping: LAKE_TEST_S3_URL is not set (scripts/test.sh starts a server)");
+            None
+        }
+    }
+}
+
+fn unique() -> String {
+    lake::storage::layout::new_write_id()
+}
+
+fn options(endpoint: &str) -> S3Options {
+    S3Options {
+        endpoint: Some(endpoint.to_string()),
+        allow_http: Some(true),
+        ..Default::default()
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// A lake whose root and archive are fresh prefixes of the two test buckets.
+fn s3_lake(s3: &S3, endpoint: &str) -> (TestLake, String) {
+    let lake = TestLake::empty();
+    let prefix = unique();
+    let root = format!("{}/{prefix}", s3.url);
+    lake.cmd([
+        "init",
+        "--root",
+        &root,
+        "--archive",
+        &format!("{}/{prefix}", s3.archive),
+        "--s3-endpoint",
+        endpoint,
+        "--s3-allow-http",
+    ])
+    .assert()
+    .success();
+    (lake, root)
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A CSV whose Parquet is larger than a multipart part: high-entropy tokens.
+fn big_csv(rows: u64) -> String {
+    let mut csv = String::from("id,token,other\n");
+    for i in 0..rows {
+        let a = i.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let b = a.rotate_left(17) ^ 0xD6E8_FEB8_6659_FD93;
+        csv.push_str(&format!(
+            "{i},{a:016x}{b:016x},{:016x}\n",
+            b.wrapping_mul(31)
+        ));
+    }
+    csv
+}
+
+#[test]
+fn s3_storage_passes_conformance() {
+    let Some(s3) = s3() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let storage = Storage::open(
+        &format!("{}/{}", s3.url, unique()),
+        dir.path(),
+        &options(&s3.endpoint),
+    )
+    .unwrap();
+    runtime().block_on(conformance::run_all(&storage));
+}
+
+#[test]
+fn s3_cli_flow_end_to_end() {
+    let Some(s3) = s3() else { return };
+    let (lake, root) = s3_lake(&s3, &s3.endpoint);
+    lake.write("o.csv", orders_csv(100, 0));
+    lake.cmd(["ingest", "o.csv", "--into", "bronze.orders"])
+        .assert()
+        .success();
+    lake.write("big.csv", big_csv(500_000));
+    let r = lake.json([
+        "ingest",
+        "big.csv",
+        "--into",
+        "bronze.orders",
+        "--mode",
+        "overwrite",
+    ]);
+    assert_eq!(r["version"], 2);
+    assert!(
+        r["bytes_written"].as_u64().unwrap() > lake::storage::PART_SIZE as u64,
+        "the data file must span several multipart parts: {}",
+        r["bytes_written"]
+    );
+    let log = lake.json(["log", "bronze.orders"]);
+    assert_eq!(log.as_array().unwrap().len(), 2);
+    let show = lake.json(["show", "bronze.orders@v2"]);
+    assert_eq!(show["rows"], 500_000);
+    assert_eq!(lake.json(["show", "bronze.orders@v1"])["rows"], 100);
+
+    // What the catalog says is what the bucket holds, byte for byte.
+    let dir = tempfile::tempdir().unwrap();
+    let storage = Storage::open(&root, dir.path(), &options(&s3.endpoint)).unwrap();
+    runtime().block_on(async {
+        let manifest = storage
+            .get(show["manifest_key"].as_str().unwrap())
+            .await
+            .unwrap();
+        assert_eq!(sha256(&manifest), show["digest"].as_str().unwrap());
+        let manifest: Value = serde_json::from_slice(&manifest).unwrap();
+        for f in manifest["files"].as_array().unwrap() {
+            let data = storage.get(f["path"].as_str().unwrap()).await.unwrap();
+            assert_eq!(sha256(&data), f["sha256"].as_str().unwrap());
+            assert_eq!(data.len() as u64, f["size"].as_u64().unwrap());
+        }
+    });
+    let again = lake.json([
+        "ingest",
+        "big.csv",
+        "--into",
+        "bronze.orders",
+        "--mode",
+        "overwrite",
+    ]);
+    assert_eq!(again["status"], "unchanged");
+}
+
+#[test]
+fn s3_concurrent_ingests_make_one_version_each() {
+    let Some(s3) = s3() else { return };
+    let (lake, _) = s3_lake(&s3, &s3.endpoint);
+    let children: Vec<_> = (0..4)
+        .map(|i| {
+            let name = format!("part{i}.csv");
+            lake.write(&name, orders_csv(500, i * 500));
+            lake_process(
+                lake.path(),
+                &["ingest", &name, "--into", "bronze.orders", "--json"],
+            )
+        })
+        .collect();
+    let mut versions: Vec<u64> = children
+        .into_iter()
+        .map(|c| {
+            let out = c.wait_with_output().unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            serde_json::from_slice::<Value>(&out.stdout).unwrap()["version"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    versions.sort();
+    assert_eq!(versions, [1, 2, 3, 4]);
+    assert_eq!(lake.json(["show", "bronze.orders"])["rows"], 2000);
+}
+
+fn lake_process(dir: &Path, args: &[&str]) -> Child {
+    Command::new(assert_cmd::cargo::cargo_bin("lake"))
+        .current_dir(dir)
+        .env_remove("LAKE_DIR")
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// `lake init` against a broken S3 setup: exit 1 within `limit`, naming the URL.
+fn init_fails(
+    s3: &S3,
+    root: &str,
+    endpoint: &str,
+    env: &[(&str, &str)],
+    expect: &str,
+    limit: Duration,
+) {
+    let lake = TestLake::empty();
+    let mut cmd = lake.cmd([
+        "init",
+        "--root",
+        root,
+        "--archive",
+        &format!("{}/{}", s3.archive, unique()),
+        "--s3-endpoint",
+        endpoint,
+        "--s3-allow-http",
+    ]);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let started = Instant::now();
+    let out = cmd.output().unwrap();
+    let took = started.elapsed();
+    let (_, err) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(root.trim_end_matches('/')),
+        "the error names the URL: {err}"
+    );
+    assert!(err.contains(expect), "expected {expect:?} in {err}");
+    assert!(
+        err.contains("hint: ") && err.contains("check the bucket exists"),
+        "{err}"
+    );
+    assert!(took < limit, "took {took:?}");
+    assert!(
+        !lake.path().join("lake.toml").exists(),
+        "a failed init leaves no project"
+    );
+}
+
+#[test]
+fn s3_misconfiguration_fails_fast_and_clearly() {
+    let Some(s3) = s3() else { return };
+    init_fails(
+        &s3,
+        "s3://no-such-bucket-here/x",
+        &s3.endpoint,
+        &[],
+        "NoSuchBucket",
+        Duration::from_secs(20),
+    );
+    init_fails(
+        &s3,
+        &format!("{}/{}", s3.url, unique()),
+        &s3.endpoint,
+        &[("AWS_SECRET_ACCESS_KEY", "wrong-secret")],
+        "SignatureDoesNotMatch",
+        Duration::from_secs(20),
+    );
+    // Nothing listens on port 1: connections are refused, retried with backoff, then given up.
+    init_fails(
+        &s3,
+        &format!("{}/{}", s3.url, unique()),
+        "http://127.0.0.1:1",
+        &[],
+        "127.0.0.1:1",
+        Duration::from_secs(30),
+    );
+}
+
+/// A private SeaweedFS, started and stopped (by PID) by the test that needs to stop it.
+struct Seaweed {
+    child: Option<Child>,
+    dir: tempfile::TempDir,
+    base: u16,
+}
+
+impl Seaweed {
+    fn start() -> Option<Seaweed> {
+        let weed = std::env::var("LAKE_TEST_WEED").ok()?;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("s3.json"),
+            format!(
+                r#"{{"identities": [{{"name": "lake", "credentials": [{{"accessKey": "{}", "secretKey": "{}"}}],
+                   "actions": ["Admin", "Read", "List", "Tagging", "Write"]}}]}}"#,
+                std::env::var("AWS_ACCESS_KEY_ID").unwrap(),
+                std::env::var("AWS_SECRET_ACCESS_KEY").unwrap()
+            ),
+        )
+        .unwrap();
+        let mut s = Seaweed {
+            child: None,
+            dir,
+            base: free_base_port(),
+        };
+        s.run(&weed);
+        let out = Command::new(&weed)
+            .args(["shell", &format!("-master=127.0.0.1:{}", s.base + 1)])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .and_then(|mut c| {
+                use std::io::Write;
+                c.stdin
+                    .take()
+                    .unwrap()
+                    .write_all(b"s3.bucket.create -name private\n")?;
+                c.wait_with_output()
+            })
+            .unwrap();
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("created bucket"),
+            "{out:?}"
+        );
+        Some(s)
+    }
+
+    fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.base)
+    }
+
+    fn run(&mut self, weed: &str) {
+        let p = self.base;
+        let log = std::fs::File::create(self.dir.path().join("weed.log")).unwrap();
+        let child = Command::new(weed)
+            .args([
+                "mini".to_string(),
+                format!("-dir={}", self.dir.path().join("data").display()),
+                "-ip=127.0.0.1".into(),
+                "-ip.bind=127.0.0.1".into(),
+                format!("-s3.port={p}"),
+                format!("-master.port={}", p + 1),
+                format!("-volume.port={}", p + 2),
+                format!("-filer.port={}", p + 3),
+                format!("-admin.port={}", p + 4),
+                format!("-s3.config={}", self.dir.path().join("s3.json").display()),
+                "-master.telemetry=false".into(),
+                "-admin.ui=false".into(),
+                "-webdav=false".into(),
+                "-s3.port.iceberg=0".into(),
+                "-s3.port.lance=0".into(),
+            ])
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", p)).is_err() {
+            assert!(Instant::now() < deadline, "SeaweedFS did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        // The gateway listens before the filer is ready; a listing proves both are.
+        let storage = Storage::open(
+            &format!("s3://private/{}", unique()),
+            self.dir.path(),
+            &options(&self.endpoint()),
+        );
+        if let Ok(storage) = storage {
+            let rt = runtime();
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while rt.block_on(storage.check()).is_err() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        }
+    }
+
+    /// SIGTERM by PID, then wait for the process to end.
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(15);
+            while child.try_wait().unwrap().is_none() {
+                if Instant::now() > deadline {
+                    let _ = child.kill();
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    }
+
+    fn restart(&mut self) {
+        self.stop();
+        let weed = std::env::var("LAKE_TEST_WEED").unwrap();
+        self.run(&weed);
+    }
+}
+
+impl Drop for Seaweed {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn free_base_port() -> u16 {
+    let free = |p: u16| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok();
+    let seed = std::process::id() as u64 ^ Instant::now().elapsed().as_nanos() as u64;
+    for i in 0..500u64 {
+        let base =
+            20000 + ((seed.wrapping_mul(2654435761).wrapping_add(i * 7919)) % 2000) as u16 * 10;
+        if (base..base + 5).all(|p| free(p) && free(p + 10000)) {
+            return base;
+        }
+    }
+    panic!("no free ports for a private SeaweedFS");
+}
+
+/// Start an ingest of a large file in the background; return it once it is under way.
+fn start_big_ingest(lake: &TestLake) -> Child {
+    lake.write("big.csv", big_csv(600_000));
+    let child = lake_process(
+        lake.path(),
+        &["ingest", "big.csv", "--into", "bronze.big", "--json"],
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    child
+}
+
+#[test]
+fn s3_outage_mid_ingest_fails_cleanly_and_a_brief_one_is_retried() {
+    let Some(_) = s3() else { return };
+    let Some(mut server) = Seaweed::start() else {
+        eprintln!("skipping: LAKE_TEST_WEED is not set");
+        return;
+    };
+    let endpoint = server.endpoint();
+    let s3 = S3 {
+        url: "s3://private".into(),
+        archive: "s3://private".into(),
+        endpoint: endpoint.clone(),
+    };
+    let (lake, _) = s3_lake(&s3, &endpoint);
+    lake.configure("s3", "retry_timeout_secs", "4");
+    lake.configure("s3", "max_retries", "3");
+
+    // A server that goes away for good: the ingest gives up within its deadline, commits nothing.
+    let mut child = start_big_ingest(&lake);
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the ingest should still be running"
+    );
+    server.stop();
+    let started = Instant::now();
+    let out = loop {
+        if child.try_wait().unwrap().is_some() {
+            break child.wait_with_output().unwrap();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "ingest hung after the outage"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let (_, err) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("s3://private/"), "{err}");
+    assert!(lake.datasets().is_empty(), "nothing half-committed");
+
+    // A server that comes back within the retry window: the ingest goes on and commits.
+    server.restart();
+    lake.configure("s3", "retry_timeout_secs", "60");
+    lake.configure("s3", "max_retries", "20");
+    let child = start_big_ingest(&lake);
+    server.restart();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["version"], 1);
+    assert_eq!(lake.json(["show", "bronze.big"])["rows"], 600_000);
+}
