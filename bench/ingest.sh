@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Ingest throughput beside the machine's physical limits.
 #
-#   bench/ingest.sh [SIZE_MB]      (default 1024)
+#   bench/ingest.sh [SIZE_MB] [local|s3]      (defaults: 1024 local)
+#
+# With `s3`, the lake's root is a bucket on a SeaweedFS server started here on 127.0.0.1 (see
+# scripts/seaweedfs.sh) and stopped at the end.
 #
 # Generates a deterministic CSV (12 mixed columns) once, builds lake in release mode, then times
 # `cat` (read bandwidth), `sha256sum` and `openssl dgst -sha256` (hash bandwidth without and with
@@ -11,6 +14,7 @@ set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 size_mb=${1:-1024}
+target=${2:-local}
 work="$repo/bench/work"
 data="$repo/bench/data"
 csv="$data/orders-${size_mb}m.csv"
@@ -31,17 +35,32 @@ mb=$(python3 -c "print(f'{$bytes/1e6:.1f}')")
 cargo build --release --bin lake --manifest-path "$repo/Cargo.toml"
 lake="$CARGO_TARGET_DIR/release/lake"
 
-echo "input: $csv, $mb MB, $rows rows; $(nproc) cores"
+echo "input: $csv, $mb MB, $rows rows; $(nproc) cores; lake root: $target"
 cat "$csv" > /dev/null   # warm the page cache so every command reads from memory
 
 hyperfine --warmup 1 --runs 3 --export-json "$work/limits.json" \
   "cat '$csv' > /dev/null" "sha256sum '$csv'" "openssl dgst -sha256 '$csv'"
 
-hyperfine --runs 3 --export-json "$work/ingest.json" \
-  --prepare "rm -rf '$work/lake' && '$lake' init '$work/lake' -q > /dev/null" \
+init_args=()
+if [ "$target" = s3 ]; then
+  source "$repo/scripts/seaweedfs.sh"
+  seaweed_install
+  s3dir=$(mktemp -d)
+  trap 'seaweed_stop; rm -rf "$s3dir"' EXIT
+  seaweed_start "$s3dir"
+  seaweed_bucket lake-bench
+  export AWS_ACCESS_KEY_ID=$SEAWEED_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$SEAWEED_SECRET_KEY
+  init_args=(--s3-endpoint "$SEAWEED_ENDPOINT" --s3-allow-http)
+fi
+# Every run gets a fresh lake: a new folder locally, a new prefix of the bucket on S3.
+root='lake-data'
+[ "$target" = s3 ] && root='s3://lake-bench/run-$(date +%s%N)'
+prepare="rm -rf '$work/lake' && '$lake' init '$work/lake' -q --root $root ${init_args[*]} > /dev/null"
+
+hyperfine --runs 3 --export-json "$work/ingest.json" --prepare "$prepare" \
   "'$lake' -C '$work/lake' ingest '$csv' --into bronze.orders --quiet"
 
-rm -rf "$work/lake" && "$lake" init "$work/lake" -q > /dev/null
+rm -rf "$work/lake" && eval "'$lake' init '$work/lake' -q --root $root ${init_args[*]}" > /dev/null
 /usr/bin/time -v "$lake" -C "$work/lake" ingest "$csv" --into bronze.orders --json \
   > "$work/report.json" 2> "$work/time.txt"
 peak_kb=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$work/time.txt")
