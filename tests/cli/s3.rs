@@ -425,14 +425,19 @@ fn free_base_port() -> u16 {
     panic!("no free ports for a private SeaweedFS");
 }
 
+/// Rows in the outage test's input: enough for several seconds of ingest in a debug build.
+const OUTAGE_ROWS: u64 = 2_400_000;
+
 /// Start an ingest of a large file in the background; return it once it is under way.
 fn start_big_ingest(lake: &TestLake) -> Child {
-    lake.write("big.csv", big_csv(600_000));
+    if !lake.path().join("big.csv").exists() {
+        lake.write("big.csv", big_csv(OUTAGE_ROWS));
+    }
     let child = lake_process(
         lake.path(),
         &["ingest", "big.csv", "--into", "bronze.big", "--json"],
     );
-    std::thread::sleep(Duration::from_millis(1500));
+    std::thread::sleep(Duration::from_millis(1000));
     child
 }
 
@@ -480,7 +485,11 @@ fn s3_outage_mid_ingest_fails_cleanly_and_a_brief_one_is_retried() {
     server.restart();
     lake.configure("s3", "retry_timeout_secs", "60");
     lake.configure("s3", "max_retries", "20");
-    let child = start_big_ingest(&lake);
+    let mut child = start_big_ingest(&lake);
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the ingest should still be running"
+    );
     server.restart();
     let out = child.wait_with_output().unwrap();
     assert!(
@@ -490,5 +499,5 @@ fn s3_outage_mid_ingest_fails_cleanly_and_a_brief_one_is_retried() {
     );
     let r: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(r["version"], 1);
-    assert_eq!(lake.json(["show", "bronze.big"])["rows"], 600_000);
+    assert_eq!(lake.json(["show", "bronze.big"])["rows"], OUTAGE_ROWS);
 }
