@@ -25,6 +25,11 @@ fn files_of(lake: &TestLake, r: &str) -> Vec<String> {
         .collect()
 }
 
+/// The non-null values of an int64 column of a version, in manifest order.
+fn ids(lake: &TestLake, r: &str, column: &str) -> Vec<i64> {
+    read_ints(lake, r, column).into_iter().flatten().collect()
+}
+
 /// Every value of an int64 column across a version's Parquet files, in manifest order.
 fn read_ints(lake: &TestLake, r: &str, column: &str) -> Vec<Option<i64>> {
     let mut out = Vec::new();
@@ -179,10 +184,7 @@ fn append_references_earlier_files_without_copying() {
     let v2_files = files_of(&lake, "bronze.orders@v2");
     assert_eq!(v2_files.len(), 2);
     assert!(v2_files.contains(&v1_files[0]));
-    let ids: Vec<i64> = read_ints(&lake, "bronze.orders@v2", "order_id")
-        .into_iter()
-        .flatten()
-        .collect();
+    let ids = ids(&lake, "bronze.orders@v2", "order_id");
     assert_eq!(ids, (0..12).collect::<Vec<_>>());
     let data_files = std::fs::read_dir(lake.path().join("lake-data/bronze/orders/data"))
         .unwrap()
@@ -207,10 +209,7 @@ fn overwrite_references_only_the_new_files() {
         "overwrite",
     ]);
     assert_eq!(v2["version_rows"], 3);
-    let ids: Vec<i64> = read_ints(&lake, "bronze.orders@v2", "order_id")
-        .into_iter()
-        .flatten()
-        .collect();
+    let ids = ids(&lake, "bronze.orders@v2", "order_id");
     assert_eq!(ids, [100, 101, 102]);
     assert_eq!(
         read_ints(&lake, "bronze.orders@v1", "order_id").len(),
@@ -306,13 +305,7 @@ fn ndjson_json_arrays_and_parquet_are_ingested() {
     );
     let r = lake.json(["ingest", "e.ndjson", "e.json", "--into", "bronze.events"]);
     assert_eq!(r["rows"], 4);
-    assert_eq!(
-        read_ints(&lake, "bronze.events", "id")
-            .into_iter()
-            .flatten()
-            .collect::<Vec<_>>(),
-        [1, 2, 3, 4]
-    );
+    assert_eq!(ids(&lake, "bronze.events", "id"), [1, 2, 3, 4]);
     // Re-ingest lake's own Parquet output as a Parquet source.
     let file = files_of(&lake, "bronze.events@v1").remove(0);
     std::fs::copy(
@@ -334,10 +327,7 @@ fn globs_and_folders_expand_in_a_stable_order() {
     lake.write("in/readme.md", "not data");
     let r = lake.json(["ingest", "in", "--into", "bronze.a"]);
     assert_eq!(r["rows"], 6);
-    let ids: Vec<i64> = read_ints(&lake, "bronze.a", "order_id")
-        .into_iter()
-        .flatten()
-        .collect();
+    let ids = ids(&lake, "bronze.a", "order_id");
     assert_eq!(ids, [0, 1, 2, 3, 4, 5]);
     let r = lake.json(["ingest", "in/*.csv", "--into", "bronze.b"]);
     assert_eq!(r["rows"], 4);
@@ -440,10 +430,7 @@ fn large_inputs_roll_into_several_files_and_row_groups() {
             .iter()
             .all(|g| g.as_u64().unwrap() <= 20_000)
     }));
-    let ids: Vec<i64> = read_ints(&lake, "bronze.big", "order_id")
-        .into_iter()
-        .flatten()
-        .collect();
+    let ids = ids(&lake, "bronze.big", "order_id");
     assert_eq!(
         ids,
         (0..200_000).collect::<Vec<_>>(),
@@ -490,32 +477,7 @@ fn the_manifest_describes_exactly_the_stored_files() {
 #[test]
 fn concurrent_ingests_make_contiguous_versions() {
     let lake = TestLake::new();
-    let children: Vec<_> = (0..4)
-        .map(|i| {
-            let name = format!("part{i}.csv");
-            lake.write(&name, orders_csv(1000, i * 1000));
-            let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("lake"));
-            cmd.current_dir(lake.path())
-                .env_remove("LAKE_DIR")
-                .args(["ingest", &name, "--into", "bronze.orders", "--json"])
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped());
-            cmd.spawn().unwrap()
-        })
-        .collect();
-    let mut versions = Vec::new();
-    for child in children {
-        let out = child.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let r: Value = serde_json::from_slice(&out.stdout).unwrap();
-        versions.push(r["version"].as_u64().unwrap());
-    }
-    versions.sort();
-    assert_eq!(versions, [1, 2, 3, 4]);
+    assert_eq!(lake.concurrent_ingests(4, 1000), [1, 2, 3, 4]);
     let latest = lake.json(["show", "bronze.orders"]);
     assert_eq!(latest["rows"], 4000, "every append kept the others' rows");
     for v in 1..=4 {

@@ -1,7 +1,6 @@
 //! Against a live S3-compatible server (SeaweedFS on 127.0.0.1, started by scripts/test.sh).
 //! Each test prints "skipping" and passes when `LAKE_TEST_S3_URL` is not set.
 
-use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -171,44 +170,8 @@ fn s3_cli_flow_end_to_end() {
 fn s3_concurrent_ingests_make_one_version_each() {
     let Some(s3) = s3() else { return };
     let (lake, _) = s3_lake(&s3, &s3.endpoint);
-    let children: Vec<_> = (0..4)
-        .map(|i| {
-            let name = format!("part{i}.csv");
-            lake.write(&name, orders_csv(500, i * 500));
-            lake_process(
-                lake.path(),
-                &["ingest", &name, "--into", "bronze.orders", "--json"],
-            )
-        })
-        .collect();
-    let mut versions: Vec<u64> = children
-        .into_iter()
-        .map(|c| {
-            let out = c.wait_with_output().unwrap();
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            serde_json::from_slice::<Value>(&out.stdout).unwrap()["version"]
-                .as_u64()
-                .unwrap()
-        })
-        .collect();
-    versions.sort();
-    assert_eq!(versions, [1, 2, 3, 4]);
+    assert_eq!(lake.concurrent_ingests(4, 500), [1, 2, 3, 4]);
     assert_eq!(lake.json(["show", "bronze.orders"])["rows"], 2000);
-}
-
-fn lake_process(dir: &Path, args: &[&str]) -> Child {
-    Command::new(assert_cmd::cargo::cargo_bin("lake"))
-        .current_dir(dir)
-        .env_remove("LAKE_DIR")
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
 }
 
 /// `lake init` against a broken S3 setup: exit 1 within `limit`, naming the URL.
@@ -433,10 +396,7 @@ fn start_big_ingest(lake: &TestLake) -> Child {
     if !lake.path().join("big.csv").exists() {
         lake.write("big.csv", big_csv(OUTAGE_ROWS));
     }
-    let child = lake_process(
-        lake.path(),
-        &["ingest", "big.csv", "--into", "bronze.big", "--json"],
-    );
+    let child = lake.spawn(&["ingest", "big.csv", "--into", "bronze.big", "--json"]);
     std::thread::sleep(Duration::from_millis(1000));
     child
 }

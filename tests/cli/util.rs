@@ -142,6 +142,48 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
+impl TestLake {
+    /// `lake ARGS…` started in the background, its output captured.
+    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+        std::process::Command::new(assert_cmd::cargo::cargo_bin("lake"))
+            .current_dir(self.path())
+            .env_remove("LAKE_DIR")
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("lake starts")
+    }
+
+    /// `processes` ingests of `rows` orders each into bronze.orders, all at once; the versions
+    /// they report, sorted.
+    pub fn concurrent_ingests(&self, processes: usize, rows: usize) -> Vec<u64> {
+        let children: Vec<_> = (0..processes)
+            .map(|i| {
+                let name = format!("part{i}.csv");
+                self.write(&name, orders_csv(rows, i * rows));
+                self.spawn(&["ingest", &name, "--into", "bronze.orders", "--json"])
+            })
+            .collect();
+        let mut versions: Vec<u64> = children
+            .into_iter()
+            .map(|child| {
+                let out = child.wait_with_output().unwrap();
+                assert!(
+                    out.status.success(),
+                    "{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                serde_json::from_slice::<Value>(&out.stdout).unwrap()["version"]
+                    .as_u64()
+                    .unwrap()
+            })
+            .collect();
+        versions.sort();
+        versions
+    }
+}
+
 /// stdout and stderr of a finished command, as text.
 pub fn text(out: &std::process::Output) -> (String, String) {
     (
