@@ -21,6 +21,8 @@ pub struct Config {
     pub s3: S3Options,
     #[serde(default)]
     pub ingest: IngestOptions,
+    #[serde(default)]
+    pub promote: PromoteOptions,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -107,6 +109,33 @@ impl Default for IngestOptions {
     }
 }
 
+/// How promote jobs and queries run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PromoteOptions {
+    /// Where job files live, relative to the project folder.
+    pub jobs_dir: String,
+    /// Memory DataFusion may hold before it spills to disk.
+    pub memory_mb: u64,
+    /// The secret that keys `pseudonymize()`; made at `lake init`. Keep it out of version control
+    /// if the pseudonyms must not be recomputable.
+    pub salt: String,
+    /// A shell command run when a job fails, with LAKE_JOB, LAKE_RUN_ID and LAKE_ERROR set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub on_failure: Option<String>,
+}
+
+impl Default for PromoteOptions {
+    fn default() -> Self {
+        PromoteOptions {
+            jobs_dir: "jobs".into(),
+            memory_mb: 1024,
+            salt: String::new(),
+            on_failure: None,
+        }
+    }
+}
+
 impl Config {
     pub fn new(root: Option<String>, archive: Option<String>) -> Config {
         let mut lake = LakeSection::default();
@@ -120,6 +149,10 @@ impl Config {
             lake,
             s3: S3Options::default(),
             ingest: IngestOptions::default(),
+            promote: PromoteOptions {
+                salt: new_salt(),
+                ..PromoteOptions::default()
+            },
         }
     }
 
@@ -154,6 +187,9 @@ impl Config {
         if self.ingest.infer_rows == 0 {
             return Err(invalid("ingest.infer_rows", "must be at least 1"));
         }
+        if self.promote.memory_mb < 16 {
+            return Err(invalid("promote.memory_mb", "must be at least 16"));
+        }
         Ok(())
     }
 
@@ -164,6 +200,15 @@ impl Config {
              # S3 credentials come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, never from here.\n{body}"
         )
     }
+}
+
+/// 32 random bytes as hex, from the operating system's generator (UUID v4 draws from it).
+fn new_salt() -> String {
+    format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    )
 }
 
 /// Find `lake.toml` in `start` or the nearest parent that has one.

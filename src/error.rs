@@ -140,6 +140,64 @@ pub enum Error {
         source: parquet::errors::ParquetError,
     },
 
+    #[error("{origin}:{line}:{column}: SQL syntax: {message}")]
+    SqlSyntax {
+        origin: String,
+        line: u64,
+        column: u64,
+        message: String,
+    },
+
+    #[error(
+        "{origin}: table `{table}` is not a dataset (write `<zone>.<name>`, such as `bronze.orders`){}",
+        suggestion(suggestions)
+    )]
+    UnknownTable {
+        origin: String,
+        table: String,
+        suggestions: Vec<String>,
+    },
+
+    #[error("{origin}: query failed")]
+    Query {
+        origin: String,
+        #[source]
+        source: datafusion::error::DataFusionError,
+    },
+
+    #[error("only queries can run here, not {what}")]
+    NotAQuery { what: String },
+
+    #[error("`{version}` is {state}; its data is not in the hot tier")]
+    VersionArchived {
+        version: String,
+        state: &'static str,
+    },
+
+    #[error("job `{path}`: {problem}")]
+    JobInvalid { path: PathBuf, problem: String },
+
+    #[error("jobs depend on each other in a cycle: {cycle}")]
+    DependencyCycle { cycle: String },
+
+    #[error(
+        "job `{job}` reads `{input}`, which is above its zone; a job reads its own zone or below"
+    )]
+    UpwardRead { job: String, input: String },
+
+    #[error("`{dataset}` would change its schema in a breaking way: {changes}")]
+    BreakingChange { dataset: String, changes: String },
+
+    #[error("{failed} of the checks of `{job}` failed: {names}")]
+    ChecksFailed {
+        job: String,
+        failed: usize,
+        names: String,
+    },
+
+    #[error("no job matches `{selector}`")]
+    NoJobMatches { selector: String },
+
     #[error("`{path}` is corrupt: {problem}")]
     Integrity { path: String, problem: String },
 
@@ -163,6 +221,14 @@ impl Error {
     pub fn dataset_not_found(dataset: &DatasetRef) -> Error {
         Error::DatasetNotFound(dataset.dataset_name())
     }
+}
+
+fn suggestion(names: &[String]) -> String {
+    if names.is_empty() {
+        return String::new();
+    }
+    let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+    format!("; did you mean {}?", quoted.join(", "))
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

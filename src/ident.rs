@@ -114,6 +114,28 @@ impl std::hash::Hash for Selector {
     }
 }
 
+impl PartialOrd for DatasetRef {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// By zone rank, then name, then selector text.
+impl Ord for DatasetRef {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (
+            self.zone,
+            &self.name,
+            self.selector.as_ref().map(|s| s.to_string()),
+        )
+            .cmp(&(
+                other.zone,
+                &other.name,
+                other.selector.as_ref().map(|s| s.to_string()),
+            ))
+    }
+}
+
 impl DatasetRef {
     /// `zone.name`, without any selector.
     pub fn dataset_name(&self) -> String {

@@ -9,12 +9,10 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, sync_channel};
 use std::time::Instant;
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::{Schema, SchemaRef};
-use parquet::errors::ParquetError;
 use serde::Serialize;
 
 use crate::catalog::{FileRow, SchemaChange, SourceRow, Tx, VersionRow};
@@ -22,15 +20,12 @@ use crate::error::{Error, Location, Result};
 use crate::format::manifest::{ManifestSource, Operation};
 use crate::format::schema::{self, ColumnSpec, Drift};
 use crate::format::source::{self, CsvOptions, Source, SourceFormat, SourceStats};
-use crate::format::{EncodeOptions, ParquetFileWriter};
 use crate::ident::{DatasetRef, Version, Zone};
 use crate::lake::{Draft, Lake, ProgressEvent, ProgressFn};
-use crate::storage::{self, BlockingObjectWriter, Storage, layout};
+use crate::write::delete_objects;
 
 /// Rows per decoded batch.
 const BATCH_ROWS: usize = 64 * 1024;
-/// Decoded batches waiting for the encoder.
-const BATCHES_IN_FLIGHT: usize = 4;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -306,9 +301,11 @@ impl Ingest<'_> {
         let mode = self.mode;
         let committed = self
             .lake
-            .commit(&dataset, |tx, latest| {
-                draft(tx, latest, mode, &incoming, &files, &new_sources)
-            })
+            .commit(
+                &dataset,
+                |tx, latest| draft(tx, latest, mode, &incoming, &files, &new_sources),
+                |_, _| Ok(()),
+            )
             .await;
         let committed = match committed {
             Ok(c) => c,
@@ -353,7 +350,7 @@ impl Ingest<'_> {
         Ok(report)
     }
 
-    /// Decode and encode on two threads; returns per-source stats and the files written.
+    /// Decode on one thread and encode on another; returns per-source stats and the files written.
     async fn write(
         &self,
         dataset: &DatasetRef,
@@ -361,34 +358,12 @@ impl Ingest<'_> {
         own: Vec<Schema>,
         incoming: SchemaRef,
     ) -> Result<(Vec<SourceStats>, Vec<FileRow>)> {
-        let (tx, rx) = sync_channel::<RecordBatch>(BATCHES_IN_FLIGHT);
-        let options = self.lake.config().ingest.clone();
-        let encoder = {
-            let storage = self.lake.storage().clone();
-            let dataset = dataset.clone();
-            let schema = incoming.clone();
-            let handle = tokio::runtime::Handle::current();
-            let encode = EncodeOptions {
-                row_group_rows: options.row_group_rows,
-                zstd_level: options.zstd_level,
-            };
-            let target_bytes = options.target_file_mb * 1024 * 1024;
-            tokio::task::spawn_blocking(move || {
-                encode_files(
-                    rx,
-                    &storage,
-                    handle,
-                    &dataset,
-                    schema,
-                    &encode,
-                    target_bytes,
-                )
-            })
-        };
+        let writer = self.lake.data_writer(dataset, incoming.clone());
         let decoder = {
             let todo = todo.to_vec();
             let csv = self.csv.clone();
             let progress = self.progress.clone();
+            let sender = writer.sender();
             tokio::task::spawn_blocking(move || {
                 let report = |bytes: u64| {
                     if let Some(p) = &progress {
@@ -398,8 +373,10 @@ impl Ingest<'_> {
                 let mut stats = Vec::with_capacity(todo.len());
                 for (s, own) in todo.iter().zip(&own) {
                     let own = source::decode_schema(own, &incoming);
-                    let mut emit =
-                        |batch: RecordBatch| tx.send(batch).map_err(|_| Error::Interrupted);
+                    // A closed channel means the encoder stopped; its error is the cause.
+                    let mut emit = |batch: RecordBatch| {
+                        sender.blocking_send(batch).map_err(|_| Error::Interrupted)
+                    };
                     stats.push(source::decode(
                         s, &csv, &own, &incoming, BATCH_ROWS, &mut emit, &report,
                     )?);
@@ -410,104 +387,15 @@ impl Ingest<'_> {
         let decoded = decoder
             .await
             .map_err(|e| Error::Internal(format!("decoder thread: {e}")))?;
-        let (files, encode_error) = encoder
-            .await
-            .map_err(|e| Error::Internal(format!("encoder thread: {e}")))?;
+        let (files, encode_error) = writer.finish().await;
         let failure = match (decoded, encode_error) {
             (Ok(stats), None) => return Ok((stats, files)),
-            // The decoder stops when the encoder does; the encoder's error is the cause.
             (Err(Error::Interrupted), Some(e)) => e,
             (Err(e), _) => e,
             (Ok(_), Some(e)) => e,
         };
         delete_objects(self.lake.storage(), files.iter().map(|f| f.path.as_str())).await;
         Err(failure)
-    }
-}
-
-/// The encoder thread: batches in, Parquet files (rolled at `target_bytes`) out to storage.
-/// Returns the files completed and, if it stopped early, why; a half-written file is aborted.
-fn encode_files(
-    rx: Receiver<RecordBatch>,
-    storage: &Storage,
-    handle: tokio::runtime::Handle,
-    dataset: &DatasetRef,
-    schema: SchemaRef,
-    options: &EncodeOptions,
-    target_bytes: u64,
-) -> (Vec<FileRow>, Option<Error>) {
-    let write_id = layout::new_write_id();
-    let mut files = Vec::new();
-    let mut current: Option<ParquetFileWriter<BlockingObjectWriter>> = None;
-    let encode_err = |e: ParquetError| parquet_error(dataset, e);
-    let finish =
-        |w: ParquetFileWriter<BlockingObjectWriter>, files: &mut Vec<FileRow>| -> Result<()> {
-            let written = w.finish().map_err(encode_err)?;
-            let key = written.sink.key().to_string();
-            written.sink.finish()?;
-            files.push(FileRow {
-                path: key,
-                sha256: written.sha256,
-                size: written.size,
-                rows: written.rows,
-                row_groups: written.row_groups,
-            });
-            Ok(())
-        };
-    for batch in rx {
-        let writer = match current.as_mut() {
-            Some(w) => w,
-            None => {
-                let key = layout::data_file(dataset, &write_id, files.len());
-                let sink = storage.writer(&key).into_blocking(handle.clone());
-                match ParquetFileWriter::new(sink, schema.clone(), options) {
-                    Ok(w) => current.insert(w),
-                    Err(e) => return (files, Some(encode_err(e))),
-                }
-            }
-        };
-        if let Err(e) = writer.write(&batch) {
-            return (files, Some(encode_err(e)));
-        }
-        if writer.size_estimate() >= target_bytes {
-            let w = current.take().expect("just written");
-            if let Err(e) = finish(w, &mut files) {
-                return (files, Some(e));
-            }
-        }
-    }
-    if let Some(w) = current.take()
-        && let Err(e) = finish(w, &mut files)
-    {
-        return (files, Some(e));
-    }
-    (files, None)
-}
-
-/// A Parquet error, unless it carries a storage failure from the sink (then that).
-fn parquet_error(dataset: &DatasetRef, e: ParquetError) -> Error {
-    if let ParquetError::External(inner) = e {
-        match inner.downcast::<std::io::Error>() {
-            Ok(io) => match storage::storage_error(*io) {
-                Ok(storage_error) => return storage_error,
-                Err(io) => {
-                    return Error::Encode {
-                        dataset: dataset.dataset_name(),
-                        source: ParquetError::External(Box::new(io)),
-                    };
-                }
-            },
-            Err(other) => {
-                return Error::Encode {
-                    dataset: dataset.dataset_name(),
-                    source: ParquetError::External(other),
-                };
-            }
-        }
-    }
-    Error::Encode {
-        dataset: dataset.dataset_name(),
-        source: e,
     }
 }
 
@@ -799,14 +687,6 @@ fn source_uri(path: &Path) -> String {
         .unwrap_or_else(|_| abs.display().to_string())
 }
 
-async fn delete_objects(storage: &Storage, keys: impl Iterator<Item = &str>) {
-    for key in keys {
-        if let Err(e) = storage.delete(key).await {
-            tracing::warn!(key, error = %e, "could not remove an uncommitted object; `lake gc` will");
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::fmt;
@@ -824,6 +704,7 @@ mod tests {
     use super::*;
     use crate::catalog::Catalog;
     use crate::config::Config;
+    use crate::storage::{Storage, layout};
 
     /// Wraps a store and fails writes to keys containing `fail_on` while `armed` is set.
     #[derive(Debug)]

@@ -155,10 +155,13 @@ impl Lake {
     /// now (a concurrent writer may have committed since the operation started); it returns the
     /// version's content. The manifest is written at the new number's key before the catalog
     /// rows; a manifest left there by a writer that crashed before committing is set aside.
+    /// `record` runs in the same transaction once the version row exists, for rows that name it
+    /// (lineage, runs, checks).
     pub(crate) async fn commit(
         &self,
         dataset: &DatasetRef,
         plan: impl FnOnce(&Tx<'_>, Option<&VersionRow>) -> Result<Draft>,
+        record: impl FnOnce(&Tx<'_>, &VersionRow) -> Result<()>,
     ) -> Result<Committed> {
         let handle = tokio::runtime::Handle::current();
         tokio::task::block_in_place(|| {
@@ -221,6 +224,7 @@ impl Lake {
                     sources: draft.sources,
                     changes: draft.changes.clone(),
                 })?;
+                record(tx, &row)?;
                 tx.audit(
                     &created_at,
                     &self.actor,

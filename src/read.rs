@@ -2,7 +2,9 @@
 
 use serde::Serialize;
 
-use crate::catalog::{ColumnRow, DatasetSummary, FileRow, SchemaChange, SourceRow, VersionRow};
+use crate::catalog::{
+    CheckRow, ColumnRow, DatasetSummary, FileRow, SchemaChange, SourceRow, VersionRow,
+};
 use crate::error::{Error, Result};
 use crate::format::Manifest;
 use crate::ident::{DatasetRef, Zone};
@@ -20,6 +22,8 @@ pub struct VersionInfo {
     pub drift: Vec<SchemaChange>,
     pub sources: Vec<SourceRow>,
     pub files: Vec<FileRow>,
+    /// The checks that passed when a promote committed it.
+    pub checks: Vec<CheckRow>,
 }
 
 /// A version in a dataset's history.
@@ -31,6 +35,20 @@ pub struct LogEntry {
     pub version: VersionRow,
     pub tags: Vec<String>,
     pub drift: Vec<SchemaChange>,
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
 }
 
 impl Lake {
@@ -51,6 +69,7 @@ impl Lake {
             drift: tx.schema_changes(version.id)?,
             sources: tx.version_sources(version.id)?,
             files: tx.version_files(version.id)?,
+            checks: tx.version_checks(version.id)?,
             version,
         })
     }
@@ -78,9 +97,22 @@ impl Lake {
         self.catalog().reader().list_datasets(zone)
     }
 
-    /// Dataset names close to `r`'s, for hints.
-    pub fn similar_datasets(&self, r: &DatasetRef) -> Result<Vec<DatasetRef>> {
-        self.catalog().reader().similar_datasets(&r.name)
+    /// Datasets named like `name` (containing it, or a typo away), for "did you mean".
+    pub fn similar_datasets(&self, name: &str) -> Result<Vec<DatasetRef>> {
+        let catalog = self.catalog();
+        let tx = catalog.reader();
+        let found = tx.similar_datasets(name)?;
+        if !found.is_empty() {
+            return Ok(found);
+        }
+        let mut scored: Vec<(usize, DatasetRef)> = tx
+            .list_datasets(None)?
+            .into_iter()
+            .map(|d| (edit_distance(&d.dataset.name, name), d.dataset))
+            .filter(|(distance, _)| *distance <= 2)
+            .collect();
+        scored.sort();
+        Ok(scored.into_iter().take(3).map(|(_, d)| d).collect())
     }
 
     /// The manifest of the version a ref names, read from storage and checked against its digest.
@@ -102,5 +134,14 @@ impl Lake {
             problem: format!("not a manifest: {e}"),
         })?;
         Ok((version, manifest, bytes.to_vec()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn edit_distance_counts_typos() {
+        assert_eq!(super::edit_distance("orders", "order"), 1);
+        assert_eq!(super::edit_distance("orders", "ordres"), 2);
     }
 }

@@ -133,3 +133,16 @@ impl Tx<'_> {
         rows.collect::<rusqlite::Result<_>>().map_err(self.err())
     }
 }
+
+impl Tx<'_> {
+    /// Set a dataset's description (a promote job's header carries one).
+    pub fn set_description(&self, dataset_id: i64, description: &str) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE datasets SET description = ?2 WHERE id = ?1",
+                params![dataset_id, description],
+            )
+            .map_err(self.err())?;
+        Ok(())
+    }
+}

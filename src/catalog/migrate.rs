@@ -9,8 +9,13 @@ use rusqlite::Connection;
 use crate::error::{Error, Result};
 
 /// Every migration, in order; the catalog's schema version is the number applied.
-pub const MIGRATIONS: &[(&str, &str)] =
-    &[("0001_init", include_str!("../../catalog/0001_init.sql"))];
+pub const MIGRATIONS: &[(&str, &str)] = &[
+    ("0001_init", include_str!("../../catalog/0001_init.sql")),
+    (
+        "0002_promote",
+        include_str!("../../catalog/0002_promote.sql"),
+    ),
+];
 
 pub fn latest() -> i64 {
     MIGRATIONS.len() as i64

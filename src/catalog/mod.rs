@@ -5,7 +5,9 @@
 //! here rather than on an object key. WAL mode lets readers go on while one writer commits.
 
 pub mod datasets;
+pub mod lineage;
 pub mod migrate;
+pub mod runs;
 pub mod schemas;
 pub mod versions;
 
@@ -17,6 +19,8 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use crate::error::{Error, Result};
 
 pub use datasets::{DatasetRow, DatasetSummary};
+pub use lineage::ColumnEdge;
+pub use runs::{CheckRow, NewRun, RunRow};
 pub use schemas::ColumnRow;
 pub use versions::{FileRow, NewVersion, SchemaChange, SourceRow, VersionRow, VersionState};
 

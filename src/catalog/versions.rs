@@ -151,7 +151,7 @@ fn version_row(r: &Row<'_>) -> rusqlite::Result<VersionRow> {
 }
 
 impl Tx<'_> {
-    fn query_version(
+    pub(super) fn query_version(
         &self,
         filter: &str,
         params: impl rusqlite::Params,

@@ -67,7 +67,7 @@ pub fn ls(lake: &Lake, args: &LsArgs, p: Printer) -> Result<(), Failure> {
 
 pub fn show(lake: &Lake, args: &ShowArgs, p: Printer) -> Result<(), Failure> {
     let r: DatasetRef = args.reference.parse()?;
-    let info = lake.describe(&r).map_err(|e| not_found_hint(lake, e, &r))?;
+    let info = lake.describe(&r).map_err(|e| not_found_hint(lake, e))?;
     if p.json {
         p.json(&info);
         return Ok(());
@@ -147,9 +147,7 @@ pub fn show(lake: &Lake, args: &ShowArgs, p: Printer) -> Result<(), Failure> {
 
 pub fn log(lake: &Lake, args: &LogArgs, p: Printer) -> Result<(), Failure> {
     let dataset = DatasetRef::parse_dataset(&args.dataset)?;
-    let entries = lake
-        .log(&dataset)
-        .map_err(|e| not_found_hint(lake, e, &dataset))?;
+    let entries = lake.log(&dataset).map_err(|e| not_found_hint(lake, e))?;
     if p.json {
         p.json(&entries);
         return Ok(());

@@ -3,7 +3,10 @@
 mod ingest;
 mod init;
 mod inspect;
+mod lineage;
 mod printer;
+mod promote;
+mod query;
 mod report;
 
 use std::path::PathBuf;
@@ -48,6 +51,12 @@ enum Command {
     Show(inspect::ShowArgs),
     /// List a dataset's versions, newest first.
     Log(inspect::LogArgs),
+    /// Run the SQL jobs in jobs/<zone>/ that turn bronze into silver and gold.
+    Promote(promote::Args),
+    /// Run a read-only SQL query over the datasets.
+    Query(query::Args),
+    /// Show which versions a version was computed from, or what was computed from it.
+    Lineage(lineage::Args),
 }
 
 /// Parse, run, render; returns the exit code.
@@ -90,6 +99,23 @@ async fn run(cli: Cli) -> i32 {
                 Err(e) => Err(e),
             }
         }
+        Command::Promote(args) => {
+            let p = printer(cli.quiet, args.json);
+            match open(&start) {
+                Ok(lake) => promote::run(&lake, args, p).await,
+                Err(e) => Err(e),
+            }
+        }
+        Command::Query(args) => {
+            let p = printer(cli.quiet, args.json);
+            match open(&start) {
+                Ok(lake) => query::run(&lake, args, p).await,
+                Err(e) => Err(e),
+            }
+        }
+        Command::Lineage(args) => with_lake(&start, |lake| {
+            lineage::run(lake, &args, printer(cli.quiet, args.json))
+        }),
         Command::Ls(args) => with_lake(&start, |lake| {
             inspect::ls(lake, &args, printer(cli.quiet, args.json))
         }),
@@ -102,7 +128,14 @@ async fn run(cli: Cli) -> i32 {
     };
     match result {
         Ok(()) => 0,
-        Err(failure) => report::render(&failure.error, failure.hint.as_deref()),
+        Err(Failure {
+            error: None, code, ..
+        }) => code,
+        Err(Failure {
+            error: Some(error),
+            hint,
+            ..
+        }) => report::render(&error, hint.as_deref()),
     }
 }
 
@@ -121,38 +154,77 @@ fn with_lake(
     f(&open(start)?)
 }
 
-/// An error with, optionally, a hint only the command could know.
+/// How a command failed: an error (with, optionally, a hint only the command could know), or
+/// just an exit code when the command already said what went wrong.
 pub struct Failure {
-    pub error: Box<Error>,
+    pub error: Option<Box<Error>>,
     pub hint: Option<String>,
+    pub code: i32,
+}
+
+impl Failure {
+    /// Exit with `code`; the output already explained why.
+    pub fn silent(code: i32) -> Failure {
+        Failure {
+            error: None,
+            hint: None,
+            code,
+        }
+    }
+
+    /// A usage mistake clap cannot catch (exit 2).
+    pub fn usage(message: &str) -> Failure {
+        eprintln!("error: {message}");
+        Failure::silent(report::EXIT_USAGE)
+    }
 }
 
 impl From<Error> for Failure {
     fn from(error: Error) -> Self {
+        let code = report::exit_code(&error);
         Failure {
-            error: Box::new(error),
+            error: Some(Box::new(error)),
             hint: None,
+            code,
         }
     }
 }
 
-/// A hint listing datasets named like the missing one.
-pub fn not_found_hint(lake: &Lake, error: Error, r: &lake::DatasetRef) -> Failure {
+/// `DATASET=REF` (or `DATASET@REF`) as a ref with a selector.
+pub fn parse_at(text: &str) -> Result<lake::DatasetRef, Error> {
+    let joined = match text.split_once('=') {
+        Some((d, r)) => format!("{d}@{}", r.trim_start_matches('@')),
+        None => text.to_string(),
+    };
+    let r: lake::DatasetRef = joined.parse()?;
+    if r.selector.is_none() {
+        return Err(Error::InvalidRef {
+            input: text.to_string(),
+            reason: "--at takes DATASET=REF, such as bronze.orders=v3".into(),
+        });
+    }
+    Ok(r)
+}
+
+/// A failure whose hint lists datasets named like a missing one.
+pub fn not_found_hint(lake: &Lake, error: Error) -> Failure {
     let hint = match &error {
-        Error::DatasetNotFound(_) => {
-            lake.similar_datasets(r)
-                .ok()
-                .filter(|s| !s.is_empty())
-                .map(|s| {
-                    let names: Vec<String> = s.iter().map(|d| format!("`{d}`")).collect();
-                    format!("did you mean {}?", names.join(", "))
-                })
-        }
+        Error::DatasetNotFound(name) => name
+            .parse::<lake::DatasetRef>()
+            .ok()
+            .and_then(|r| lake.similar_datasets(&r.name).ok())
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                let names: Vec<String> = s.iter().map(|d| format!("`{d}`")).collect();
+                format!("did you mean {}?", names.join(", "))
+            }),
         _ => None,
     };
+    let code = report::exit_code(&error);
     Failure {
-        error: Box::new(error),
+        error: Some(Box::new(error)),
         hint,
+        code,
     }
 }
 

@@ -20,7 +20,9 @@ pub fn exit_code(e: &Error) -> i32 {
         | Error::ConfigParse { .. }
         | Error::ConfigInvalid { .. }
         | Error::StorageUrl { .. }
-        | Error::UnknownFormat { .. } => EXIT_USAGE,
+        | Error::UnknownFormat { .. }
+        | Error::NotAQuery { .. }
+        | Error::NoJobMatches { .. } => EXIT_USAGE,
         Error::Integrity { .. } => EXIT_INTEGRITY,
         Error::Interrupted => EXIT_INTERRUPTED,
         _ => EXIT_FAILED,
@@ -48,6 +50,14 @@ fn hint(e: &Error, extra: Option<&str>) -> Option<String> {
         }
         Error::Storage { url, source, .. } if url.starts_with("s3://") => s3_hint(url, source),
         Error::Integrity { .. } => "`lake check` compares the catalog with storage".into(),
+        Error::VersionArchived { version, .. } => {
+            format!("`lake restore {version}` brings it back")
+        }
+        Error::UnknownTable { .. } => "`lake ls` lists the datasets".into(),
+        Error::NotAQuery { .. } => {
+            "`lake query` runs one SELECT; datasets change through `lake ingest` and `lake promote`"
+                .into()
+        }
         Error::NoSourceFiles { .. } | Error::UnknownFormat { .. } => {
             "name files directly, or pass --format csv|ndjson|json|parquet".into()
         }

@@ -38,6 +38,14 @@ pub enum Operation {
         /// The sources this operation ingested (an append also keeps earlier versions' files).
         sources: Vec<ManifestSource>,
     },
+    Promote {
+        /// The job file, relative to the project: `jobs/silver/orders_clean.sql`.
+        job: String,
+        /// sha256 of the job file as it ran.
+        sql_sha256: String,
+        /// Run against inputs pinned on the command line (`--at`), not the latest.
+        backfill: bool,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -52,7 +52,8 @@ pub fn type_name(dt: &DataType) -> String {
         DataType::Timestamp(u, Some(tz)) => format!("timestamp[{}, tz={tz}]", unit(u)),
         DataType::Decimal128(p, s) => format!("decimal128({p}, {s})"),
         DataType::Decimal256(p, s) => format!("decimal256({p}, {s})"),
-        DataType::List(f) | DataType::LargeList(f) => format!("list<{}>", type_name(f.data_type())),
+        DataType::List(f) => format!("list<{}>", type_name(f.data_type())),
+        DataType::LargeList(f) => format!("large_list<{}>", type_name(f.data_type())),
         DataType::Struct(fields) => {
             let inner: Vec<String> = fields
                 .iter()
@@ -64,8 +65,56 @@ pub fn type_name(dt: &DataType) -> String {
     }
 }
 
-/// The inverse of [`type_name`] for the scalar types a schema file may name.
+/// The inverse of [`type_name`]: scalar types, `list<T>`, `large_list<T>` and
+/// `struct<name: T, …>` (nested fields nullable).
 pub fn parse_type(name: &str) -> Option<DataType> {
+    let name = name.trim();
+    for (prefix, large) in [("list<", false), ("large_list<", true)] {
+        if let Some(inner) = name.strip_prefix(prefix).and_then(|r| r.strip_suffix('>')) {
+            let item = Arc::new(Field::new("item", parse_type(inner)?, true));
+            return Some(if large {
+                DataType::LargeList(item)
+            } else {
+                DataType::List(item)
+            });
+        }
+    }
+    if let Some(inner) = name
+        .strip_prefix("struct<")
+        .and_then(|r| r.strip_suffix('>'))
+    {
+        let mut fields = Vec::new();
+        for part in split_top_level(inner) {
+            let (field, ty) = part.split_once(':')?;
+            fields.push(Field::new(field.trim(), parse_type(ty)?, true));
+        }
+        return Some(DataType::Struct(fields.into()));
+    }
+    parse_scalar(name)
+}
+
+/// `a: int64, b: struct<c: string, d: bool>` split at the commas outside brackets and parentheses.
+fn split_top_level(s: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let (mut depth, mut start) = (0i32, 0);
+    for (i, c) in s.char_indices() {
+        match c {
+            '<' | '(' | '[' => depth += 1,
+            '>' | ')' | ']' => depth -= 1,
+            ',' if depth == 0 => {
+                parts.push(&s[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    if !s[start..].trim().is_empty() {
+        parts.push(&s[start..]);
+    }
+    parts
+}
+
+fn parse_scalar(name: &str) -> Option<DataType> {
     let unit = |u: &str| match u {
         "s" => Some(TimeUnit::Second),
         "ms" => Some(TimeUnit::Millisecond),
@@ -359,6 +408,19 @@ mod tests {
             DataType::Timestamp(TimeUnit::Microsecond, None),
             DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())),
             DataType::Decimal128(12, 2),
+            DataType::List(Arc::new(Field::new("item", DataType::Int64, true))),
+            DataType::Struct(
+                vec![
+                    Field::new("device", DataType::Utf8, true),
+                    Field::new(
+                        "tags",
+                        DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))),
+                        true,
+                    ),
+                    Field::new("price", DataType::Decimal128(10, 2), true),
+                ]
+                .into(),
+            ),
         ] {
             assert_eq!(parse_type(&type_name(&dt)), Some(dt.clone()), "{dt}");
         }

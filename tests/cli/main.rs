@@ -4,5 +4,7 @@ mod bad_input;
 mod ingest;
 mod init;
 mod inspect;
+mod promote;
+mod query;
 mod s3;
 mod util;

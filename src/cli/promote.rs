@@ -1,0 +1,134 @@
+//! `lake promote [--select SEL…] [--exclude SEL…] [--dry-run] [--full-refresh] [--at DATASET=REF…]`
+
+use std::sync::Arc;
+
+use lake::promote::{JobReport, JobStatus};
+use lake::{DatasetRef, Lake, PromoteReport};
+
+use super::printer::{Printer, bytes, plural};
+use super::{Failure, parse_at};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Jobs to run: silver.orders_clean, +gold.features (with its ancestors), bronze.orders+
+    /// (everything downstream), zone:silver. Default: every job.
+    #[arg(long, short = 's', value_name = "SEL", num_args = 1..)]
+    select: Vec<String>,
+    /// Jobs to leave out, in the same syntax.
+    #[arg(long, value_name = "SEL", num_args = 1..)]
+    exclude: Vec<String>,
+    /// Show which jobs would run; run nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Run jobs even when their SQL and inputs are unchanged since their last run.
+    #[arg(long)]
+    full_refresh: bool,
+    /// Backfill: read DATASET at REF (v3, a tag, a time) instead of its latest version.
+    #[arg(long, value_name = "DATASET=REF")]
+    at: Vec<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub async fn run(lake: &Lake, args: Args, p: Printer) -> Result<(), Failure> {
+    let mut promote = lake
+        .promote()
+        .with_select(args.select)
+        .with_exclude(args.exclude)
+        .with_dry_run(args.dry_run)
+        .with_full_refresh(args.full_refresh);
+    for at in &args.at {
+        let r: DatasetRef = parse_at(at)?;
+        let selector = r.selector.clone().expect("parse_at gives a selector");
+        promote = promote.with_input_at(r, selector);
+    }
+    if !p.json {
+        promote = promote.with_on_job(Arc::new(move |i, n, job| print_job(&p, i, n, job)));
+    }
+    let report = promote.execute().await?;
+    if p.json {
+        p.json(&report);
+    } else {
+        print_summary(&p, &report);
+    }
+    if report.failed > 0 {
+        return Err(Failure::silent(1));
+    }
+    Ok(())
+}
+
+fn seconds(ms: u64) -> String {
+    format!("[{:.1}s]", ms as f64 / 1000.0)
+}
+
+fn print_job(p: &Printer, i: usize, n: usize, job: &JobReport) {
+    let head = format!("{i} of {n}");
+    match job.status {
+        JobStatus::Ok => p.out(format!(
+            "{head} OK {}  {}  {} {}",
+            job.reference.as_deref().unwrap_or_default(),
+            plural(job.rows, "row", "rows"),
+            bytes(job.bytes),
+            seconds(job.duration_ms)
+        )),
+        JobStatus::UpToDate => p.out(format!(
+            "{head} UP-TO-DATE {}  (same SQL and inputs as its last run)",
+            job.reference.as_deref().unwrap_or(&job.job.to_string())
+        )),
+        JobStatus::WouldRun => p.out(format!(
+            "{head} WOULD RUN {}  from {}",
+            job.job,
+            if job.inputs.is_empty() {
+                "no inputs".to_string()
+            } else {
+                job.inputs.join(", ")
+            }
+        )),
+        JobStatus::Skipped => p.out(format!(
+            "{head} SKIP {}  {}",
+            job.job,
+            job.error.as_deref().unwrap_or_default()
+        )),
+        JobStatus::Failed => {
+            p.out(format!(
+                "{head} FAILED {}  {}",
+                job.job,
+                job.error.as_deref().unwrap_or_default()
+            ));
+            for c in job.checks.iter().filter(|c| !c.passed) {
+                let sample = c
+                    .sample
+                    .as_array()
+                    .and_then(|rows| rows.first())
+                    .map(|r| format!(", e.g. {r}"))
+                    .unwrap_or_default();
+                p.out(format!(
+                    "    check {}: {}{sample}",
+                    c.name,
+                    plural(c.failing, "failing row", "failing rows")
+                ));
+            }
+        }
+    }
+    for d in &job.drift {
+        p.out(format!("    schema: {d}"));
+    }
+    if let Some(h) = &job.hook_error {
+        eprintln!("warning: {h}");
+    }
+}
+
+fn print_summary(p: &Printer, r: &PromoteReport) {
+    if r.jobs.is_empty() {
+        p.status("no jobs to run (jobs live in jobs/<zone>/<name>.sql)");
+        return;
+    }
+    p.out(format!(
+        "Done. OK={} FAILED={} SKIP={} UP-TO-DATE={} {}",
+        r.ok,
+        r.failed,
+        r.skipped,
+        r.up_to_date,
+        seconds(r.elapsed_ms)
+    ));
+}

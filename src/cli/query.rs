@@ -1,0 +1,126 @@
+//! `lake query "SQL" [--at DATASET=REF…] [--format table|csv|json|parquet] [-o FILE]`
+
+use std::fs::File;
+use std::io::Write;
+use std::path::PathBuf;
+
+use futures::TryStreamExt;
+use lake::{DatasetRef, Lake};
+
+use super::printer::Printer;
+use super::{Failure, not_found_hint, parse_at};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// One SELECT over datasets named `<zone>.<name>`.
+    sql: String,
+    /// Read DATASET at REF (v3, a tag, a time) instead of its latest version.
+    #[arg(long, value_name = "DATASET=REF")]
+    at: Vec<String>,
+    #[arg(long, value_enum, default_value = "table")]
+    format: Format,
+    /// Write the result here instead of stdout (required for parquet).
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Same as --format json.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Format {
+    Table,
+    Csv,
+    Json,
+    Parquet,
+}
+
+pub async fn run(lake: &Lake, args: Args, _p: Printer) -> Result<(), Failure> {
+    let format = if args.json { Format::Json } else { args.format };
+    if format == Format::Parquet && args.output.is_none() {
+        return Err(Failure::usage(
+            "--format parquet writes a file: add -o FILE",
+        ));
+    }
+    let mut query = lake.query(args.sql);
+    for at in &args.at {
+        let r: DatasetRef = parse_at(at)?;
+        let selector = r.selector.clone().expect("parse_at gives a selector");
+        query = query.with_input_at(r, selector);
+    }
+    let output = query.execute().await.map_err(|e| not_found_hint(lake, e))?;
+    let schema = output.stream.schema();
+    let io = |path: &std::path::Path| {
+        let path = path.to_path_buf();
+        move |source| Failure::from(lake::Error::Io { path, source })
+    };
+    let query_err = |source| {
+        Failure::from(lake::Error::Query {
+            origin: "query".into(),
+            source,
+        })
+    };
+    let mut sink: Box<dyn Write + Send> = match &args.output {
+        Some(path) => Box::new(std::io::BufWriter::new(
+            File::create(path).map_err(io(path))?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout())),
+    };
+    let out_path = args
+        .output
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("stdout"));
+    let write_err = |e: arrow::error::ArrowError| {
+        Failure::from(lake::Error::Io {
+            path: out_path.clone(),
+            source: std::io::Error::other(e),
+        })
+    };
+    let mut stream = output.stream;
+    match format {
+        Format::Table => {
+            let batches: Vec<_> = stream.try_collect().await.map_err(query_err)?;
+            let text = arrow::util::pretty::pretty_format_batches(&batches).map_err(write_err)?;
+            writeln!(sink, "{text}").map_err(io(&out_path))?;
+            sink.flush().map_err(io(&out_path))?;
+            let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+            eprintln!("{} {}", rows, if rows == 1 { "row" } else { "rows" });
+        }
+        Format::Csv => {
+            let mut w = arrow::csv::WriterBuilder::new()
+                .with_header(true)
+                .build(sink);
+            while let Some(batch) = stream.try_next().await.map_err(query_err)? {
+                w.write(&batch).map_err(write_err)?;
+            }
+            sink = w.into_inner();
+        }
+        Format::Json => {
+            let mut w = arrow::json::ArrayWriter::new(sink);
+            while let Some(batch) = stream.try_next().await.map_err(query_err)? {
+                w.write(&batch).map_err(write_err)?;
+            }
+            w.finish().map_err(write_err)?;
+            sink = w.into_inner();
+            writeln!(sink).map_err(io(&out_path))?;
+        }
+        Format::Parquet => {
+            let mut w = parquet::arrow::ArrowWriter::try_new(sink, schema, None)
+                .map_err(|e| write_err(arrow::error::ArrowError::ExternalError(Box::new(e))))?;
+            while let Some(batch) = stream.try_next().await.map_err(query_err)? {
+                w.write(&batch)
+                    .map_err(|e| write_err(arrow::error::ArrowError::ExternalError(Box::new(e))))?;
+            }
+            sink = w
+                .into_inner()
+                .map_err(|e| write_err(arrow::error::ArrowError::ExternalError(Box::new(e))))?;
+        }
+    }
+    if let Err(e) = sink.flush() {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            return Ok(());
+        }
+        return Err(io(&out_path)(e));
+    }
+    Ok(())
+}

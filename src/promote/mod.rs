@@ -1,0 +1,664 @@
+//! Promote: run SQL jobs over pinned inputs and commit their results to silver and gold.
+//!
+//! Jobs are found under `jobs/<zone>/<name>.sql`; their inputs come from the SQL itself. Each
+//! job's inputs are resolved to exact versions before planning, so a run can be replayed from
+//! its lineage rows. The result streams into Parquet objects; checks then run over those
+//! objects, and only if they pass does one catalog transaction make the version visible,
+//! together with its run, lineage and check rows. A failed job commits nothing and its
+//! downstream jobs are skipped rather than run on stale data.
+
+pub mod checks;
+pub mod graph;
+pub mod job;
+pub mod lineage_plan;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use futures::StreamExt;
+use serde::Serialize;
+
+use crate::catalog::{CheckRow, NewRun, SchemaChange, VersionRow};
+use crate::clock;
+use crate::error::{Error, Result};
+use crate::format::manifest::{Input, Operation};
+use crate::format::schema::{self, Drift};
+use crate::ident::{DatasetRef, Selector, Version};
+use crate::lake::{Draft, Lake};
+use crate::sql::{Parsed, is_query, storable, version_schema};
+use crate::write::delete_objects;
+
+pub use job::Job;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobStatus {
+    Ok,
+    Failed,
+    /// Not run: a job it reads failed.
+    Skipped,
+    /// Inputs and SQL unchanged since its last successful run.
+    UpToDate,
+    /// `--dry-run`: it would run.
+    WouldRun,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct JobReport {
+    pub job: DatasetRef,
+    pub path: PathBuf,
+    pub status: JobStatus,
+    #[serde(rename = "ref")]
+    pub reference: Option<String>,
+    pub version: Option<Version>,
+    pub rows: u64,
+    pub bytes: u64,
+    pub duration_ms: u64,
+    /// The exact inputs, `bronze.orders@v3`.
+    pub inputs: Vec<String>,
+    pub checks: Vec<CheckRow>,
+    pub drift: Vec<Drift>,
+    pub error: Option<String>,
+    pub run_id: Option<i64>,
+    /// The `on_failure` command's own failure, if it had one.
+    pub hook_error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PromoteReport {
+    pub jobs: Vec<JobReport>,
+    pub ok: usize,
+    pub failed: usize,
+    pub skipped: usize,
+    pub up_to_date: usize,
+    pub elapsed_ms: u64,
+}
+
+/// Called as each job finishes: (position from 1, jobs in the plan, its report).
+pub type JobFn = Arc<dyn Fn(usize, usize, &JobReport) + Send + Sync>;
+
+impl Lake {
+    /// Prepare a promote of the project's jobs; nothing runs until [`Promote::execute`].
+    #[must_use]
+    pub fn promote(&self) -> Promote<'_> {
+        Promote {
+            lake: self,
+            select: Vec::new(),
+            exclude: Vec::new(),
+            dry_run: false,
+            full_refresh: false,
+            at: BTreeMap::new(),
+            on_job: None,
+        }
+    }
+}
+
+pub struct Promote<'a> {
+    lake: &'a Lake,
+    select: Vec<String>,
+    exclude: Vec<String>,
+    dry_run: bool,
+    full_refresh: bool,
+    at: BTreeMap<DatasetRef, Selector>,
+    on_job: Option<JobFn>,
+}
+
+/// A job that failed, with what it had found out by then.
+struct Failure {
+    error: Error,
+    checks: Vec<CheckRow>,
+    inputs: Vec<VersionRow>,
+}
+
+impl From<Error> for Failure {
+    fn from(error: Error) -> Self {
+        Failure {
+            error,
+            checks: Vec::new(),
+            inputs: Vec::new(),
+        }
+    }
+}
+
+impl Promote<'_> {
+    /// Run only the jobs these selectors pick (`silver.x`, `+gold.y`, `bronze.orders+`, `zone:silver`).
+    pub fn with_select(mut self, selectors: Vec<String>) -> Self {
+        self.select = selectors;
+        self
+    }
+    pub fn with_exclude(mut self, selectors: Vec<String>) -> Self {
+        self.exclude = selectors;
+        self
+    }
+    /// Plan only: which jobs would run, which are up to date.
+    pub fn with_dry_run(mut self, yes: bool) -> Self {
+        self.dry_run = yes;
+        self
+    }
+    /// Run jobs even when they are up to date.
+    pub fn with_full_refresh(mut self, yes: bool) -> Self {
+        self.full_refresh = yes;
+        self
+    }
+    /// Backfill: read `dataset` at `selector` instead of its latest version.
+    pub fn with_input_at(mut self, dataset: DatasetRef, selector: Selector) -> Self {
+        self.at.insert(dataset.dataset(), selector);
+        self
+    }
+    pub fn with_on_job(mut self, f: JobFn) -> Self {
+        self.on_job = Some(f);
+        self
+    }
+
+    pub async fn execute(self) -> Result<PromoteReport> {
+        let started = Instant::now();
+        let lake = self.lake;
+        let jobs = job::discover(lake.dir(), &lake.config().promote.jobs_dir)?;
+        let ctx = lake.sql_session()?;
+        let mut parsed: Vec<Parsed> = Vec::with_capacity(jobs.len());
+        for job in &jobs {
+            let origin = job.path.display().to_string();
+            parsed.push(lake.parse_sql(&ctx, &job.text, &origin, |statement| {
+                if is_query(statement) {
+                    Ok(())
+                } else {
+                    Err(Error::JobInvalid {
+                        path: job.path.clone(),
+                        problem: "a job is one SELECT (or WITH … SELECT) statement".into(),
+                    })
+                }
+            })?);
+        }
+        let graph = graph::Graph::new(
+            jobs.iter().map(|j| j.output.clone()).collect(),
+            parsed.iter().map(|p| p.tables.clone()).collect(),
+        )?;
+        let plan = graph.plan(&self.select, &self.exclude)?;
+        let planned: BTreeSet<DatasetRef> = plan.iter().map(|&i| jobs[i].output.clone()).collect();
+
+        let mut reports = Vec::with_capacity(plan.len());
+        let mut blocked: HashMap<usize, String> = HashMap::new();
+        for (position, &i) in plan.iter().enumerate() {
+            let job = &jobs[i];
+            let report = match blocked.get(&i) {
+                Some(failed) => self.skip(job, failed)?,
+                None => match self.run(job, &parsed[i], &planned).await {
+                    Ok(report) => report,
+                    Err(failure) => {
+                        for d in graph.dependents(i) {
+                            blocked.entry(d).or_insert_with(|| job.output.to_string());
+                        }
+                        self.fail(job, failure)?
+                    }
+                },
+            };
+            if let Some(f) = &self.on_job {
+                f(position + 1, plan.len(), &report);
+            }
+            reports.push(report);
+        }
+        let count = |s: JobStatus| reports.iter().filter(|r| r.status == s).count();
+        Ok(PromoteReport {
+            ok: count(JobStatus::Ok),
+            failed: count(JobStatus::Failed),
+            skipped: count(JobStatus::Skipped),
+            up_to_date: count(JobStatus::UpToDate),
+            jobs: reports,
+            elapsed_ms: started.elapsed().as_millis() as u64,
+        })
+    }
+
+    fn report(&self, job: &Job, status: JobStatus) -> JobReport {
+        JobReport {
+            job: job.output.clone(),
+            path: job.path.clone(),
+            status,
+            reference: None,
+            version: None,
+            rows: 0,
+            bytes: 0,
+            duration_ms: 0,
+            inputs: Vec::new(),
+            checks: Vec::new(),
+            drift: Vec::new(),
+            error: None,
+            run_id: None,
+            hook_error: None,
+        }
+    }
+
+    fn new_run(
+        &self,
+        job: &Job,
+        status: &'static str,
+        inputs: &[VersionRow],
+        started_at: String,
+    ) -> NewRun {
+        let now = clock::timestamp(self.lake.clock().now());
+        NewRun {
+            job: job.output.to_string(),
+            job_path: job.path.display().to_string(),
+            sql_digest: job.sql_digest.clone(),
+            sql_text: job.text.clone(),
+            inputs_key: inputs_key(inputs),
+            status,
+            output_version_id: None,
+            rows: None,
+            bytes: None,
+            backfill: self.is_backfill(job, inputs),
+            started_at,
+            finished_at: now,
+            duration_ms: 0,
+            error: None,
+            actor: self.lake.actor().to_string(),
+            input_version_ids: inputs.iter().map(|v| v.id).collect(),
+            checks: Vec::new(),
+        }
+    }
+
+    fn is_backfill(&self, _job: &Job, inputs: &[VersionRow]) -> bool {
+        inputs.iter().any(|v| self.at.contains_key(&v.dataset))
+    }
+
+    /// Record a job not run because `upstream` failed.
+    fn skip(&self, job: &Job, upstream: &str) -> Result<JobReport> {
+        let mut report = self.report(job, JobStatus::Skipped);
+        report.error = Some(format!("not run: `{upstream}` failed upstream"));
+        if !self.dry_run {
+            let now = clock::timestamp(self.lake.clock().now());
+            let mut run = self.new_run(job, "skipped", &[], now);
+            run.error = report.error.clone();
+            report.run_id = Some(self.lake.catalog().write(|tx| tx.insert_run(&run))?);
+        }
+        Ok(report)
+    }
+
+    /// Record a failed job and run the `on_failure` hook.
+    fn fail(&self, job: &Job, failure: Failure) -> Result<JobReport> {
+        let mut report = self.report(job, JobStatus::Failed);
+        let message = describe(&failure.error);
+        report.inputs = failure
+            .inputs
+            .iter()
+            .map(|v| v.reference().to_string())
+            .collect();
+        report.checks = failure.checks.clone();
+        report.error = Some(message.clone());
+        if self.dry_run {
+            return Ok(report);
+        }
+        let now = clock::timestamp(self.lake.clock().now());
+        let mut run = self.new_run(job, "failed", &failure.inputs, now);
+        run.error = Some(message.clone());
+        run.checks = failure.checks;
+        let run_id = self.lake.catalog().write(|tx| tx.insert_run(&run))?;
+        report.run_id = Some(run_id);
+        if let Some(command) = &self.lake.config().promote.on_failure {
+            report.hook_error = run_hook(
+                self.lake,
+                command,
+                &job.output.to_string(),
+                run_id,
+                &message,
+            )
+            .err();
+        }
+        Ok(report)
+    }
+
+    /// Run one job; `planned` are the outputs of every job in this promote.
+    async fn run(
+        &self,
+        job: &Job,
+        parsed: &Parsed,
+        planned: &BTreeSet<DatasetRef>,
+    ) -> std::result::Result<JobReport, Failure> {
+        let lake = self.lake;
+        let started = Instant::now();
+        let started_at = clock::timestamp(lake.clock().now());
+        let origin = job.path.display().to_string();
+
+        // Inputs: the job's pins, then --at, else the latest; each must be readable.
+        let mut pins = job.pins.clone();
+        pins.extend(self.at.clone());
+        let mut inputs = Vec::with_capacity(parsed.tables.len());
+        let mut to_build = Vec::new();
+        for t in &parsed.tables {
+            match lake.resolve_input(t, &pins) {
+                Ok(v) => inputs.push(v),
+                // A dry run plans jobs whose inputs earlier jobs of the plan would build.
+                Err(Error::DatasetNotFound(_)) if self.dry_run && planned.contains(t) => {
+                    to_build.push(t.clone())
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if !to_build.is_empty() {
+            let mut report = self.report(job, JobStatus::WouldRun);
+            report.inputs = inputs.iter().map(|v| v.reference().to_string()).collect();
+            report
+                .inputs
+                .extend(to_build.iter().map(|t| format!("{t} (built first)")));
+            return Ok(report);
+        }
+        let mut report = self.report(job, JobStatus::Ok);
+        report.inputs = inputs.iter().map(|v| v.reference().to_string()).collect();
+        let fail = |error: Error, checks: Vec<CheckRow>| Failure {
+            error,
+            checks,
+            inputs: inputs.clone(),
+        };
+
+        let previous = {
+            let catalog = lake.catalog();
+            let tx = catalog.reader();
+            match tx.find_dataset(&job.output).map_err(|e| fail(e, vec![]))? {
+                Some(d) => tx.latest_version(d.id).map_err(|e| fail(e, vec![]))?,
+                None => None,
+            }
+        };
+        if !self.full_refresh
+            && !self.is_backfill(job, &inputs)
+            && self
+                .up_to_date(job, &inputs, previous.as_ref())
+                .map_err(|e| fail(e, vec![]))?
+        {
+            report.status = JobStatus::UpToDate;
+            report.reference = previous.as_ref().map(|v| v.reference().to_string());
+            report.version = previous.as_ref().map(|v| v.version);
+            report.rows = previous.as_ref().map_or(0, |v| v.rows);
+            return Ok(report);
+        }
+        if self.dry_run {
+            report.status = JobStatus::WouldRun;
+            return Ok(report);
+        }
+
+        // Plan over exactly these versions.
+        let ctx = lake.sql_session().map_err(|e| fail(e, vec![]))?;
+        for v in &inputs {
+            lake.register_version(&ctx, v)
+                .map_err(|e| fail(e, vec![]))?;
+        }
+        let query_err = |source| Error::Query {
+            origin: origin.clone(),
+            source,
+        };
+        let plan = ctx
+            .state()
+            .statement_to_plan(parsed.statement.clone())
+            .await
+            .map_err(|e| fail(query_err(e), vec![]))?;
+        let columns = lineage_plan::column_sources(&plan);
+        let df = ctx
+            .execute_logical_plan(plan)
+            .await
+            .map_err(|e| fail(query_err(e), vec![]))?;
+        let out_schema = Arc::new(storable(df.schema().as_arrow()));
+
+        // Silver and gold keep their contracts: no dropped columns or changed types unless allowed.
+        let prev_schema = match &previous {
+            Some(v) => {
+                let json = lake
+                    .catalog()
+                    .reader()
+                    .schema_json(v.schema_id)
+                    .map_err(|e| fail(e, vec![]))?;
+                Some(version_schema(&json).map_err(|e| fail(e, vec![]))?)
+            }
+            None => None,
+        };
+        let drift = prev_schema
+            .as_ref()
+            .map(|p| schema::diff(p, &out_schema))
+            .unwrap_or_default();
+        let breaking: Vec<String> = drift
+            .iter()
+            .filter(|d| d.change != "added")
+            .map(|d| d.to_string())
+            .collect();
+        if !breaking.is_empty() && !job.allow_breaking {
+            return Err(fail(
+                Error::BreakingChange {
+                    dataset: job.output.to_string(),
+                    changes: format!(
+                        "{} (add `-- allow: breaking_change` to {origin} to accept)",
+                        breaking.join(", ")
+                    ),
+                },
+                vec![],
+            ));
+        }
+
+        // Stream the result into new objects.
+        let writer = lake.data_writer(&job.output, out_schema.clone());
+        let sender = writer.sender();
+        let mut produced: Result<()> = Ok(());
+        match df.execute_stream().await {
+            Err(e) => produced = Err(query_err(e)),
+            Ok(mut stream) => {
+                while let Some(batch) = stream.next().await {
+                    let batch = match batch {
+                        Ok(b) => b,
+                        Err(e) => {
+                            produced = Err(query_err(e));
+                            break;
+                        }
+                    };
+                    let batch = match schema::conform(&batch, &out_schema) {
+                        Ok(b) => b,
+                        Err(e) => {
+                            produced = Err(query_err(e.into()));
+                            break;
+                        }
+                    };
+                    if sender.send(batch).await.is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+        drop(sender);
+        let (files, encoded) = writer.finish().await;
+        let keys = || files.iter().map(|f| f.path.as_str());
+        if let Some(e) = produced.err().or(encoded) {
+            delete_objects(lake.storage(), keys()).await;
+            return Err(fail(e, vec![]));
+        }
+
+        // Checks over the written, uncommitted result.
+        let mut results = Vec::with_capacity(job.checks.len());
+        if !job.checks.is_empty() {
+            let paths: Vec<&str> = keys().collect();
+            let checked = async {
+                lake.register_files(&ctx, "result".into(), out_schema.clone(), &paths)?;
+                for c in &job.checks {
+                    results.push(c.run(&ctx, &origin).await?);
+                }
+                Ok::<_, Error>(())
+            }
+            .await;
+            let failed: Vec<String> = results
+                .iter()
+                .filter(|c| !c.passed)
+                .map(|c| c.name.clone())
+                .collect();
+            if let Err(e) = checked {
+                delete_objects(lake.storage(), keys()).await;
+                return Err(fail(e, results));
+            }
+            if !failed.is_empty() {
+                delete_objects(lake.storage(), keys()).await;
+                return Err(fail(
+                    Error::ChecksFailed {
+                        job: job.output.to_string(),
+                        failed: failed.len(),
+                        names: failed.join("; "),
+                    },
+                    results,
+                ));
+            }
+        }
+
+        // Commit: the version, its run, lineage and checks, in one transaction.
+        let by_table: HashMap<String, i64> = inputs
+            .iter()
+            .map(|v| (v.dataset.to_string(), v.id))
+            .collect();
+        let column_edges: Vec<(String, i64, String)> = columns
+            .iter()
+            .flat_map(|(out, sources)| {
+                sources
+                    .iter()
+                    .filter_map(|(table, col)| {
+                        by_table
+                            .get(table)
+                            .map(|id| (out.clone(), *id, col.clone()))
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let mut run = self.new_run(job, "success", &inputs, started_at);
+        run.checks = results.clone();
+        let changes: Vec<SchemaChange> = drift
+            .iter()
+            .map(|d| SchemaChange {
+                change: d.change.to_string(),
+                column: d.column.clone(),
+                old_type: d.old_type.clone(),
+                new_type: d.new_type.clone(),
+            })
+            .collect();
+        let draft = Draft {
+            operation_name: "promote",
+            operation: Operation::Promote {
+                job: job.path.display().to_string(),
+                sql_sha256: job.sql_digest.clone(),
+                backfill: run.backfill,
+            },
+            mode: None,
+            inputs: inputs
+                .iter()
+                .map(|v| Input {
+                    reference: v.reference().to_string(),
+                    manifest_sha256: v.digest.clone(),
+                })
+                .collect(),
+            schema: out_schema.as_ref().clone(),
+            files: files.clone(),
+            sources: Vec::new(),
+            changes,
+        };
+        let input_ids: Vec<i64> = inputs.iter().map(|v| v.id).collect();
+        let committed = lake
+            .commit(
+                &job.output,
+                move |_, _| Ok(draft),
+                |tx, row| {
+                    run.output_version_id = Some(row.id);
+                    run.rows = Some(row.rows);
+                    run.bytes = Some(row.bytes);
+                    run.finished_at = row.created_at.clone();
+                    run.duration_ms = started.elapsed().as_millis() as u64;
+                    report.run_id = Some(tx.insert_run(&run)?);
+                    tx.insert_lineage(row.id, &input_ids, &column_edges)?;
+                    if let Some(d) = &job.description {
+                        tx.set_description(row.dataset_id, d)?;
+                    }
+                    Ok(())
+                },
+            )
+            .await;
+        let committed = match committed {
+            Ok(c) => c,
+            Err(e) => {
+                delete_objects(lake.storage(), keys()).await;
+                return Err(fail(e, results));
+            }
+        };
+        let v = committed.version;
+        report.reference = Some(v.reference().to_string());
+        report.version = Some(v.version);
+        report.rows = v.rows;
+        report.bytes = v.bytes;
+        report.checks = results;
+        report.drift = drift;
+        report.duration_ms = started.elapsed().as_millis() as u64;
+        Ok(report)
+    }
+
+    /// Same SQL and same inputs as the last successful run, whose output is still the latest.
+    fn up_to_date(
+        &self,
+        job: &Job,
+        inputs: &[VersionRow],
+        latest: Option<&VersionRow>,
+    ) -> Result<bool> {
+        let last = self
+            .lake
+            .catalog()
+            .reader()
+            .last_success(&job.output.to_string())?;
+        Ok(match (last, latest) {
+            (Some(run), Some(latest)) => {
+                run.sql_digest == job.sql_digest
+                    && run.inputs_key == inputs_key(inputs)
+                    && run.output_version == Some(latest.version)
+            }
+            _ => false,
+        })
+    }
+}
+
+/// The exact inputs of a run, in a stable order: `bronze.orders@v3:<digest>,…`.
+fn inputs_key(inputs: &[VersionRow]) -> String {
+    let mut parts: Vec<String> = inputs
+        .iter()
+        .map(|v| format!("{}:{}", v.reference(), v.digest))
+        .collect();
+    parts.sort();
+    parts.join(",")
+}
+
+/// An error and its causes on one line.
+fn describe(e: &Error) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        let line = cause.to_string();
+        if !text.contains(&line) {
+            text.push_str(": ");
+            text.push_str(&line);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// Run the `on_failure` command with the job, run id and error in its environment.
+fn run_hook(
+    lake: &Lake,
+    command: &str,
+    job: &str,
+    run_id: i64,
+    error: &str,
+) -> std::result::Result<(), String> {
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(command)
+        .current_dir(lake.dir())
+        .env("LAKE_JOB", job)
+        .env("LAKE_RUN_ID", run_id.to_string())
+        .env("LAKE_ERROR", error)
+        .status()
+        .map_err(|e| format!("on_failure command could not start: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("on_failure command exited with {status}"))
+    }
+}

@@ -1,0 +1,99 @@
+//! `lake query`: read-only ad-hoc SQL over the lake's datasets.
+//!
+//! Each table the SQL names is resolved to one version (the latest, or `--at`) before planning.
+//! Only queries run: DDL, DML, `COPY` and external tables are refused before anything executes,
+//! and a table that is not `<zone>.<name>` (a file path, say) is not found.
+
+use std::collections::BTreeMap;
+
+use datafusion::execution::SendableRecordBatchStream;
+use datafusion::sql::parser::Statement;
+use datafusion::sql::sqlparser::ast::Statement as SqlStatement;
+
+use crate::error::{Error, Result};
+use crate::ident::{DatasetRef, Selector};
+use crate::lake::Lake;
+
+pub struct Query<'a> {
+    lake: &'a Lake,
+    sql: String,
+    at: BTreeMap<DatasetRef, Selector>,
+}
+
+/// A running query: the exact versions it reads and its result stream.
+pub struct QueryOutput {
+    pub inputs: Vec<DatasetRef>,
+    pub stream: SendableRecordBatchStream,
+}
+
+impl Lake {
+    /// Prepare a read-only query; nothing runs until [`Query::execute`].
+    #[must_use]
+    pub fn query(&self, sql: impl Into<String>) -> Query<'_> {
+        Query {
+            lake: self,
+            sql: sql.into(),
+            at: BTreeMap::new(),
+        }
+    }
+}
+
+impl Query<'_> {
+    /// Read `dataset` at `selector` instead of its latest version.
+    pub fn with_input_at(mut self, dataset: DatasetRef, selector: Selector) -> Self {
+        self.at.insert(dataset.dataset(), selector);
+        self
+    }
+
+    pub async fn execute(self) -> Result<QueryOutput> {
+        let lake = self.lake;
+        let ctx = lake.sql_session()?;
+        let parsed = lake.parse_sql(&ctx, &self.sql, "query", refuse_non_queries)?;
+        let mut inputs = Vec::new();
+        for t in &parsed.tables {
+            let v = lake.resolve_input(t, &self.at)?;
+            lake.register_version(&ctx, &v)?;
+            inputs.push(v.reference());
+        }
+        let err = |source| Error::Query {
+            origin: "query".into(),
+            source,
+        };
+        let plan = ctx
+            .state()
+            .statement_to_plan(parsed.statement)
+            .await
+            .map_err(err)?;
+        let df = ctx.execute_logical_plan(plan).await.map_err(err)?;
+        let stream = df.execute_stream().await.map_err(err)?;
+        Ok(QueryOutput { inputs, stream })
+    }
+}
+
+fn refuse_non_queries(statement: &Statement) -> Result<()> {
+    let what = match statement {
+        Statement::Statement(s) => match s.as_ref() {
+            SqlStatement::Query(_) => return Ok(()),
+            SqlStatement::Insert(_)
+            | SqlStatement::Update { .. }
+            | SqlStatement::Delete(_)
+            | SqlStatement::Merge { .. } => {
+                "a statement that changes data (datasets change only through ingest and promote)"
+                    .to_string()
+            }
+            other => {
+                let text = other.to_string();
+                let words: Vec<&str> = text.split_whitespace().take(2).collect();
+                format!("`{}`", words.join(" "))
+            }
+        },
+        Statement::CreateExternalTable(_) => {
+            "`CREATE EXTERNAL TABLE` (only the lake's datasets can be read)".into()
+        }
+        Statement::CopyTo(_) => "`COPY` (write results with `--format` and `-o FILE`)".into(),
+        Statement::Explain(_) => "`EXPLAIN`".into(),
+        #[allow(unreachable_patterns)]
+        _ => "this statement".into(),
+    };
+    Err(Error::NotAQuery { what })
+}

@@ -1,0 +1,275 @@
+//! SQL over the lake: a DataFusion session in which `zone.name` is one exact dataset version.
+//!
+//! Zones are schemas. Tables are registered only for the references a statement makes (found by
+//! DataFusion's own parser), each pinned to a version resolved before planning, as a Parquet
+//! listing table over exactly that version's files. Files are read through the lake's own
+//! object store, so the same code serves local, S3 and in-memory roots.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::catalog::MemorySchemaProvider;
+use datafusion::common::TableReference;
+use datafusion::datasource::empty::EmptyTable;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+};
+use datafusion::error::DataFusionError;
+use datafusion::execution::memory_pool::FairSpillPool;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion::sql::parser::Statement;
+
+use crate::catalog::VersionRow;
+use crate::error::{Error, Result};
+use crate::format::schema;
+use crate::functions;
+use crate::ident::{DatasetRef, Selector, Zone};
+use crate::lake::Lake;
+
+/// Where the lake's object store is registered in a session.
+const STORE_URL: &str = "lake://root";
+
+/// A statement and the datasets it reads.
+pub(crate) struct Parsed {
+    pub statement: Statement,
+    pub tables: Vec<DatasetRef>,
+}
+
+impl Lake {
+    /// A session with the lake's store, functions and zone schemas, and no tables yet.
+    pub(crate) fn sql_session(&self) -> Result<SessionContext> {
+        let options = &self.config().promote;
+        let config = SessionConfig::new()
+            .with_target_partitions(std::thread::available_parallelism().map_or(2, |n| n.get()))
+            .with_information_schema(false)
+            // Plain strings, so results and their schemas read the same in every tool.
+            .set_bool(
+                "datafusion.execution.parquet.schema_force_view_types",
+                false,
+            )
+            .set_bool("datafusion.sql_parser.map_string_types_to_utf8view", false);
+        let runtime = RuntimeEnvBuilder::new()
+            .with_memory_pool(Arc::new(FairSpillPool::new(
+                options.memory_mb as usize * 1024 * 1024,
+            )))
+            .build_arc()
+            .map_err(|e| Error::Internal(format!("DataFusion runtime: {e}")))?;
+        let ctx = SessionContext::new_with_config_rt(config, runtime);
+        let url = url::Url::parse(STORE_URL).expect("a valid URL");
+        ctx.register_object_store(&url, self.storage().object_store());
+        for f in functions::all(&options.salt) {
+            ctx.register_udf(f);
+        }
+        let catalog = ctx
+            .catalog("datafusion")
+            .ok_or_else(|| Error::Internal("the default DataFusion catalog is missing".into()))?;
+        for zone in Zone::ALL {
+            catalog
+                .register_schema(zone.as_str(), Arc::new(MemorySchemaProvider::new()))
+                .map_err(|e| Error::Internal(format!("register schema {zone}: {e}")))?;
+        }
+        Ok(ctx)
+    }
+
+    /// Parse one statement and name the datasets it reads. `origin` (a job file) is named in
+    /// syntax errors; its line numbers are the file's. `allowed` vets the statement before its
+    /// tables are looked at.
+    pub(crate) fn parse_sql(
+        &self,
+        ctx: &SessionContext,
+        sql: &str,
+        origin: &str,
+        allowed: impl FnOnce(&Statement) -> Result<()>,
+    ) -> Result<Parsed> {
+        let state = ctx.state();
+        let dialect = state.config().options().sql_parser.dialect;
+        let statement = state
+            .sql_to_statement(sql, &dialect)
+            .map_err(|e| syntax_error(origin, e))?;
+        allowed(&statement)?;
+        let references = state
+            .resolve_table_references(&statement)
+            .map_err(|e| syntax_error(origin, e))?;
+        let mut tables = Vec::new();
+        for r in references {
+            let d = dataset_of(&r).ok_or_else(|| Error::UnknownTable {
+                origin: origin.to_string(),
+                table: r.to_string(),
+                suggestions: self.suggest(r.table()),
+            })?;
+            if !tables.contains(&d) {
+                tables.push(d);
+            }
+        }
+        Ok(Parsed { statement, tables })
+    }
+
+    /// Datasets named like `name`, for "did you mean".
+    pub(crate) fn suggest(&self, name: &str) -> Vec<String> {
+        self.similar_datasets(name)
+            .unwrap_or_default()
+            .iter()
+            .map(|d| d.to_string())
+            .collect()
+    }
+
+    /// Resolve `r` (its selector, or `pins`, or the latest) to a readable version.
+    pub(crate) fn resolve_input(
+        &self,
+        r: &DatasetRef,
+        pins: &BTreeMap<DatasetRef, Selector>,
+    ) -> Result<VersionRow> {
+        let pinned = match pins.get(&r.dataset()) {
+            Some(selector) => DatasetRef {
+                selector: Some(selector.clone()),
+                ..r.clone()
+            },
+            None => r.clone(),
+        };
+        let version = self.resolve(&pinned)?;
+        if version.state != crate::catalog::VersionState::Active {
+            return Err(Error::VersionArchived {
+                version: version.reference().to_string(),
+                state: version.state.as_str(),
+            });
+        }
+        Ok(version)
+    }
+
+    /// Register `version` as table `zone.name` in the session.
+    pub(crate) fn register_version(
+        &self,
+        ctx: &SessionContext,
+        version: &VersionRow,
+    ) -> Result<()> {
+        let (schema, files) = {
+            let catalog = self.catalog();
+            let tx = catalog.reader();
+            (
+                version_schema(&tx.schema_json(version.schema_id)?)?,
+                tx.version_files(version.id)?,
+            )
+        };
+        let keys: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
+        let table =
+            TableReference::partial(version.dataset.zone.as_str(), version.dataset.name.as_str());
+        self.register_files(ctx, table, Arc::new(schema), &keys)
+    }
+
+    /// Register Parquet objects (keys under the root) as one table of `schema`.
+    pub(crate) fn register_files(
+        &self,
+        ctx: &SessionContext,
+        table: TableReference,
+        schema: SchemaRef,
+        keys: &[&str],
+    ) -> Result<()> {
+        let provider: Arc<dyn datafusion::catalog::TableProvider> = if keys.is_empty() {
+            Arc::new(EmptyTable::new(schema))
+        } else {
+            let urls = keys
+                .iter()
+                .map(|k| ListingTableUrl::parse(format!("{STORE_URL}/{}", self.storage().path(k))))
+                .collect::<std::result::Result<Vec<_>, _>>()
+                .map_err(|e| Error::Internal(format!("listing URL: {e}")))?;
+            let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
+                .with_file_extension(".parquet");
+            let config = ListingTableConfig::new_with_multi_paths(urls)
+                .with_listing_options(options)
+                .with_schema(schema);
+            Arc::new(
+                ListingTable::try_new(config)
+                    .map_err(|e| Error::Internal(format!("listing table: {e}")))?,
+            )
+        };
+        ctx.deregister_table(table.clone())
+            .map_err(|e| Error::Internal(format!("deregister {table}: {e}")))?;
+        ctx.register_table(table.clone(), provider)
+            .map_err(|e| Error::Internal(format!("register {table}: {e}")))?;
+        Ok(())
+    }
+}
+
+/// Is this one `SELECT` (or `WITH … SELECT`, `VALUES`)?
+pub(crate) fn is_query(statement: &Statement) -> bool {
+    matches!(statement, Statement::Statement(s) if matches!(**s, datafusion::sql::sqlparser::ast::Statement::Query(_)))
+}
+
+/// A version's schema as the catalog stored it, in Arrow form.
+pub(crate) fn version_schema(json: &str) -> Result<Schema> {
+    let value: serde_json::Value = serde_json::from_str(json)
+        .map_err(|e| Error::Internal(format!("stored schema is not JSON: {e}")))?;
+    schema::schema_from_json(&value).map_err(|e| Error::Internal(format!("stored schema: {e}")))
+}
+
+/// `zone.name` as a dataset, or `None` for anything else (unqualified, unknown zone, catalog.).
+fn dataset_of(r: &TableReference) -> Option<DatasetRef> {
+    match r {
+        TableReference::Partial { schema, table } => {
+            format!("{schema}.{table}").parse::<DatasetRef>().ok()
+        }
+        _ => None,
+    }
+    .filter(|d| d.selector.is_none())
+}
+
+/// A parse error with the origin's line and column, where the parser gave them.
+fn syntax_error(origin: &str, e: DataFusionError) -> Error {
+    let text = e.to_string();
+    let (line, column) = line_column(&text).unwrap_or((0, 0));
+    let message = text
+        .trim_start_matches("SQL error: ")
+        .trim_start_matches("ParserError(\"")
+        .trim_end_matches("\")")
+        .to_string();
+    let message = match message.rfind(" at Line: ") {
+        Some(i) => message[..i].to_string(),
+        None => message,
+    };
+    Error::SqlSyntax {
+        origin: origin.to_string(),
+        line,
+        column,
+        message,
+    }
+}
+
+fn line_column(text: &str) -> Option<(u64, u64)> {
+    let rest = &text[text.rfind("Line: ")? + 6..];
+    let (line, rest) = rest.split_once(", Column: ")?;
+    let column: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
+    Some((line.trim().parse().ok()?, column.parse().ok()?))
+}
+
+/// Result columns as the lake stores them: view and large string types become plain ones.
+pub(crate) fn storable(schema: &Schema) -> Schema {
+    fn plain(dt: &DataType) -> DataType {
+        match dt {
+            DataType::Utf8View | DataType::LargeUtf8 => DataType::Utf8,
+            DataType::BinaryView | DataType::LargeBinary => DataType::Binary,
+            DataType::Dictionary(_, v) => plain(v),
+            other => other.clone(),
+        }
+    }
+    Schema::new(
+        schema
+            .fields()
+            .iter()
+            .map(|f| Field::new(f.name(), plain(f.data_type()), f.is_nullable()))
+            .collect::<Vec<_>>(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parser_positions_are_found() {
+        let text = "SQL error: ParserError(\"Expected: an expression, found: FROM at Line: 3, Column: 8\")";
+        assert_eq!(line_column(text), Some((3, 8)));
+    }
+}

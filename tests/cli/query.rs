@@ -1,0 +1,127 @@
+//! `lake query`: read-only SQL over pinned versions, in four output formats.
+
+use crate::util::{TestLake, text};
+
+fn lake_with_versions() -> TestLake {
+    let lake = TestLake::new();
+    lake.write("a.csv", "id,name\n1,a\n2,b\n");
+    lake.write("b.csv", "id,name\n3,c\n");
+    lake.cmd(["ingest", "a.csv", "--into", "bronze.items"])
+        .assert()
+        .success();
+    lake.cmd(["ingest", "b.csv", "--into", "bronze.items"])
+        .assert()
+        .success();
+    lake
+}
+
+#[test]
+fn query_reads_the_latest_or_a_pinned_version() {
+    let lake = lake_with_versions();
+    let out = lake
+        .cmd([
+            "query",
+            "SELECT count(*) AS n FROM bronze.items",
+            "--format",
+            "csv",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(text(&out).0, "n\n3\n");
+    let out = lake
+        .cmd([
+            "query",
+            "SELECT count(*) AS n FROM bronze.items",
+            "--format",
+            "csv",
+            "--at",
+            "bronze.items=v1",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(text(&out).0, "n\n2\n");
+    let out = lake
+        .cmd(["query", "SELECT id, name FROM bronze.items ORDER BY id"])
+        .output()
+        .unwrap();
+    let (table, err) = text(&out);
+    assert!(
+        table.contains("| id | name |") && table.contains("| 3  | c    |"),
+        "{table}"
+    );
+    assert!(err.contains("3 rows"), "{err}");
+    let json = lake.json(["query", "SELECT max(id) AS top FROM bronze.items"]);
+    assert_eq!(json, serde_json::json!([{"top": 3}]));
+}
+
+#[test]
+fn query_writes_parquet_to_a_file() {
+    let lake = lake_with_versions();
+    lake.cmd([
+        "query",
+        "SELECT * FROM bronze.items",
+        "--format",
+        "parquet",
+        "-o",
+        "out.parquet",
+    ])
+    .assert()
+    .success();
+    let file = std::fs::File::open(lake.path().join("out.parquet")).unwrap();
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .unwrap()
+        .build()
+        .unwrap();
+    assert_eq!(reader.map(|b| b.unwrap().num_rows()).sum::<usize>(), 3);
+    let out = lake
+        .cmd(["query", "SELECT 1", "--format", "parquet"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn query_refuses_everything_but_queries() {
+    let lake = lake_with_versions();
+    for sql in [
+        "CREATE TABLE t AS SELECT 1",
+        "INSERT INTO bronze.items VALUES (9, 'z')",
+        "DELETE FROM bronze.items",
+        "DROP TABLE bronze.items",
+        "COPY (SELECT 1) TO '/tmp/x.csv'",
+        "CREATE EXTERNAL TABLE t STORED AS CSV LOCATION '/etc/passwd'",
+    ] {
+        let out = lake.cmd(["query", sql]).output().unwrap();
+        let (_, err) = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{sql}: {err}");
+        assert!(err.contains("only queries can run here"), "{sql}: {err}");
+    }
+    let out = lake
+        .cmd(["query", "SELECT * FROM '/etc/passwd'"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out).1.contains("is not a dataset"),
+        "{}",
+        text(&out).1
+    );
+    let out = lake
+        .cmd(["query", "SELECT * FROM bronze.itemz"])
+        .output()
+        .unwrap();
+    assert!(
+        text(&out).1.contains("dataset `bronze.itemz` not found"),
+        "{}",
+        text(&out).1
+    );
+    assert!(
+        text(&out).1.contains("did you mean `bronze.items`"),
+        "{}",
+        text(&out).1
+    );
+    assert_eq!(
+        lake.json(["log", "bronze.items"]).as_array().unwrap().len(),
+        2
+    );
+}
