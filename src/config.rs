@@ -23,6 +23,29 @@ pub struct Config {
     pub ingest: IngestOptions,
     #[serde(default)]
     pub promote: PromoteOptions,
+    /// Lifecycle rules the catalog takes on at every `lake archive`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<RuleConfig>,
+}
+
+/// A lifecycle rule written in `lake.toml`:
+/// `[[rules]] zone = "bronze"  dataset = "*"  archive_after = "30d"  keep_last = 3  expire_after = "365d"`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleConfig {
+    pub zone: Option<String>,
+    #[serde(default = "any_dataset")]
+    pub dataset: String,
+    pub archive_after: Option<String>,
+    #[serde(default)]
+    pub keep_last: u64,
+    pub expire_after: Option<String>,
+    #[serde(default)]
+    pub keep_inputs: bool,
+}
+
+fn any_dataset() -> String {
+    "*".into()
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -153,6 +176,7 @@ impl Config {
                 salt: new_salt(),
                 ..PromoteOptions::default()
             },
+            rules: Vec::new(),
         }
     }
 

@@ -195,6 +195,18 @@ pub enum Error {
         names: String,
     },
 
+    #[error("invalid dataset glob `{input}`: {reason}")]
+    InvalidGlob { input: String, reason: String },
+
+    #[error("invalid age `{input}`: write a number and a unit, such as 90s, 30m, 12h, 30d or 2w")]
+    InvalidAge { input: String },
+
+    #[error("{what} `{name}` not found")]
+    NotFound { what: &'static str, name: String },
+
+    #[error("`{version}` has expired: its data was deleted on {at}; the catalog keeps its record")]
+    VersionExpired { version: String, at: String },
+
     #[error("no job matches `{selector}`")]
     NoJobMatches { selector: String },
 

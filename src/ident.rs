@@ -257,6 +257,38 @@ pub fn check_tag(tag: &str) -> std::result::Result<(), &'static str> {
     Ok(())
 }
 
+/// An age: `90s`, `30m`, `12h`, `30d`, `2w`, or a plain number of seconds.
+pub fn parse_age(input: &str) -> Result<u64> {
+    let s = input.trim();
+    let invalid = || Error::InvalidAge {
+        input: input.to_string(),
+    };
+    let (digits, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => (&s[..i], &s[i..]),
+        None => (s, "s"),
+    };
+    let n: u64 = digits.parse().map_err(|_| invalid())?;
+    let scale = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        _ => return Err(invalid()),
+    };
+    n.checked_mul(scale).ok_or_else(invalid)
+}
+
+/// An age in the largest whole unit: `2592000` → `30d`.
+pub fn format_age(seconds: u64) -> String {
+    for (unit, scale) in [("w", 7 * 86_400), ("d", 86_400), ("h", 3600), ("m", 60)] {
+        if seconds >= scale && seconds.is_multiple_of(scale) {
+            return format!("{}{unit}", seconds / scale);
+        }
+    }
+    format!("{seconds}s")
+}
+
 fn parse_version(s: &str) -> Option<u64> {
     let digits = s.strip_prefix('v')?;
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
@@ -387,6 +419,17 @@ mod tests {
                 "{input}"
             );
         }
+    }
+
+    #[test]
+    fn ages_parse_and_print() {
+        assert_eq!(parse_age("30d").unwrap(), 30 * 86_400);
+        assert_eq!(parse_age("2w").unwrap(), 14 * 86_400);
+        assert_eq!(parse_age("90").unwrap(), 90);
+        assert!(parse_age("3 days").is_err());
+        assert!(parse_age("d").is_err());
+        assert_eq!(format_age(30 * 86_400), "30d");
+        assert_eq!(format_age(90), "90s");
     }
 
     #[test]

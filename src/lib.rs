@@ -19,6 +19,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod archive;
 pub mod catalog;
 pub mod clock;
 pub mod config;
@@ -29,6 +30,7 @@ pub mod ident;
 pub mod ingest;
 pub mod lake;
 pub mod lineage;
+pub mod maintain;
 pub mod promote;
 pub mod query;
 pub mod read;

@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 
+use crate::catalog::rules::Lifecycle;
 use crate::catalog::{
     CheckRow, ColumnRow, DatasetSummary, FileRow, SchemaChange, SourceRow, VersionRow,
 };
@@ -24,6 +25,8 @@ pub struct VersionInfo {
     pub files: Vec<FileRow>,
     /// The checks that passed when a promote committed it.
     pub checks: Vec<CheckRow>,
+    #[serde(flatten)]
+    pub lifecycle: Lifecycle,
 }
 
 /// A version in a dataset's history.
@@ -63,6 +66,7 @@ impl Lake {
         let tx = catalog.reader();
         let version = tx.resolve(r)?;
         Ok(VersionInfo {
+            lifecycle: tx.version_lifecycle(version.id)?,
             reference: version.reference(),
             tags: tx.version_tags(version.id)?,
             columns: tx.columns(version.schema_id)?,

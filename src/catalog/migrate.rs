@@ -15,6 +15,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0002_promote",
         include_str!("../../catalog/0002_promote.sql"),
     ),
+    (
+        "0003_lifecycle",
+        include_str!("../../catalog/0003_lifecycle.sql"),
+    ),
 ];
 
 pub fn latest() -> i64 {

@@ -7,6 +7,7 @@
 pub mod datasets;
 pub mod lineage;
 pub mod migrate;
+pub mod rules;
 pub mod runs;
 pub mod schemas;
 pub mod versions;
@@ -20,6 +21,7 @@ use crate::error::{Error, Result};
 
 pub use datasets::{DatasetRow, DatasetSummary};
 pub use lineage::ColumnEdge;
+pub use rules::{NewRule, Rule, TieredFile};
 pub use runs::{CheckRow, NewRun, RunRow};
 pub use schemas::ColumnRow;
 pub use versions::{FileRow, NewVersion, SchemaChange, SourceRow, VersionRow, VersionState};

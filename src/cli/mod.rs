@@ -3,6 +3,7 @@
 mod ingest;
 mod init;
 mod inspect;
+mod lifecycle;
 mod lineage;
 mod printer;
 mod promote;
@@ -57,6 +58,21 @@ enum Command {
     Query(query::Args),
     /// Show which versions a version was computed from, or what was computed from it.
     Lineage(lineage::Args),
+    /// Point a tag at a version (tagged versions are never archived); -d removes it.
+    Tag(lifecycle::TagArgs),
+    /// Lifecycle rules: when versions are archived and expired.
+    #[command(subcommand)]
+    Rule(lifecycle::RuleCommand),
+    /// Apply the rules: move old versions to the archive tier, expire old archived data.
+    Archive(lifecycle::ArchiveArgs),
+    /// Bring an archived version back to the hot tier, verified.
+    Restore(lifecycle::RestoreArgs),
+    /// Delete objects no catalog row references (left by interrupted writes).
+    Gc(lifecycle::GcArgs),
+    /// Compare the catalog with storage; exit 3 if data is missing or altered.
+    Check(lifecycle::CheckArgs),
+    /// Bytes per zone, dataset and version, hot and archive.
+    Du(lifecycle::DuArgs),
 }
 
 /// Parse, run, render; returns the exit code.
@@ -115,6 +131,39 @@ async fn run(cli: Cli) -> i32 {
         }
         Command::Lineage(args) => with_lake(&start, |lake| {
             lineage::run(lake, &args, printer(cli.quiet, args.json))
+        }),
+        Command::Tag(args) => with_lake(&start, |lake| {
+            lifecycle::tag(lake, &args, printer(cli.quiet, args.json))
+        }),
+        Command::Rule(command) => {
+            let json = match &command {
+                lifecycle::RuleCommand::Add(a) => a.json,
+                lifecycle::RuleCommand::Ls { json } | lifecycle::RuleCommand::Rm { json, .. } => {
+                    *json
+                }
+            };
+            with_lake(&start, |lake| {
+                lifecycle::rule(lake, &command, printer(cli.quiet, json))
+            })
+        }
+        Command::Archive(args) => match open(&start) {
+            Ok(lake) => lifecycle::archive(&lake, &args, printer(cli.quiet, args.json)).await,
+            Err(e) => Err(e),
+        },
+        Command::Restore(args) => match open(&start) {
+            Ok(lake) => lifecycle::restore(&lake, &args, printer(cli.quiet, args.json)).await,
+            Err(e) => Err(e),
+        },
+        Command::Gc(args) => match open(&start) {
+            Ok(lake) => lifecycle::gc(&lake, &args, printer(cli.quiet, args.json)).await,
+            Err(e) => Err(e),
+        },
+        Command::Check(args) => match open(&start) {
+            Ok(lake) => lifecycle::check(&lake, &args, printer(cli.quiet, args.json)).await,
+            Err(e) => Err(e),
+        },
+        Command::Du(args) => with_lake(&start, |lake| {
+            lifecycle::du(lake, &args, printer(cli.quiet, args.json))
         }),
         Command::Ls(args) => with_lake(&start, |lake| {
             inspect::ls(lake, &args, printer(cli.quiet, args.json))

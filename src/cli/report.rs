@@ -22,6 +22,8 @@ pub fn exit_code(e: &Error) -> i32 {
         | Error::StorageUrl { .. }
         | Error::UnknownFormat { .. }
         | Error::NotAQuery { .. }
+        | Error::InvalidAge { .. }
+        | Error::InvalidGlob { .. }
         | Error::NoJobMatches { .. } => EXIT_USAGE,
         Error::Integrity { .. } => EXIT_INTEGRITY,
         Error::Interrupted => EXIT_INTERRUPTED,

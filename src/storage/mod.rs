@@ -213,6 +213,79 @@ impl Storage {
         result.bytes().await.map_err(self.err(key, "read"))
     }
 
+    /// The sha256 (hex) and size of the object at `key`, read as a stream.
+    pub async fn hash(&self, key: &str) -> Result<(String, u64)> {
+        use sha2::{Digest, Sha256};
+        let result = self
+            .store
+            .get(&self.path(key))
+            .await
+            .map_err(self.err(key, "read"))?;
+        let mut stream = result.into_stream();
+        let mut hasher = Sha256::new();
+        let mut size = 0u64;
+        while let Some(chunk) = stream.try_next().await.map_err(self.err(key, "read"))? {
+            hasher.update(&chunk);
+            size += chunk.len() as u64;
+        }
+        Ok((crate::format::hash::hex(&hasher.finalize()), size))
+    }
+
+    /// Copy `key` from `self` to the same key in `to` (another store or tier), streaming, and
+    /// prove the copy: the bytes read must hash to `sha256`, and so must the object read back
+    /// at the destination. A verified copy already there is kept; a different object there is an
+    /// integrity error, never overwritten.
+    pub async fn copy_verified(&self, to: &Storage, key: &str, sha256: &str) -> Result<()> {
+        if to.head(key).await?.is_some() {
+            let (found, _) = to.hash(key).await?;
+            if found == sha256 {
+                return Ok(());
+            }
+            return Err(Error::Integrity {
+                path: to.object_url(key),
+                problem: format!(
+                    "holds sha256 {found}, but the catalog says {sha256}; left as it is"
+                ),
+            });
+        }
+        use sha2::{Digest, Sha256};
+        let result = self
+            .store
+            .get(&self.path(key))
+            .await
+            .map_err(self.err(key, "read"))?;
+        let mut stream = result.into_stream();
+        let mut hasher = Sha256::new();
+        let mut writer = to.writer(key);
+        while let Some(chunk) = stream.try_next().await.map_err(self.err(key, "read"))? {
+            hasher.update(&chunk);
+            if let Err(e) = writer.write(&chunk).await {
+                writer.abort().await;
+                return Err(e);
+            }
+        }
+        let read = crate::format::hash::hex(&hasher.finalize());
+        if read != sha256 {
+            writer.abort().await;
+            return Err(Error::Integrity {
+                path: self.object_url(key),
+                problem: format!("sha256 is {read}, the catalog recorded {sha256}"),
+            });
+        }
+        writer.finish().await?;
+        let (written, _) = to.hash(key).await?;
+        if written != sha256 {
+            to.delete(key).await?;
+            return Err(Error::Integrity {
+                path: to.object_url(key),
+                problem: format!(
+                    "the copy reads back as sha256 {written}, expected {sha256}; removed"
+                ),
+            });
+        }
+        Ok(())
+    }
+
     pub async fn get_range(&self, key: &str, range: Range<u64>) -> Result<Bytes> {
         self.store
             .get_range(&self.path(key), range)

@@ -4,6 +4,7 @@ mod bad_input;
 mod ingest;
 mod init;
 mod inspect;
+mod lifecycle;
 mod promote;
 mod query;
 mod s3;

@@ -524,12 +524,24 @@ fn an_archived_input_fails_fast_with_the_restore_hint() {
         .execute("UPDATE versions SET state = 'archived' WHERE version = 1 AND dataset_id = (SELECT id FROM datasets WHERE name = 'orders')", [])
         .unwrap();
     drop(catalog);
-    let out = lake.cmd(["query", "SELECT count(*) FROM bronze.orders"]).output().unwrap();
+    let out = lake
+        .cmd(["query", "SELECT count(*) FROM bronze.orders"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let (_, err) = text(&out);
     assert!(err.contains("`bronze.orders@v1` is archived"), "{err}");
-    assert!(err.contains("hint: `lake restore bronze.orders@v1`"), "{err}");
+    assert!(
+        err.contains("hint: `lake restore bronze.orders@v1`"),
+        "{err}"
+    );
     let (code, r) = promote_json(&lake, &["--select", "silver.orders_clean"]);
     assert_eq!(code, Some(1));
-    assert!(r["jobs"][0]["error"].as_str().unwrap().contains("is archived"), "{r}");
+    assert!(
+        r["jobs"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("is archived"),
+        "{r}"
+    );
 }

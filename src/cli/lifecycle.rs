@@ -1,0 +1,470 @@
+//! `lake tag`, `lake rule`, `lake archive`, `lake restore`, `lake gc`, `lake check`, `lake du`.
+
+use lake::archive::describe_rule;
+use lake::catalog::NewRule;
+use lake::ident::{format_age, parse_age};
+use lake::{DatasetRef, Lake, Zone};
+
+use super::printer::{Printer, bytes, plural, table};
+use super::{Failure, not_found_hint, report};
+
+#[derive(Debug, clap::Args)]
+pub struct TagArgs {
+    /// The version to tag (gold.features@v7), or with -d the dataset.
+    #[arg(value_name = "REF")]
+    reference: String,
+    /// The tag, such as train-2026-11.
+    name: String,
+    /// Remove the tag instead.
+    #[arg(short, long)]
+    delete: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum RuleCommand {
+    /// Add a lifecycle rule.
+    Add(RuleAddArgs),
+    /// List the rules in force.
+    Ls {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Retire a rule (versions it moved keep naming it).
+    Rm {
+        id: i64,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RuleAddArgs {
+    /// bronze, silver or gold (default: every zone).
+    #[arg(long, value_parser = parse_zone)]
+    zone: Option<Zone>,
+    /// Dataset names the rule covers, as a glob.
+    #[arg(long, default_value = "*", value_name = "GLOB")]
+    dataset: String,
+    /// Archive versions older than this (30d, 12h, 2w).
+    #[arg(long, value_name = "AGE", value_parser = parse_age_arg)]
+    archive_after: Option<u64>,
+    /// Never archive the newest N versions.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    keep_last: u64,
+    /// Delete archived data older than this; the catalog keeps the version's record.
+    #[arg(long, value_name = "AGE", value_parser = parse_age_arg)]
+    expire_after: Option<u64>,
+    /// Never archive a version that a live silver or gold version was computed from.
+    #[arg(long)]
+    keep_inputs: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ArchiveArgs {
+    /// Only these datasets (default: all).
+    #[arg(value_name = "DATASET")]
+    datasets: Vec<String>,
+    /// Print the plan; move nothing.
+    #[arg(long)]
+    dry_run: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RestoreArgs {
+    #[arg(value_name = "REF")]
+    reference: String,
+    #[arg(long)]
+    dry_run: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct GcArgs {
+    /// Keep objects younger than this: they may belong to a write in progress.
+    #[arg(long, default_value = "1h", value_name = "AGE", value_parser = parse_age_arg)]
+    grace: u64,
+    #[arg(long)]
+    dry_run: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// Read every object and compare its sha256 with the catalog.
+    #[arg(long)]
+    verify_hashes: bool,
+    /// Fix what has one right answer: copy a missing file back from its verified copy in the
+    /// other tier, remove a stray second copy.
+    #[arg(long)]
+    repair: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DuArgs {
+    #[arg(value_name = "DATASET")]
+    datasets: Vec<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_zone(s: &str) -> Result<Zone, String> {
+    s.parse().map_err(|e: lake::Error| e.to_string())
+}
+
+fn parse_age_arg(s: &str) -> Result<u64, String> {
+    parse_age(s).map_err(|e| e.to_string())
+}
+
+fn datasets(names: &[String]) -> Result<Vec<DatasetRef>, Failure> {
+    names
+        .iter()
+        .map(|n| DatasetRef::parse_dataset(n).map_err(Failure::from))
+        .collect()
+}
+
+pub fn tag(lake: &Lake, args: &TagArgs, p: Printer) -> Result<(), Failure> {
+    if args.delete {
+        let dataset = DatasetRef::parse_dataset(&args.reference)?;
+        lake.untag(&dataset, &args.name)
+            .map_err(|e| not_found_hint(lake, e))?;
+        if p.json {
+            p.json(&serde_json::json!({ "dataset": dataset, "tag": args.name, "deleted": true }));
+        } else {
+            p.out(format!("✓ removed tag {} from {dataset}", args.name));
+        }
+        return Ok(());
+    }
+    let r: DatasetRef = args.reference.parse()?;
+    let report = lake
+        .tag(&r, &args.name)
+        .map_err(|e| not_found_hint(lake, e))?;
+    if p.json {
+        p.json(&report);
+    } else {
+        let moved = report
+            .moved_from
+            .as_ref()
+            .map(|m| format!(" (moved from {m})"))
+            .unwrap_or_default();
+        p.out(format!(
+            "✓ {}@{} -> {}{moved}",
+            report.reference.dataset(),
+            report.tag,
+            report.reference
+        ));
+    }
+    Ok(())
+}
+
+pub fn rule(lake: &Lake, command: &RuleCommand, p: Printer) -> Result<(), Failure> {
+    match command {
+        RuleCommand::Add(a) => {
+            if a.archive_after.is_none() && a.expire_after.is_none() {
+                return Err(Failure::usage(
+                    "a rule needs --archive-after, --expire-after or both",
+                ));
+            }
+            let id = lake.add_rule(&NewRule {
+                zone: a.zone,
+                dataset_glob: a.dataset.clone(),
+                archive_after_s: a.archive_after,
+                keep_last: a.keep_last,
+                expire_after_s: a.expire_after,
+                keep_inputs: a.keep_inputs,
+                origin: "cli",
+            })?;
+            let rule = lake
+                .rules()?
+                .into_iter()
+                .find(|r| r.id == id)
+                .expect("just added");
+            if a.json {
+                p.json(&rule);
+            } else {
+                p.out(format!("✓ rule {id}: {}", describe_rule(&rule)));
+            }
+        }
+        RuleCommand::Ls { json } => {
+            let rules = lake.rules()?;
+            if *json {
+                p.json(&rules);
+            } else if rules.is_empty() {
+                p.status("no rules; `lake rule add --zone bronze --archive-after 30d` adds one");
+            } else {
+                let rows = rules
+                    .iter()
+                    .map(|r| {
+                        vec![
+                            r.id.to_string(),
+                            r.zone.map_or("*".into(), |z| z.to_string()),
+                            r.dataset_glob.clone(),
+                            r.archive_after_s.map(format_age).unwrap_or_default(),
+                            r.keep_last.to_string(),
+                            r.expire_after_s.map(format_age).unwrap_or_default(),
+                            if r.keep_inputs {
+                                "yes".into()
+                            } else {
+                                String::new()
+                            },
+                            r.origin.clone(),
+                        ]
+                    })
+                    .collect();
+                p.out(table(
+                    &[
+                        "id",
+                        "zone",
+                        "dataset",
+                        "archive after",
+                        "keep last",
+                        "expire after",
+                        "keep inputs",
+                        "from",
+                    ],
+                    rows,
+                ));
+            }
+        }
+        RuleCommand::Rm { id, json } => {
+            lake.remove_rule(*id)?;
+            if *json {
+                p.json(&serde_json::json!({ "id": id, "removed": true }));
+            } else {
+                p.out(format!("✓ removed rule {id}"));
+            }
+        }
+    }
+    Ok(())
+}
+
+pub async fn archive(lake: &Lake, args: &ArchiveArgs, p: Printer) -> Result<(), Failure> {
+    let report = lake
+        .archive_versions()
+        .with_datasets(datasets(&args.datasets)?)
+        .with_dry_run(args.dry_run)
+        .execute()
+        .await?;
+    if p.json {
+        p.json(&report);
+        return Ok(());
+    }
+    let verb = |done: &str, plan: &str| {
+        if report.dry_run {
+            plan.to_string()
+        } else {
+            done.to_string()
+        }
+    };
+    if report.resumed > 0 {
+        p.status(format!(
+            "finished an interrupted run: {}",
+            plural(report.resumed, "object", "objects")
+        ));
+    }
+    for m in &report.archived {
+        p.out(format!(
+            "{} {}  {} {}  (rule {})",
+            verb("archived", "would archive"),
+            m.reference,
+            plural(m.files, "file", "files"),
+            bytes(m.bytes),
+            m.rule.unwrap_or_default()
+        ));
+    }
+    for m in &report.expired {
+        p.out(format!(
+            "{} {}  {} {} deleted from the archive tier  (rule {})",
+            verb("expired", "would expire"),
+            m.reference,
+            plural(m.files, "file", "files"),
+            bytes(m.bytes),
+            m.rule.unwrap_or_default()
+        ));
+    }
+    if report.archived.is_empty() && report.expired.is_empty() {
+        p.out("nothing to archive or expire under the current rules");
+    } else {
+        p.out(format!(
+            "{}: {} ({}) to the archive tier, {} ({}) deleted{}",
+            if report.dry_run { "plan" } else { "done" },
+            plural(report.files_archived, "file", "files"),
+            bytes(report.bytes_archived),
+            plural(report.files_deleted, "file", "files"),
+            bytes(report.bytes_deleted),
+            if report.dry_run {
+                "; nothing moved (dry run)"
+            } else {
+                ""
+            }
+        ));
+    }
+    Ok(())
+}
+
+pub async fn restore(lake: &Lake, args: &RestoreArgs, p: Printer) -> Result<(), Failure> {
+    let r: DatasetRef = args.reference.parse()?;
+    let report = lake
+        .restore(&r, args.dry_run)
+        .await
+        .map_err(|e| not_found_hint(lake, e))?;
+    if p.json {
+        p.json(&report);
+    } else if report.already_active {
+        p.out(format!(
+            "= {} is active; nothing to restore",
+            report.reference
+        ));
+    } else {
+        p.out(format!(
+            "{} {}  {} {}",
+            if report.dry_run {
+                "would restore"
+            } else {
+                "✓ restored"
+            },
+            report.reference,
+            plural(report.files, "file", "files"),
+            bytes(report.bytes)
+        ));
+    }
+    Ok(())
+}
+
+pub async fn gc(lake: &Lake, args: &GcArgs, p: Printer) -> Result<(), Failure> {
+    let report = lake.gc(args.grace, args.dry_run).await?;
+    if p.json {
+        p.json(&report);
+        return Ok(());
+    }
+    for o in &report.orphans {
+        let what = match (o.kept, report.dry_run) {
+            (true, _) => "kept (younger than the grace period)",
+            (false, true) => "would delete",
+            (false, false) => "deleted",
+        };
+        p.out(format!("{what}: {} {}  {}", o.tier, o.key, bytes(o.size)));
+    }
+    p.out(format!(
+        "{} {} ({}) not referenced by the catalog{}",
+        if report.dry_run {
+            "would delete"
+        } else {
+            "deleted"
+        },
+        plural(report.deleted, "object", "objects"),
+        bytes(report.bytes_deleted),
+        if report.dry_run {
+            "; nothing deleted (dry run)"
+        } else {
+            ""
+        }
+    ));
+    Ok(())
+}
+
+pub async fn check(lake: &Lake, args: &CheckArgs, p: Printer) -> Result<(), Failure> {
+    let report = lake.check(args.verify_hashes, args.repair).await?;
+    if p.json {
+        p.json(&report);
+    } else {
+        for pr in &report.problems {
+            p.out(format!(
+                "{} {}: {} {}: {}",
+                if pr.repaired { "repaired" } else { "problem" },
+                pr.kind,
+                pr.tier,
+                pr.key,
+                pr.detail
+            ));
+        }
+        p.out(format!(
+            "checked {} and {}{}: {}, {} ({} removes them)",
+            plural(report.files_checked, "file", "files"),
+            plural(report.manifests_checked, "manifest", "manifests"),
+            if report.hashes_verified {
+                " with sha256"
+            } else {
+                ""
+            },
+            if report.integrity_failures == 0 {
+                "no integrity problems".to_string()
+            } else {
+                plural(
+                    report.integrity_failures,
+                    "integrity problem",
+                    "integrity problems",
+                )
+            },
+            plural(
+                report.orphans,
+                "unreferenced object",
+                "unreferenced objects"
+            ),
+            "`lake gc`"
+        ));
+    }
+    if report.integrity_failures > 0 {
+        return Err(Failure::silent(report::EXIT_INTEGRITY));
+    }
+    Ok(())
+}
+
+pub fn du(lake: &Lake, args: &DuArgs, p: Printer) -> Result<(), Failure> {
+    let report = lake.du(&datasets(&args.datasets)?)?;
+    if p.json {
+        p.json(&report);
+        return Ok(());
+    }
+    let mut rows = Vec::new();
+    for d in &report.datasets {
+        rows.push(vec![
+            d.dataset.to_string(),
+            String::new(),
+            bytes(d.hot_bytes),
+            bytes(d.archive_bytes),
+            String::new(),
+        ]);
+        for v in &d.versions {
+            rows.push(vec![
+                format!(
+                    "  {}",
+                    v.reference
+                        .selector
+                        .as_ref()
+                        .map(|s| s.to_string())
+                        .unwrap_or_default()
+                ),
+                v.state.clone(),
+                bytes(v.hot_bytes),
+                bytes(v.archive_bytes),
+                bytes(v.alone_bytes),
+            ]);
+        }
+    }
+    p.out(table(
+        &["dataset / version", "state", "hot", "archive", "alone"],
+        rows,
+    ));
+    let zones: Vec<String> = report
+        .zones
+        .iter()
+        .map(|(z, (h, a))| format!("{z} {} hot, {} archive", bytes(*h), bytes(*a)))
+        .collect();
+    p.out(format!(
+        "total {} hot, {} archive ({})",
+        bytes(report.hot_bytes),
+        bytes(report.archive_bytes),
+        zones.join("; ")
+    ));
+    Ok(())
+}
