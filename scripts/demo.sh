@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job, end to end on the bundled sample data: build lake, create a fresh local lake in
 # ./demo, ingest the raw exports into bronze, promote them to silver and gold with the sample
-# jobs, and show what landed and where it came from.
+# jobs, show what landed and where it came from, archive old raw versions to the cold tier
+# under a lifecycle rule, and restore one.
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -20,12 +21,13 @@ rm -rf "$demo"
 cd "$demo"
 
 step "ingest: raw exports become versioned bronze datasets"
-"$lake" ingest "$data/customers.csv" --into bronze.customers
+# The exports arrived over two months; LAKE_NOW stamps each version with its day.
+LAKE_NOW=2026-01-02T06:00:00Z "$lake" ingest "$data/customers.csv" --into bronze.customers
 # `NA` in the shop export means "no value".
-"$lake" ingest "$data/orders/orders-2026-01.csv" --into bronze.orders --null-value NA
+LAKE_NOW=2026-02-01T06:00:00Z "$lake" ingest "$data/orders/orders-2026-01.csv" --into bronze.orders --null-value NA
 # February's export has a new column: recorded as schema drift, not refused.
-"$lake" ingest "$data/orders/orders-2026-02.csv" --into bronze.orders --null-value NA
-"$lake" ingest "$data/events.ndjson" --into bronze.events
+LAKE_NOW=2026-03-01T06:00:00Z "$lake" ingest "$data/orders/orders-2026-02.csv" --into bronze.orders --null-value NA
+LAKE_NOW=2026-03-01T07:00:00Z "$lake" ingest "$data/events.ndjson" --into bronze.events
 # Ingesting the same content again changes nothing.
 "$lake" ingest "$data/orders" --into bronze.orders --null-value NA
 
@@ -50,3 +52,17 @@ step "query: ad-hoc SQL over pinned versions"
 "$lake" query "SELECT tier, count(*) AS customers, round(avg(net_revenue), 2) AS avg_revenue,
                       round(avg(refund_rate), 3) AS refund_rate
                FROM gold.customer_features GROUP BY tier ORDER BY tier"
+
+step "lifecycle: pin the training data, archive old raw versions, restore one"
+"$lake" tag gold.customer_features@v1 train-2026-03
+"$lake" rule add --zone bronze --archive-after 30d --expire-after 365d
+# As of mid-April: bronze.orders@v1 is over 30 days old and not the latest, so it goes cold.
+LAKE_NOW=2026-04-15T00:00:00Z "$lake" archive --dry-run
+LAKE_NOW=2026-04-15T00:00:00Z "$lake" archive
+"$lake" log bronze.orders
+"$lake" du bronze.orders
+# Reading an archived version fails fast and says how to bring it back.
+"$lake" query "SELECT count(*) FROM bronze.orders" --at bronze.orders=v1 || true
+"$lake" restore bronze.orders@v1
+"$lake" query "SELECT count(*) AS orders_in_january FROM bronze.orders" --at bronze.orders=v1
+"$lake" check --verify-hashes
