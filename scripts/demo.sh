@@ -28,6 +28,9 @@ LAKE_NOW=2026-02-01T06:00:00Z "$lake" ingest "$data/orders/orders-2026-01.csv" -
 # February's export has a new column: recorded as schema drift, not refused.
 LAKE_NOW=2026-03-01T06:00:00Z "$lake" ingest "$data/orders/orders-2026-02.csv" --into bronze.orders --null-value NA
 LAKE_NOW=2026-03-01T07:00:00Z "$lake" ingest "$data/events.ndjson" --into bronze.events
+# The CRM sends a full re-export each month (the same rows here): --force takes it even though
+# its content is already there, and overwrite makes it the whole new version.
+LAKE_NOW=2026-03-01T08:00:00Z "$lake" ingest "$data/customers.csv" --into bronze.customers --mode overwrite --force
 # Ingesting the same content again changes nothing.
 "$lake" ingest "$data/orders" --into bronze.orders --null-value NA
 
@@ -56,13 +59,15 @@ step "query: ad-hoc SQL over pinned versions"
 step "lifecycle: pin the training data, archive old raw versions, restore one"
 "$lake" tag gold.customer_features@v1 train-2026-03
 "$lake" rule add --zone bronze --archive-after 30d --expire-after 365d
-# As of mid-April: bronze.orders@v1 is over 30 days old and not the latest, so it goes cold.
+# As of mid-April, the January customers export and orders@v1 are over 30 days old and not the
+# latest. The customers file moves to the cold tier; orders@v1's file stays hot because v2, an
+# append, still uses it.
 LAKE_NOW=2026-04-15T00:00:00Z "$lake" archive --dry-run
 LAKE_NOW=2026-04-15T00:00:00Z "$lake" archive
-"$lake" log bronze.orders
-"$lake" du bronze.orders
+"$lake" log bronze.customers
+"$lake" du bronze.customers bronze.orders
 # Reading an archived version fails fast and says how to bring it back.
-"$lake" query "SELECT count(*) FROM bronze.orders" --at bronze.orders=v1 || true
-"$lake" restore bronze.orders@v1
-"$lake" query "SELECT count(*) AS orders_in_january FROM bronze.orders" --at bronze.orders=v1
+"$lake" query "SELECT count(*) FROM bronze.customers" --at bronze.customers=v1 || true
+"$lake" restore bronze.customers@v1
+"$lake" query "SELECT count(*) AS january_export FROM bronze.customers" --at bronze.customers=v1
 "$lake" check --verify-hashes

@@ -168,7 +168,7 @@ pub enum Error {
     #[error("only queries can run here, not {what}")]
     NotAQuery { what: String },
 
-    #[error("`{version}` is {state}; its data is not in the hot tier")]
+    #[error("`{version}` is {state}: it cannot be read until it is restored")]
     VersionArchived {
         version: String,
         state: &'static str,
