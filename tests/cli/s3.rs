@@ -461,3 +461,79 @@ fn s3_outage_mid_ingest_fails_cleanly_and_a_brief_one_is_retried() {
     assert_eq!(r["version"], 1);
     assert_eq!(lake.json(["show", "bronze.big"])["rows"], OUTAGE_ROWS);
 }
+
+#[test]
+fn s3_promote_archive_restore_gc_and_check() {
+    let Some(s3) = s3() else { return };
+    let (lake, _) = s3_lake(&s3, &s3.endpoint);
+    for day in 1..=2 {
+        let name = format!("o{day}.csv");
+        lake.write(&name, orders_csv(300, day * 1000));
+        lake.cmd([
+            "ingest",
+            &name,
+            "--into",
+            "bronze.orders",
+            "--mode",
+            "overwrite",
+        ])
+        .env("LAKE_NOW", format!("2026-01-0{day}T00:00:00Z"))
+        .assert()
+        .success();
+    }
+    lake.write(
+        "jobs/silver/paid.sql",
+        "-- check: unique(order_id)\nSELECT order_id, amount FROM bronze.orders WHERE paid\n",
+    );
+    lake.cmd(["promote"]).assert().success();
+    let q = lake
+        .cmd([
+            "query",
+            "SELECT count(*) AS n FROM silver.paid",
+            "--format",
+            "csv",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(text(&q).0, "n\n100\n");
+    lake.cmd(["rule", "add", "--zone", "bronze", "--archive-after", "7d"])
+        .assert()
+        .success();
+    let r = lake
+        .cmd(["archive", "--json"])
+        .env("LAKE_NOW", "2026-02-01T00:00:00Z")
+        .output()
+        .unwrap();
+    let r: Value = serde_json::from_slice(&r.stdout).unwrap();
+    assert_eq!(r["archived"][0]["ref"], "bronze.orders@v1");
+    assert_eq!(r["files_archived"], 1, "moved to the archive bucket");
+    let out = lake
+        .cmd([
+            "query",
+            "SELECT 1 FROM bronze.orders",
+            "--at",
+            "bronze.orders=v1",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    lake.cmd(["restore", "bronze.orders@v1"]).assert().success();
+    let q = lake
+        .cmd([
+            "query",
+            "SELECT count(*) AS n FROM bronze.orders",
+            "--at",
+            "bronze.orders=v1",
+            "--format",
+            "csv",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(text(&q).0, "n\n300\n");
+    let check = lake.json(["check", "--verify-hashes"]);
+    assert_eq!(check["integrity_failures"], 0, "{check}");
+    assert_eq!(check["orphans"], 0, "{check}");
+    lake.cmd(["gc", "--dry-run"]).assert().success();
+    let du = lake.json(["du"]);
+    assert!(du["hot_bytes"].as_u64().unwrap() > 0);
+}
