@@ -213,18 +213,33 @@ impl Storage {
         result.bytes().await.map_err(self.err(key, "read"))
     }
 
-    /// The sha256 (hex) and size of the object at `key`, read as a stream.
-    pub async fn hash(&self, key: &str) -> Result<(String, u64)> {
-        use sha2::{Digest, Sha256};
+    /// The object at `key` as a stream of chunks.
+    async fn stream(
+        &self,
+        key: &str,
+    ) -> Result<futures::stream::BoxStream<'static, Result<Bytes>>> {
         let result = self
             .store
             .get(&self.path(key))
             .await
             .map_err(self.err(key, "read"))?;
-        let mut stream = result.into_stream();
+        let url = self.object_url(key);
+        Ok(Box::pin(result.into_stream().map_err(move |source| {
+            Error::Storage {
+                url: url.clone(),
+                operation: "read",
+                source,
+            }
+        })))
+    }
+
+    /// The sha256 (hex) and size of the object at `key`, read as a stream.
+    pub async fn hash(&self, key: &str) -> Result<(String, u64)> {
+        use sha2::{Digest, Sha256};
+        let mut stream = self.stream(key).await?;
         let mut hasher = Sha256::new();
         let mut size = 0u64;
-        while let Some(chunk) = stream.try_next().await.map_err(self.err(key, "read"))? {
+        while let Some(chunk) = stream.try_next().await? {
             hasher.update(&chunk);
             size += chunk.len() as u64;
         }
@@ -249,15 +264,10 @@ impl Storage {
             });
         }
         use sha2::{Digest, Sha256};
-        let result = self
-            .store
-            .get(&self.path(key))
-            .await
-            .map_err(self.err(key, "read"))?;
-        let mut stream = result.into_stream();
+        let mut stream = self.stream(key).await?;
         let mut hasher = Sha256::new();
         let mut writer = to.writer(key);
-        while let Some(chunk) = stream.try_next().await.map_err(self.err(key, "read"))? {
+        while let Some(chunk) = stream.try_next().await? {
             hasher.update(&chunk);
             if let Err(e) = writer.write(&chunk).await {
                 writer.abort().await;

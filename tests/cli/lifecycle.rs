@@ -4,25 +4,13 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
-use crate::util::{TestLake, orders_csv, text};
+use crate::util::{TestLake, orders_csv, refs, text};
 
 /// bronze.orders with v1..v4 made on Jan 1..4 by overwrites (each version has its own file).
 fn aged_lake() -> TestLake {
     let lake = TestLake::new();
     for day in 1..=4 {
-        let name = format!("o{day}.csv");
-        lake.write(&name, orders_csv(2000, day * 10_000));
-        lake.cmd([
-            "ingest",
-            &name,
-            "--into",
-            "bronze.orders",
-            "--mode",
-            "overwrite",
-        ])
-        .env("LAKE_NOW", format!("2026-01-0{day}T00:00:00Z"))
-        .assert()
-        .success();
+        lake.ingest_on_day("bronze.orders", day, 2000);
     }
     lake
 }
@@ -132,12 +120,7 @@ fn archive_moves_old_untagged_versions_and_reads_fail_fast() {
     // A dry run plans and moves nothing.
     let v1_files = file_paths(&lake, "bronze.orders@v1");
     let plan = json_at(&lake, "2026-03-01T00:00:00Z", &["archive", "--dry-run"]);
-    let planned: Vec<&str> = plan["archived"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["ref"].as_str().unwrap())
-        .collect();
+    let planned = refs(&plan["archived"]);
     assert_eq!(
         planned,
         ["bronze.orders@v1"],
@@ -261,12 +244,7 @@ fn expiry_deletes_archived_data_and_keeps_a_tombstone() {
     assert_eq!(state(&lake, "bronze.orders@v1"), "archived");
     let v1 = file_paths(&lake, "bronze.orders@v1");
     let r = json_at(&lake, "2026-03-15T00:00:00Z", &["archive"]);
-    let expired: Vec<&str> = r["expired"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["ref"].as_str().unwrap())
-        .collect();
+    let expired = refs(&r["expired"]);
     assert_eq!(
         expired,
         ["bronze.orders@v3", "bronze.orders@v2", "bronze.orders@v1"]
@@ -316,12 +294,7 @@ fn keep_inputs_spares_versions_live_data_was_built_from() {
     .assert()
     .success();
     let r = json_at(&lake, "2026-03-01T00:00:00Z", &["archive", "--dry-run"]);
-    let planned: Vec<&str> = r["archived"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["ref"].as_str().unwrap())
-        .collect();
+    let planned = refs(&r["archived"]);
     assert_eq!(
         planned,
         ["bronze.orders@v3", "bronze.orders@v2"],

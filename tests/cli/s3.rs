@@ -467,19 +467,7 @@ fn s3_promote_archive_restore_gc_and_check() {
     let Some(s3) = s3() else { return };
     let (lake, _) = s3_lake(&s3, &s3.endpoint);
     for day in 1..=2 {
-        let name = format!("o{day}.csv");
-        lake.write(&name, orders_csv(300, day * 1000));
-        lake.cmd([
-            "ingest",
-            &name,
-            "--into",
-            "bronze.orders",
-            "--mode",
-            "overwrite",
-        ])
-        .env("LAKE_NOW", format!("2026-01-0{day}T00:00:00Z"))
-        .assert()
-        .success();
+        lake.ingest_on_day("bronze.orders", day, 300);
     }
     lake.write(
         "jobs/silver/paid.sql",

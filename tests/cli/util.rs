@@ -184,6 +184,27 @@ impl TestLake {
     }
 }
 
+impl TestLake {
+    /// Ingest `rows` orders into `dataset` as of 2026-01-DAY (overwrite: each version its own file).
+    pub fn ingest_on_day(&self, dataset: &str, day: usize, rows: usize) {
+        let name = format!("day{day}.csv");
+        self.write(&name, orders_csv(rows, day * 10_000));
+        self.cmd(["ingest", &name, "--into", dataset, "--mode", "overwrite"])
+            .env("LAKE_NOW", format!("2026-01-{day:02}T00:00:00Z"))
+            .assert()
+            .success();
+    }
+}
+
+/// The `ref` fields of a JSON array of objects.
+pub fn refs(list: &Value) -> Vec<String> {
+    list.as_array()
+        .expect("an array")
+        .iter()
+        .map(|m| m["ref"].as_str().expect("a ref").to_string())
+        .collect()
+}
+
 /// stdout and stderr of a finished command, as text.
 pub fn text(out: &std::process::Output) -> (String, String) {
     (
