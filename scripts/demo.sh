@@ -71,3 +71,10 @@ LAKE_NOW=2026-04-15T00:00:00Z "$lake" archive
 "$lake" restore bronze.customers@v1
 "$lake" query "SELECT count(*) AS january_export FROM bronze.customers" --at bronze.customers=v1
 "$lake" check --verify-hashes
+
+step "catalog: describe, search, compare"
+"$lake" annotate bronze.customers --owner crm-team --label pii --label domain=sales \
+    --column email="Customer email as typed in the CRM"
+"$lake" search email
+"$lake" search --column channel --ever
+"$lake" diff bronze.orders@v1 bronze.orders@v2

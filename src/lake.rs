@@ -225,6 +225,7 @@ impl Lake {
                     changes: draft.changes.clone(),
                 })?;
                 record(tx, &row)?;
+                tx.reindex(Some(row.dataset_id))?;
                 tx.audit(
                     &created_at,
                     &self.actor,

@@ -34,6 +34,7 @@ pub mod maintain;
 pub mod promote;
 pub mod query;
 pub mod read;
+pub mod search;
 mod sql;
 pub mod storage;
 mod write;

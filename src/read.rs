@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use crate::catalog::rules::Lifecycle;
+use crate::catalog::search::DatasetMeta;
 use crate::catalog::{
     CheckRow, ColumnRow, DatasetSummary, FileRow, SchemaChange, SourceRow, VersionRow,
 };
@@ -27,6 +28,8 @@ pub struct VersionInfo {
     pub checks: Vec<CheckRow>,
     #[serde(flatten)]
     pub lifecycle: Lifecycle,
+    /// What people wrote about the dataset (`lake annotate`).
+    pub meta: DatasetMeta,
 }
 
 /// A version in a dataset's history.
@@ -67,6 +70,7 @@ impl Lake {
         let version = tx.resolve(r)?;
         Ok(VersionInfo {
             lifecycle: tx.version_lifecycle(version.id)?,
+            meta: tx.dataset_meta(version.dataset_id)?,
             reference: version.reference(),
             tags: tx.version_tags(version.id)?,
             columns: tx.columns(version.schema_id)?,

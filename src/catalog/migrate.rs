@@ -19,6 +19,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0003_lifecycle",
         include_str!("../../catalog/0003_lifecycle.sql"),
     ),
+    ("0004_search", include_str!("../../catalog/0004_search.sql")),
 ];
 
 pub fn latest() -> i64 {

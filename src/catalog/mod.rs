@@ -10,6 +10,7 @@ pub mod migrate;
 pub mod rules;
 pub mod runs;
 pub mod schemas;
+pub mod search;
 pub mod versions;
 
 use std::path::{Path, PathBuf};

@@ -92,11 +92,36 @@ pub fn show(lake: &Lake, args: &ShowArgs, p: Printer) -> Result<(), Failure> {
     if !info.tags.is_empty() {
         p.out(format!("  tags     {}", info.tags.join(", ")));
     }
+    if let Some(d) = &info.meta.description {
+        p.out(format!("  about    {d}"));
+    }
+    if let Some(o) = &info.meta.owner {
+        p.out(format!("  owner    {o}"));
+    }
+    if !info.meta.labels.is_empty() {
+        let labels: Vec<String> = info
+            .meta
+            .labels
+            .iter()
+            .map(|(k, v)| match v {
+                Some(v) => format!("{k}={v}"),
+                None => k.clone(),
+            })
+            .collect();
+        p.out(format!("  labels   {}", labels.join(", ")));
+    }
     p.out("columns:");
     let width = info.columns.iter().map(|c| c.name.len()).max().unwrap_or(0);
     for c in &info.columns {
         let null = if c.nullable { "" } else { "  not null" };
-        p.out(format!("  {:width$}  {}{null}", c.name, c.data_type));
+        let doc = info
+            .meta
+            .column_docs
+            .iter()
+            .find(|(col, _)| col == &c.name)
+            .map(|(_, d)| format!("  -- {d}"))
+            .unwrap_or_default();
+        p.out(format!("  {:width$}  {}{null}{doc}", c.name, c.data_type));
     }
     if !info.drift.is_empty() {
         p.out("drift against the previous version:");

@@ -9,6 +9,7 @@ mod printer;
 mod promote;
 mod query;
 mod report;
+mod search;
 
 use std::path::PathBuf;
 
@@ -73,6 +74,14 @@ enum Command {
     Check(lifecycle::CheckArgs),
     /// Bytes per zone, dataset and version, hot and archive.
     Du(lifecycle::DuArgs),
+    /// Describe a dataset: description, owner, labels, column docs.
+    Annotate(search::AnnotateArgs),
+    /// Find datasets by name, description, owner, labels, columns, column docs or job SQL.
+    Search(search::SearchArgs),
+    /// Compare two versions: schema, rows, bytes, files and per-column statistics.
+    Diff(search::DiffArgs),
+    /// Rebuild the search index from the catalog.
+    Reindex(search::ReindexArgs),
 }
 
 /// Parse, run, render; returns the exit code.
@@ -164,6 +173,19 @@ async fn run(cli: Cli) -> i32 {
         },
         Command::Du(args) => with_lake(&start, |lake| {
             lifecycle::du(lake, &args, printer(cli.quiet, args.json))
+        }),
+        Command::Annotate(args) => with_lake(&start, |lake| {
+            search::annotate(lake, &args, printer(cli.quiet, args.json))
+        }),
+        Command::Search(args) => with_lake(&start, |lake| {
+            search::search(lake, &args, printer(cli.quiet, args.json))
+        }),
+        Command::Diff(args) => match open(&start) {
+            Ok(lake) => search::diff(&lake, &args, printer(cli.quiet, args.json)).await,
+            Err(e) => Err(e),
+        },
+        Command::Reindex(args) => with_lake(&start, |lake| {
+            search::reindex(lake, &args, printer(cli.quiet, args.json))
         }),
         Command::Ls(args) => with_lake(&start, |lake| {
             inspect::ls(lake, &args, printer(cli.quiet, args.json))

@@ -8,4 +8,5 @@ mod lifecycle;
 mod promote;
 mod query;
 mod s3;
+mod search;
 mod util;
