@@ -466,10 +466,7 @@ fn draft(
 
 /// The schema a version was committed with.
 fn current_schema(tx: &Tx<'_>, v: &VersionRow) -> Result<Schema> {
-    let json: serde_json::Value = serde_json::from_str(&tx.schema_json(v.schema_id)?)
-        .map_err(|e| Error::Internal(format!("schema of {} is not JSON: {e}", v.reference())))?;
-    schema::schema_from_json(&json)
-        .map_err(|e| Error::Internal(format!("schema of {}: {e}", v.reference())))
+    crate::sql::version_schema(&tx.schema_json(v.schema_id)?)
 }
 
 /// `incoming` with each column that `previous` also has widened to hold both.

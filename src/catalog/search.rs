@@ -209,33 +209,36 @@ impl Tx<'_> {
                 "EXISTS (SELECT 1 FROM schema_columns c WHERE c.name = {pc} COLLATE NOCASE AND c.schema_id IN ({schemas}))"
             ));
         }
-        let (from, select, order) = match fts {
+        let snippets: Vec<String> = (0..FIELDS.len())
+            .map(|i| format!("snippet(search_index, {i}, '[', ']', '…', 12)"))
+            .collect();
+        let sql = match fts {
+            // Rank every match cheaply, then make snippets for the top `limit` only.
             Some(q) => {
                 let pq = arg(q.to_string(), &mut args);
-                conditions.push(format!("search_index MATCH {pq}"));
-                let highlights: Vec<String> = (0..FIELDS.len())
-                    .map(|i| format!("snippet(search_index, {i}, '[', ']', '…', 12)"))
-                    .collect();
-                (
-                    "search_index JOIN datasets d ON d.id = search_index.rowid".to_string(),
-                    format!(
-                        "bm25(search_index, 10.0, 4.0, 2.0, 3.0, 5.0, 3.0, 1.0), {}",
-                        highlights.join(", ")
-                    ),
-                    "ORDER BY 2, d.zone, d.name",
+                format!(
+                    "WITH top AS (
+                         SELECT search_index.rowid AS id,
+                                bm25(search_index, 10.0, 4.0, 2.0, 3.0, 5.0, 3.0, 1.0) AS rank
+                         FROM search_index JOIN datasets d ON d.id = search_index.rowid
+                         WHERE search_index MATCH {pq} AND {}
+                         ORDER BY rank LIMIT {limit})
+                     SELECT d.zone || '.' || d.name, top.rank, {}, d.description
+                     FROM top JOIN search_index ON search_index.rowid = top.id
+                              JOIN datasets d ON d.id = top.id
+                     WHERE search_index MATCH {pq}
+                     ORDER BY top.rank, d.zone, d.name",
+                    conditions.join(" AND "),
+                    snippets.join(", ")
                 )
             }
-            None => (
-                "datasets d".to_string(),
-                "0.0, ".to_string() + &vec!["''"; FIELDS.len()].join(", "),
-                "ORDER BY d.zone, d.name",
+            None => format!(
+                "SELECT d.zone || '.' || d.name, 0.0, {}, d.description FROM datasets d
+                 WHERE {} ORDER BY d.zone, d.name LIMIT {limit}",
+                vec!["''"; FIELDS.len()].join(", "),
+                conditions.join(" AND ")
             ),
         };
-        let sql = format!(
-            "SELECT d.zone || '.' || d.name, {select}, d.description FROM {from}
-             WHERE {} {order} LIMIT {limit}",
-            conditions.join(" AND ")
-        );
         let mut stmt = self.conn.prepare(&sql).map_err(self.err())?;
         let rows = stmt
             .query_map(rusqlite::params_from_iter(args), |r| {
