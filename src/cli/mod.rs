@@ -25,14 +25,9 @@ use printer::Printer;
     about = "Versioned bronze/silver/gold datasets with a SQLite catalog"
 )]
 struct Cli {
-    /// Run as if started in DIR (the lake project, or a folder inside it).
-    #[arg(
-        short = 'C',
-        long = "dir",
-        global = true,
-        env = "LAKE_DIR",
-        value_name = "DIR"
-    )]
+    /// Run as if started in DIR (the lake project, or a folder inside it); default: LAKE_DIR,
+    /// else the current folder.
+    #[arg(short = 'C', long = "dir", global = true, value_name = "DIR")]
     dir: Option<PathBuf>,
     /// Print only results and errors.
     #[arg(short, long, global = true)]
@@ -111,7 +106,12 @@ pub fn main() -> i32 {
 }
 
 async fn run(cli: Cli) -> i32 {
-    let start = cli.dir.clone().unwrap_or_else(|| PathBuf::from("."));
+    let dir = cli.dir.clone().or_else(|| {
+        std::env::var_os("LAKE_DIR")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    });
+    let start = dir.unwrap_or_else(|| PathBuf::from("."));
     let result = match cli.command {
         Command::Init(args) => {
             let p = printer(cli.quiet, args.json);

@@ -66,6 +66,8 @@ fn commands_find_the_lake_from_a_subfolder_and_from_lake_dir() {
         .env("LAKE_DIR", lake.path())
         .assert()
         .success();
+    // An empty LAKE_DIR is no LAKE_DIR.
+    lake.cmd(["ls"]).env("LAKE_DIR", "").assert().success();
 }
 
 #[test]
