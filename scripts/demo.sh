@@ -72,6 +72,13 @@ LAKE_NOW=2026-04-15T00:00:00Z "$lake" archive
 "$lake" query "SELECT count(*) AS january_export FROM bronze.customers" --at bronze.customers=v1
 "$lake" check --verify-hashes
 
+step "pinned reads: lock the training data, verify it, train on it twice"
+"$lake" pin gold.customer_features@train-2026-03
+"$lake" verify
+cargo run --quiet --manifest-path "$repo/Cargo.toml" --example train -- "$demo"
+cargo run --quiet --manifest-path "$repo/Cargo.toml" --example train -- "$demo"
+"$lake" scan gold.customer_features@train-2026-03 --shard 0/2 --columns customer_id,orders | head -4
+
 step "catalog: describe, search, compare"
 "$lake" annotate bronze.customers --owner crm-team --label pii --label domain=sales \
     --column email="Customer email as typed in the CRM"

@@ -30,6 +30,11 @@ export AWS_SECRET_ACCESS_KEY=$SEAWEED_SECRET_KEY
 export AWS_REGION=us-east-1
 echo "SeaweedFS $SEAWEED_ENDPOINT (pid $SEAWEED_PID)"
 
+echo "== pyarrow, for reading versions from Python with no lake installed"
+"$LAKE_VENV/bin/python" -c "import pyarrow" 2>/dev/null \
+  || "$LAKE_VENV/bin/pip" install --quiet --disable-pip-version-check pyarrow
+export LAKE_TEST_PYTHON=$LAKE_VENV/bin/python
+
 echo "== tests"
 cargo build --bin lake
 cargo test --lib --test cli

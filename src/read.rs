@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::format::Manifest;
 use crate::ident::{DatasetRef, Zone};
 use crate::lake::Lake;
+use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
 
 /// One version with everything the catalog holds about it.
 #[derive(Debug, Clone, Serialize)]
@@ -142,6 +143,32 @@ impl Lake {
             problem: format!("not a manifest: {e}"),
         })?;
         Ok((version, manifest, bytes.to_vec()))
+    }
+}
+
+/// A Parquet file's footer, read from the end of the object.
+pub(crate) async fn footer(
+    storage: &crate::storage::Storage,
+    key: &str,
+    size: u64,
+) -> Result<ParquetMetaData> {
+    let corrupt = |e: parquet::errors::ParquetError| Error::Integrity {
+        path: storage.object_url(key),
+        problem: format!("cannot read its Parquet footer: {e}"),
+    };
+    let mut want = size.min(64 * 1024);
+    loop {
+        let tail = storage.get_range(key, size - want..size).await?;
+        let mut reader = ParquetMetaDataReader::new();
+        match reader.try_parse_sized(&tail, size) {
+            Ok(()) => return reader.finish().map_err(corrupt),
+            Err(parquet::errors::ParquetError::NeedMoreData(n))
+                if (n as u64) > want && (n as u64) <= size =>
+            {
+                want = n as u64;
+            }
+            Err(e) => return Err(corrupt(e)),
+        }
     }
 }
 

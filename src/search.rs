@@ -7,7 +7,6 @@ use std::time::Instant;
 
 use datafusion::common::ScalarValue;
 use parquet::arrow::arrow_reader::statistics::StatisticsConverter;
-use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
 use serde::Serialize;
 
 use crate::catalog::VersionRow;
@@ -17,6 +16,7 @@ use crate::error::{Error, Result};
 use crate::format::schema::{self, Drift};
 use crate::ident::DatasetRef;
 use crate::lake::Lake;
+use crate::read::footer;
 use crate::sql::version_schema;
 
 /// Changes to a dataset's metadata; each field left empty changes nothing.
@@ -299,32 +299,6 @@ fn fold(
             let text = arrow::util::display::array_value_to_string(values, i)
                 .unwrap_or_else(|_| s.to_string());
             *best = Some((s, text));
-        }
-    }
-}
-
-/// A Parquet file's footer, read from the end of the object.
-async fn footer(
-    storage: &crate::storage::Storage,
-    key: &str,
-    size: u64,
-) -> Result<ParquetMetaData> {
-    let corrupt = |e: parquet::errors::ParquetError| Error::Integrity {
-        path: storage.object_url(key),
-        problem: format!("cannot read its Parquet footer: {e}"),
-    };
-    let mut want = size.min(64 * 1024);
-    loop {
-        let tail = storage.get_range(key, size - want..size).await?;
-        let mut reader = ParquetMetaDataReader::new();
-        match reader.try_parse_sized(&tail, size) {
-            Ok(()) => return reader.finish().map_err(corrupt),
-            Err(parquet::errors::ParquetError::NeedMoreData(n))
-                if (n as u64) > want && (n as u64) <= size =>
-            {
-                want = n as u64;
-            }
-            Err(e) => return Err(corrupt(e)),
         }
     }
 }

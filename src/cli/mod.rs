@@ -8,6 +8,7 @@ mod lineage;
 mod printer;
 mod promote;
 mod query;
+mod reads;
 mod report;
 mod search;
 
@@ -77,6 +78,16 @@ enum Command {
     Diff(search::DiffArgs),
     /// Rebuild the search index from the catalog.
     Reindex(search::ReindexArgs),
+    /// Resolve refs to exact versions and write them, with digests, to a lock file.
+    Pin(reads::PinArgs),
+    /// Check that every version in a lock file is intact; exit 3 if not.
+    Verify(reads::VerifyArgs),
+    /// Download a version's files and manifest into a folder, verified.
+    Get(reads::GetArgs),
+    /// Print a version's manifest (the read contract).
+    Manifest(reads::ManifestArgs),
+    /// Read a version (or one shard of it) as CSV or JSON lines, verified.
+    Scan(reads::ScanArgs),
 }
 
 /// Parse, run, render; returns the exit code.
@@ -187,6 +198,25 @@ async fn run(cli: Cli) -> i32 {
         Command::Reindex(args) => with_lake(&start, |lake| {
             search::reindex(lake, &args, printer(cli.quiet, args.json))
         }),
+        Command::Pin(args) => with_lake(&start, |lake| {
+            reads::pin(lake, &args, printer(cli.quiet, args.json))
+        }),
+        Command::Verify(args) => match open(&start) {
+            Ok(lake) => reads::verify(&lake, &args, printer(cli.quiet, args.json)).await,
+            Err(e) => Err(e),
+        },
+        Command::Get(args) => match open(&start) {
+            Ok(lake) => reads::get(&lake, &args, printer(cli.quiet, args.json)).await,
+            Err(e) => Err(e),
+        },
+        Command::Manifest(args) => match open(&start) {
+            Ok(lake) => reads::manifest(&lake, &args, printer(cli.quiet, false)).await,
+            Err(e) => Err(e),
+        },
+        Command::Scan(args) => match open(&start) {
+            Ok(lake) => reads::scan(&lake, &args, printer(cli.quiet, args.json)).await,
+            Err(e) => Err(e),
+        },
         Command::Ls(args) => with_lake(&start, |lake| {
             inspect::ls(lake, &args, printer(cli.quiet, args.json))
         }),

@@ -66,6 +66,29 @@ impl Printer {
     }
 }
 
+/// Standard output for streaming results; a closed pipe (`lake scan … | head`) ends the
+/// process quietly with exit 0 instead of failing the command.
+pub struct Stdout(std::io::BufWriter<std::io::Stdout>);
+
+pub fn stdout() -> Stdout {
+    Stdout(std::io::BufWriter::new(std::io::stdout()))
+}
+
+impl Write for Stdout {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.write(buf).inspect_err(quit_on_broken_pipe)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush().inspect_err(quit_on_broken_pipe)
+    }
+}
+
+fn quit_on_broken_pipe(e: &std::io::Error) {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        std::process::exit(0);
+    }
+}
+
 /// `1234567` → `1,234,567`
 pub fn count(n: u64) -> String {
     let digits = n.to_string();

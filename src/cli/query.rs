@@ -64,7 +64,7 @@ pub async fn run(lake: &Lake, args: Args, _p: Printer) -> Result<(), Failure> {
         Some(path) => Box::new(std::io::BufWriter::new(
             File::create(path).map_err(io(path))?,
         )),
-        None => Box::new(std::io::BufWriter::new(std::io::stdout())),
+        None => Box::new(super::printer::stdout()),
     };
     let out_path = args
         .output

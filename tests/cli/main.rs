@@ -7,6 +7,7 @@ mod inspect;
 mod lifecycle;
 mod promote;
 mod query;
+mod reads;
 mod s3;
 mod search;
 mod util;

@@ -1,0 +1,232 @@
+//! `lake pin`, `lake verify`, `lake get`, `lake manifest`, `lake scan`: pinned reads.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use futures::TryStreamExt;
+use lake::scan::{ScanOptions, Shuffle};
+use lake::{DatasetRef, Lake};
+
+use super::printer::{Printer, bytes, plural};
+use super::{Failure, not_found_hint, report};
+
+#[derive(Debug, clap::Args)]
+pub struct PinArgs {
+    /// Refs to pin: gold.features@train-2026-11, silver.orders@2026-11-01, bronze.events.
+    #[arg(required = true, value_name = "REF")]
+    refs: Vec<String>,
+    #[arg(long, default_value = "lake.lock", value_name = "FILE")]
+    lock: PathBuf,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct VerifyArgs {
+    #[arg(default_value = "lake.lock", value_name = "LOCK")]
+    lock: PathBuf,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct GetArgs {
+    #[arg(value_name = "REF")]
+    reference: String,
+    /// The folder to fill (the root's layout: data files and the manifest).
+    #[arg(short, long, value_name = "DIR")]
+    output: PathBuf,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ManifestArgs {
+    #[arg(value_name = "REF")]
+    reference: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ScanArgs {
+    #[arg(value_name = "REF")]
+    reference: String,
+    /// Comma-separated columns.
+    #[arg(long, value_delimiter = ',')]
+    columns: Option<Vec<String>>,
+    /// RANK/WORLD, such as 0/2.
+    #[arg(long, value_name = "RANK/WORLD")]
+    shard: Option<String>,
+    /// Shuffle row groups (and rows within --buffer) with this seed.
+    #[arg(long)]
+    seed: Option<u64>,
+    #[arg(long, default_value_t = 0)]
+    epoch: u64,
+    #[arg(long, default_value_t = 0, value_name = "ROWS")]
+    buffer: usize,
+    #[arg(long, default_value_t = 8192)]
+    batch_size: usize,
+    /// Skip the sha256 check of each file.
+    #[arg(long)]
+    no_verify: bool,
+    #[arg(long, value_enum, default_value = "csv")]
+    format: Format,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Format {
+    Csv,
+    Json,
+}
+
+pub fn pin(lake: &Lake, args: &PinArgs, p: Printer) -> Result<(), Failure> {
+    let refs = args
+        .refs
+        .iter()
+        .map(|r| r.parse::<DatasetRef>().map_err(Failure::from))
+        .collect::<Result<Vec<_>, _>>()?;
+    let pins = lake
+        .pin(&refs, &args.lock)
+        .map_err(|e| not_found_hint(lake, e))?;
+    if p.json {
+        p.json(&pins);
+    } else {
+        for pin in &pins {
+            p.out(format!(
+                "✓ {} -> {}  sha256:{}",
+                pin.requested,
+                pin.reference,
+                &pin.digest[..12]
+            ));
+        }
+        p.status(format!("wrote {}", args.lock.display()));
+    }
+    Ok(())
+}
+
+pub async fn verify(lake: &Lake, args: &VerifyArgs, p: Printer) -> Result<(), Failure> {
+    if !args.lock.exists() {
+        return Err(Failure::usage(&format!(
+            "no lock file `{}`; `lake pin REF` writes one",
+            args.lock.display()
+        )));
+    }
+    let report = lake.verify(&args.lock).await?;
+    if p.json {
+        p.json(&report);
+    } else {
+        for pr in &report.problems {
+            p.out(format!(
+                "problem {}: {}: {}",
+                pr.reference, pr.object, pr.problem
+            ));
+        }
+        p.out(format!(
+            "{} and {} checked: {}",
+            plural(report.pins as u64, "pin", "pins"),
+            plural(report.files as u64, "file", "files"),
+            if report.problems.is_empty() {
+                "all match".to_string()
+            } else {
+                plural(report.problems.len() as u64, "problem", "problems")
+            }
+        ));
+    }
+    if !report.problems.is_empty() {
+        return Err(Failure::silent(report::EXIT_INTEGRITY));
+    }
+    Ok(())
+}
+
+pub async fn get(lake: &Lake, args: &GetArgs, p: Printer) -> Result<(), Failure> {
+    let r: DatasetRef = args.reference.parse()?;
+    std::fs::create_dir_all(&args.output).map_err(|source| lake::Error::Io {
+        path: args.output.clone(),
+        source,
+    })?;
+    let (manifest, total) = lake
+        .get(&r, &args.output)
+        .await
+        .map_err(|e| not_found_hint(lake, e))?;
+    if p.json {
+        p.json(&serde_json::json!({ "dataset": manifest.dataset, "version": manifest.version, "files": manifest.files.len(), "bytes": total, "dir": args.output }));
+    } else {
+        p.out(format!(
+            "✓ {}@v{} -> {}  {} {} (verified)",
+            manifest.dataset,
+            manifest.version,
+            args.output.display(),
+            plural(manifest.files.len() as u64, "file", "files"),
+            bytes(total)
+        ));
+    }
+    Ok(())
+}
+
+pub async fn manifest(lake: &Lake, args: &ManifestArgs, p: Printer) -> Result<(), Failure> {
+    let r: DatasetRef = args.reference.parse()?;
+    let (_, _, raw) = lake
+        .manifest(&r)
+        .await
+        .map_err(|e| not_found_hint(lake, e))?;
+    p.out(String::from_utf8_lossy(&raw).trim_end());
+    Ok(())
+}
+
+pub async fn scan(lake: &Lake, args: &ScanArgs, _p: Printer) -> Result<(), Failure> {
+    let r: DatasetRef = args.reference.parse()?;
+    let shard = match &args.shard {
+        Some(s) => {
+            let parsed = s
+                .split_once('/')
+                .and_then(|(a, b)| Some((a.parse::<usize>().ok()?, b.parse::<usize>().ok()?)));
+            match parsed {
+                Some(pair) => Some(pair),
+                None => return Err(Failure::usage("--shard takes RANK/WORLD, such as 0/2")),
+            }
+        }
+        None => None,
+    };
+    let options = ScanOptions {
+        columns: args.columns.clone(),
+        batch_size: args.batch_size,
+        shard,
+        shuffle: args.seed.map(|seed| Shuffle {
+            seed,
+            epoch: args.epoch,
+            buffer_rows: args.buffer,
+        }),
+        verify: !args.no_verify,
+    };
+    let scan = lake
+        .scan(&r, options)
+        .await
+        .map_err(|e| not_found_hint(lake, e))?;
+    let mut stream = scan.into_stream();
+    let out = super::printer::stdout();
+    let io_err = |e: std::io::Error| {
+        Failure::from(lake::Error::Io {
+            path: "stdout".into(),
+            source: e,
+        })
+    };
+    let arrow_err = |e: arrow::error::ArrowError| io_err(std::io::Error::other(e));
+    if args.json || args.format == Format::Json {
+        let mut w = arrow::json::LineDelimitedWriter::new(out);
+        while let Some(batch) = stream.try_next().await? {
+            w.write(&batch).map_err(arrow_err)?;
+        }
+        w.finish().map_err(arrow_err)?;
+        w.into_inner().flush().map_err(io_err)?;
+    } else {
+        let mut w = arrow::csv::WriterBuilder::new()
+            .with_header(true)
+            .build(out);
+        while let Some(batch) = stream.try_next().await? {
+            w.write(&batch).map_err(arrow_err)?;
+        }
+        w.into_inner().flush().map_err(io_err)?;
+    }
+    Ok(())
+}
