@@ -210,18 +210,13 @@ fn restore_brings_a_version_back_verified() {
     assert!(hot(&lake, &v1[0]).exists());
     assert!(!cold(&lake, &v1[0]).exists(), "one copy, not two");
     assert_eq!(state(&lake, "bronze.orders@v1"), "active");
-    let out = lake
-        .cmd([
-            "query",
+    assert_eq!(
+        lake.query_csv(
             "SELECT count(*) AS n FROM bronze.orders",
-            "--at",
-            "bronze.orders=v1",
-            "--format",
-            "csv",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(text(&out).0, "n\n2000\n");
+            &["bronze.orders=v1"]
+        ),
+        "n\n2000\n"
+    );
     let again = lake.json(["restore", "bronze.orders@v1"]);
     assert_eq!(again["already_active"], true);
     lake.cmd(["check", "--verify-hashes"]).assert().success();

@@ -506,18 +506,13 @@ fn s3_promote_archive_restore_gc_and_check() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     lake.cmd(["restore", "bronze.orders@v1"]).assert().success();
-    let q = lake
-        .cmd([
-            "query",
+    assert_eq!(
+        lake.query_csv(
             "SELECT count(*) AS n FROM bronze.orders",
-            "--at",
-            "bronze.orders=v1",
-            "--format",
-            "csv",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(text(&q).0, "n\n300\n");
+            &["bronze.orders=v1"]
+        ),
+        "n\n300\n"
+    );
     let check = lake.json(["check", "--verify-hashes"]);
     assert_eq!(check["integrity_failures"], 0, "{check}");
     assert_eq!(check["orphans"], 0, "{check}");

@@ -196,6 +196,23 @@ impl TestLake {
     }
 }
 
+impl TestLake {
+    /// `lake query SQL --format csv [--at A…]`: its stdout, after asserting it succeeded.
+    pub fn query_csv(&self, sql: &str, at: &[&str]) -> String {
+        let mut args = vec!["query", sql, "--format", "csv"];
+        for a in at {
+            args.extend(["--at", a]);
+        }
+        let out = self.cmd(&args).output().expect("lake runs");
+        assert!(
+            out.status.success(),
+            "{sql}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
 /// The `ref` fields of a JSON array of objects.
 pub fn refs(list: &Value) -> Vec<String> {
     list.as_array()
