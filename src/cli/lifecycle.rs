@@ -248,12 +248,15 @@ pub fn rule(lake: &Lake, command: &RuleCommand, p: Printer) -> Result<(), Failur
 }
 
 pub async fn archive(lake: &Lake, args: &ArchiveArgs, p: Printer) -> Result<(), Failure> {
+    let spinner = p.spinner("archiving: copying and verifying");
     let report = lake
         .archive_versions()
         .with_datasets(datasets(&args.datasets)?)
         .with_dry_run(args.dry_run)
         .execute()
-        .await?;
+        .await;
+    drop(spinner);
+    let report = report?;
     if p.json {
         p.json(&report);
         return Ok(());
@@ -341,7 +344,10 @@ pub async fn restore(lake: &Lake, args: &RestoreArgs, p: Printer) -> Result<(), 
 }
 
 pub async fn gc(lake: &Lake, args: &GcArgs, p: Printer) -> Result<(), Failure> {
-    let report = lake.gc(args.grace, args.dry_run).await?;
+    let spinner = p.spinner("listing both tiers");
+    let report = lake.gc(args.grace, args.dry_run).await;
+    drop(spinner);
+    let report = report?;
     if p.json {
         p.json(&report);
         return Ok(());
@@ -373,7 +379,10 @@ pub async fn gc(lake: &Lake, args: &GcArgs, p: Printer) -> Result<(), Failure> {
 }
 
 pub async fn check(lake: &Lake, args: &CheckArgs, p: Printer) -> Result<(), Failure> {
-    let report = lake.check(args.verify_hashes, args.repair).await?;
+    let spinner = p.spinner("checking the catalog against storage");
+    let report = lake.check(args.verify_hashes, args.repair).await;
+    drop(spinner);
+    let report = report?;
     if p.json {
         p.json(&report);
     } else {

@@ -42,6 +42,21 @@ impl Printer {
         !self.quiet && !self.json && std::io::stderr().is_terminal()
     }
 
+    /// A spinner with `label` on stderr until the guard drops (terminal only), for commands whose
+    /// work has no byte count to show.
+    pub fn spinner(&self, label: &str) -> Option<ProgressBar> {
+        if !self.shows_progress() {
+            return None;
+        }
+        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {msg} [{elapsed}]").expect("a valid template"),
+        );
+        bar.set_message(label.to_string());
+        bar.enable_steady_tick(Duration::from_millis(120));
+        Some(bar)
+    }
+
     /// A byte-progress bar fed by a library operation, or `None` where it would not show.
     pub fn byte_progress(&self, label: &'static str) -> Option<ProgressFn> {
         if !self.shows_progress() {

@@ -35,7 +35,7 @@ enum Format {
     Parquet,
 }
 
-pub async fn run(lake: &Lake, args: Args, _p: Printer) -> Result<(), Failure> {
+pub async fn run(lake: &Lake, args: Args, p: Printer) -> Result<(), Failure> {
     let format = if args.json { Format::Json } else { args.format };
     if format == Format::Parquet && args.output.is_none() {
         return Err(Failure::usage(
@@ -79,7 +79,10 @@ pub async fn run(lake: &Lake, args: Args, _p: Printer) -> Result<(), Failure> {
     let mut stream = output.stream;
     match format {
         Format::Table => {
-            let batches: Vec<_> = stream.try_collect().await.map_err(query_err)?;
+            let spinner = p.spinner("running the query");
+            let batches: Result<Vec<_>, _> = stream.try_collect().await;
+            drop(spinner);
+            let batches = batches.map_err(query_err)?;
             let text = arrow::util::pretty::pretty_format_batches(&batches).map_err(write_err)?;
             writeln!(sink, "{text}").map_err(io(&out_path))?;
             sink.flush().map_err(io(&out_path))?;

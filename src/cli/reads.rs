@@ -112,7 +112,10 @@ pub async fn verify(lake: &Lake, args: &VerifyArgs, p: Printer) -> Result<(), Fa
             args.lock.display()
         )));
     }
-    let report = lake.verify(&args.lock).await?;
+    let spinner = p.spinner("verifying pinned versions");
+    let report = lake.verify(&args.lock).await;
+    drop(spinner);
+    let report = report?;
     if p.json {
         p.json(&report);
     } else {
