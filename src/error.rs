@@ -158,6 +158,13 @@ pub enum Error {
         suggestions: Vec<String>,
     },
 
+    #[error("{origin}: dataset `{dataset}` not found{}", suggestion(suggestions))]
+    UnknownDataset {
+        origin: String,
+        dataset: String,
+        suggestions: Vec<String>,
+    },
+
     #[error("{origin}: query failed")]
     Query {
         origin: String,

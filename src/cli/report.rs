@@ -55,7 +55,9 @@ fn hint(e: &Error, extra: Option<&str>) -> Option<String> {
         Error::VersionArchived { version, .. } => {
             format!("`lake restore {version}` brings it back")
         }
-        Error::UnknownTable { .. } => "`lake ls` lists the datasets".into(),
+        Error::UnknownTable { .. } | Error::UnknownDataset { .. } => {
+            "`lake ls` lists the datasets".into()
+        }
         Error::NotAQuery { .. } => {
             "`lake query` runs one SELECT; datasets change through `lake ingest` and `lake promote`"
                 .into()

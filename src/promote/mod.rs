@@ -332,6 +332,14 @@ impl Promote<'_> {
                 Err(Error::DatasetNotFound(_)) if self.dry_run && planned.contains(t) => {
                     to_build.push(t.clone())
                 }
+                Err(Error::DatasetNotFound(name)) => {
+                    return Err(Error::UnknownDataset {
+                        origin: job.path.display().to_string(),
+                        suggestions: lake.suggest(&t.name),
+                        dataset: name,
+                    }
+                    .into());
+                }
                 Err(e) => return Err(e.into()),
             }
         }

@@ -407,7 +407,9 @@ fn bad_jobs_are_refused_with_file_line_and_column() {
     let (stdout, _) = text(&out);
     assert!(stdout.contains("FAILED silver.typo"), "{stdout}");
     assert!(
-        stdout.contains("dataset `bronze.order` not found"),
+        stdout.contains(
+            "jobs/silver/typo.sql: dataset `bronze.order` not found; did you mean `bronze.orders`"
+        ),
         "{stdout}"
     );
     std::fs::remove_file(lake.path().join("jobs/silver/typo.sql")).unwrap();
