@@ -9,7 +9,7 @@
 //! same order on every run. With verification on, each file's sha256 is checked against the
 //! manifest before any of its rows are returned.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use arrow::array::{RecordBatch, UInt32Array};
@@ -18,7 +18,7 @@ use arrow::datatypes::SchemaRef;
 use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
 use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::ArrowReaderOptions;
+use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
 use parquet::arrow::async_reader::{AsyncFileReader, ParquetRecordBatchStreamBuilder};
 use parquet::file::metadata::ParquetMetaData;
 use serde::Serialize;
@@ -189,7 +189,7 @@ impl Lake {
                 .map_err(|e| Error::Internal(format!("manifest schema: {e}")))?;
             return Ok(Arc::new(all));
         };
-        let builder = open(self.storage(), first).await?;
+        let builder = open(self.storage(), first, &mut HashMap::new()).await?;
         let schema = builder.schema().clone();
         Ok(match &options.columns {
             // Parquet projections keep the file's column order, whatever order was asked for.
@@ -251,21 +251,34 @@ impl AsyncFileReader for ObjectFile {
     }
 }
 
+/// A reader of one file's row groups. Its footer is fetched once and kept in `footers`, so
+/// reading a file's row groups one unit at a time does not fetch the footer again.
 async fn open(
     storage: &Storage,
     f: &ManifestFile,
+    footers: &mut HashMap<String, ArrowReaderMetadata>,
 ) -> Result<ParquetRecordBatchStreamBuilder<ObjectFile>> {
-    let reader = ObjectFile {
+    let mut reader = ObjectFile {
         storage: storage.clone(),
         key: f.path.clone(),
         size: f.size,
     };
-    ParquetRecordBatchStreamBuilder::new(reader)
-        .await
-        .map_err(|e| Error::Integrity {
-            path: storage.object_url(&f.path),
-            problem: format!("cannot read it as Parquet: {e}"),
-        })
+    let metadata = match footers.get(&f.path) {
+        Some(m) => m.clone(),
+        None => {
+            let m = ArrowReaderMetadata::load_async(&mut reader, ArrowReaderOptions::default())
+                .await
+                .map_err(|e| Error::Integrity {
+                    path: storage.object_url(&f.path),
+                    problem: format!("cannot read it as Parquet: {e}"),
+                })?;
+            footers.insert(f.path.clone(), m.clone());
+            m
+        }
+    };
+    Ok(ParquetRecordBatchStreamBuilder::new_with_metadata(
+        reader, metadata,
+    ))
 }
 
 struct Reader {
@@ -279,6 +292,7 @@ struct Reader {
 impl Reader {
     async fn run(self, tx: &mpsc::Sender<Result<RecordBatch>>) -> Result<()> {
         let mut verified = HashSet::new();
+        let mut footers = HashMap::new();
         let mut buffer: Vec<RecordBatch> = Vec::new();
         let mut buffered = 0usize;
         let shuffle = self.options.shuffle.filter(|s| s.buffer_rows > 0);
@@ -297,7 +311,7 @@ impl Reader {
                     });
                 }
             }
-            let builder = open(&self.storage, f).await?;
+            let builder = open(&self.storage, f, &mut footers).await?;
             let mask = match &self.options.columns {
                 Some(cols) => {
                     let schema = builder.schema().clone();

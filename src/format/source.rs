@@ -5,7 +5,7 @@
 //! the file and the line (or byte offset) where they are, in words a user can act on.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -584,13 +584,7 @@ fn column_name(schema: Option<&Schema>, index: usize) -> String {
 
 /// The sha256 and size of a whole file (for sources that may already be in the dataset).
 pub fn hash_file(path: &Path) -> Result<(String, u64)> {
-    let mut reader = HashingReader::new(open(path)?);
-    let mut buf = vec![0u8; READ_CHUNK];
-    loop {
-        let n = reader.read(&mut buf).map_err(io_err(path))?;
-        if n == 0 {
-            break;
-        }
-    }
-    reader.finish().map_err(io_err(path))
+    HashingReader::new(open(path)?)
+        .finish()
+        .map_err(io_err(path))
 }
