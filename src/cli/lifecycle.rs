@@ -248,15 +248,14 @@ pub fn rule(lake: &Lake, command: &RuleCommand, p: Printer) -> Result<(), Failur
 }
 
 pub async fn archive(lake: &Lake, args: &ArchiveArgs, p: Printer) -> Result<(), Failure> {
-    let spinner = p.spinner("archiving: copying and verifying");
-    let report = lake
+    let archive = lake
         .archive_versions()
         .with_datasets(datasets(&args.datasets)?)
         .with_dry_run(args.dry_run)
-        .execute()
-        .await;
-    drop(spinner);
-    let report = report?;
+        .execute();
+    let report = p
+        .spinning("archiving: copying and verifying", archive)
+        .await?;
     if p.json {
         p.json(&report);
         return Ok(());
@@ -316,8 +315,11 @@ pub async fn archive(lake: &Lake, args: &ArchiveArgs, p: Printer) -> Result<(), 
 
 pub async fn restore(lake: &Lake, args: &RestoreArgs, p: Printer) -> Result<(), Failure> {
     let r: DatasetRef = args.reference.parse()?;
-    let report = lake
-        .restore(&r, args.dry_run)
+    let report = p
+        .spinning(
+            "restoring: copying back and verifying",
+            lake.restore(&r, args.dry_run),
+        )
         .await
         .map_err(|e| not_found_hint(lake, e))?;
     if p.json {
@@ -344,10 +346,9 @@ pub async fn restore(lake: &Lake, args: &RestoreArgs, p: Printer) -> Result<(), 
 }
 
 pub async fn gc(lake: &Lake, args: &GcArgs, p: Printer) -> Result<(), Failure> {
-    let spinner = p.spinner("listing both tiers");
-    let report = lake.gc(args.grace, args.dry_run).await;
-    drop(spinner);
-    let report = report?;
+    let report = p
+        .spinning("listing both tiers", lake.gc(args.grace, args.dry_run))
+        .await?;
     if p.json {
         p.json(&report);
         return Ok(());
@@ -379,10 +380,12 @@ pub async fn gc(lake: &Lake, args: &GcArgs, p: Printer) -> Result<(), Failure> {
 }
 
 pub async fn check(lake: &Lake, args: &CheckArgs, p: Printer) -> Result<(), Failure> {
-    let spinner = p.spinner("checking the catalog against storage");
-    let report = lake.check(args.verify_hashes, args.repair).await;
-    drop(spinner);
-    let report = report?;
+    let report = p
+        .spinning(
+            "checking the catalog against storage",
+            lake.check(args.verify_hashes, args.repair),
+        )
+        .await?;
     if p.json {
         p.json(&report);
     } else {

@@ -117,117 +117,7 @@ pub fn main() -> i32 {
 }
 
 async fn run(cli: Cli) -> i32 {
-    let dir = cli.dir.clone().or_else(|| {
-        std::env::var_os("LAKE_DIR")
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    });
-    let start = dir.unwrap_or_else(|| PathBuf::from("."));
-    let result = match cli.command {
-        Command::Init(args) => {
-            let p = printer(cli.quiet, args.json);
-            init::run(&start, args, p)
-        }
-        Command::Ingest(args) => {
-            let p = printer(cli.quiet, args.json);
-            match open(&start) {
-                Ok(lake) => ingest::run(&lake, args, p).await,
-                Err(e) => Err(e),
-            }
-        }
-        Command::Promote(args) => {
-            let p = printer(cli.quiet, args.json);
-            match open(&start) {
-                Ok(lake) => promote::run(&lake, args, p).await,
-                Err(e) => Err(e),
-            }
-        }
-        Command::Query(args) => {
-            let p = printer(cli.quiet, args.json);
-            match open(&start) {
-                Ok(lake) => query::run(&lake, args, p).await,
-                Err(e) => Err(e),
-            }
-        }
-        Command::Lineage(args) => with_lake(&start, |lake| {
-            lineage::run(lake, &args, printer(cli.quiet, args.json))
-        }),
-        Command::Tag(args) => with_lake(&start, |lake| {
-            lifecycle::tag(lake, &args, printer(cli.quiet, args.json))
-        }),
-        Command::Rule(command) => {
-            let json = match &command {
-                lifecycle::RuleCommand::Add(a) => a.json,
-                lifecycle::RuleCommand::Ls { json } | lifecycle::RuleCommand::Rm { json, .. } => {
-                    *json
-                }
-            };
-            with_lake(&start, |lake| {
-                lifecycle::rule(lake, &command, printer(cli.quiet, json))
-            })
-        }
-        Command::Archive(args) => match open(&start) {
-            Ok(lake) => lifecycle::archive(&lake, &args, printer(cli.quiet, args.json)).await,
-            Err(e) => Err(e),
-        },
-        Command::Restore(args) => match open(&start) {
-            Ok(lake) => lifecycle::restore(&lake, &args, printer(cli.quiet, args.json)).await,
-            Err(e) => Err(e),
-        },
-        Command::Gc(args) => match open(&start) {
-            Ok(lake) => lifecycle::gc(&lake, &args, printer(cli.quiet, args.json)).await,
-            Err(e) => Err(e),
-        },
-        Command::Check(args) => match open(&start) {
-            Ok(lake) => lifecycle::check(&lake, &args, printer(cli.quiet, args.json)).await,
-            Err(e) => Err(e),
-        },
-        Command::Du(args) => with_lake(&start, |lake| {
-            lifecycle::du(lake, &args, printer(cli.quiet, args.json))
-        }),
-        Command::Annotate(args) => with_lake(&start, |lake| {
-            search::annotate(lake, &args, printer(cli.quiet, args.json))
-        }),
-        Command::Search(args) => with_lake(&start, |lake| {
-            search::search(lake, &args, printer(cli.quiet, args.json))
-        }),
-        Command::Diff(args) => match open(&start) {
-            Ok(lake) => search::diff(&lake, &args, printer(cli.quiet, args.json)).await,
-            Err(e) => Err(e),
-        },
-        Command::Reindex(args) => with_lake(&start, |lake| {
-            search::reindex(lake, &args, printer(cli.quiet, args.json))
-        }),
-        Command::Pin(args) => with_lake(&start, |lake| {
-            reads::pin(lake, &args, printer(cli.quiet, args.json))
-        }),
-        Command::Verify(args) => match open(&start) {
-            Ok(lake) => reads::verify(&lake, &args, printer(cli.quiet, args.json)).await,
-            Err(e) => Err(e),
-        },
-        Command::Get(args) => match open(&start) {
-            Ok(lake) => reads::get(&lake, &args, printer(cli.quiet, args.json)).await,
-            Err(e) => Err(e),
-        },
-        Command::Manifest(args) => match open(&start) {
-            Ok(lake) => reads::manifest(&lake, &args, printer(cli.quiet, false)).await,
-            Err(e) => Err(e),
-        },
-        Command::Scan(args) => match open(&start) {
-            Ok(lake) => reads::scan(&lake, &args, printer(cli.quiet, args.json)).await,
-            Err(e) => Err(e),
-        },
-        Command::Ls(args) => with_lake(&start, |lake| {
-            inspect::ls(lake, &args, printer(cli.quiet, args.json))
-        }),
-        Command::Show(args) => with_lake(&start, |lake| {
-            inspect::show(lake, &args, printer(cli.quiet, args.json))
-        }),
-        Command::Log(args) => with_lake(&start, |lake| {
-            inspect::log(lake, &args, printer(cli.quiet, args.json))
-        }),
-    };
-    match result {
+    match dispatch(cli).await {
         Ok(()) => 0,
         Err(Failure {
             error: None, code, ..
@@ -240,19 +130,70 @@ async fn run(cli: Cli) -> i32 {
     }
 }
 
+async fn dispatch(cli: Cli) -> Result<(), Failure> {
+    let start = cli
+        .dir
+        .clone()
+        .or_else(|| {
+            std::env::var_os("LAKE_DIR")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        })
+        .unwrap_or_else(|| PathBuf::from("."));
+    let p = |json: bool| printer(cli.quiet, json);
+    if let Command::Init(args) = cli.command {
+        let printer = p(args.json);
+        return init::run(&start, args, printer);
+    }
+    let lake = Lake::open(&start)?;
+    let lake = &lake;
+    match cli.command {
+        Command::Init(_) => unreachable!("handled above"),
+        Command::Ingest(args) => {
+            let printer = p(args.json);
+            ingest::run(lake, args, printer).await
+        }
+        Command::Promote(args) => {
+            let printer = p(args.json);
+            promote::run(lake, args, printer).await
+        }
+        Command::Query(args) => {
+            let printer = p(args.json);
+            query::run(lake, args, printer).await
+        }
+        Command::Lineage(args) => lineage::run(lake, &args, p(args.json)),
+        Command::Tag(args) => lifecycle::tag(lake, &args, p(args.json)),
+        Command::Rule(command) => {
+            let json = match &command {
+                lifecycle::RuleCommand::Add(a) => a.json,
+                lifecycle::RuleCommand::Ls { json } | lifecycle::RuleCommand::Rm { json, .. } => {
+                    *json
+                }
+            };
+            lifecycle::rule(lake, &command, p(json))
+        }
+        Command::Archive(args) => lifecycle::archive(lake, &args, p(args.json)).await,
+        Command::Restore(args) => lifecycle::restore(lake, &args, p(args.json)).await,
+        Command::Gc(args) => lifecycle::gc(lake, &args, p(args.json)).await,
+        Command::Check(args) => lifecycle::check(lake, &args, p(args.json)).await,
+        Command::Du(args) => lifecycle::du(lake, &args, p(args.json)),
+        Command::Annotate(args) => search::annotate(lake, &args, p(args.json)),
+        Command::Search(args) => search::search(lake, &args, p(args.json)),
+        Command::Diff(args) => search::diff(lake, &args, p(args.json)).await,
+        Command::Reindex(args) => search::reindex(lake, &args, p(args.json)),
+        Command::Pin(args) => reads::pin(lake, &args, p(args.json)),
+        Command::Verify(args) => reads::verify(lake, &args, p(args.json)).await,
+        Command::Get(args) => reads::get(lake, &args, p(args.json)).await,
+        Command::Manifest(args) => reads::manifest(lake, &args, p(false)).await,
+        Command::Scan(args) => reads::scan(lake, &args, p(args.json)).await,
+        Command::Ls(args) => inspect::ls(lake, &args, p(args.json)),
+        Command::Show(args) => inspect::show(lake, &args, p(args.json)),
+        Command::Log(args) => inspect::log(lake, &args, p(args.json)),
+    }
+}
+
 fn printer(quiet: bool, json: bool) -> Printer {
     Printer { json, quiet }
-}
-
-fn open(start: &std::path::Path) -> Result<Lake, Failure> {
-    Lake::open(start).map_err(Failure::from)
-}
-
-fn with_lake(
-    start: &std::path::Path,
-    f: impl FnOnce(&Lake) -> Result<(), Failure>,
-) -> Result<(), Failure> {
-    f(&open(start)?)
 }
 
 /// How a command failed: an error (with, optionally, a hint only the command could know), or

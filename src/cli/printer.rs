@@ -42,9 +42,18 @@ impl Printer {
         !self.quiet && !self.json && std::io::stderr().is_terminal()
     }
 
-    /// A spinner with `label` on stderr until the guard drops (terminal only), for commands whose
+    /// Await `work` with a spinner labelled `label` on stderr (terminal only), for commands whose
     /// work has no byte count to show.
-    pub fn spinner(&self, label: &str) -> Option<ProgressBar> {
+    pub async fn spinning<T>(&self, label: &str, work: impl std::future::Future<Output = T>) -> T {
+        let spinner = self.spinner(label);
+        let out = work.await;
+        if let Some(s) = spinner {
+            s.finish_and_clear();
+        }
+        out
+    }
+
+    fn spinner(&self, label: &str) -> Option<ProgressBar> {
         if !self.shows_progress() {
             return None;
         }

@@ -79,10 +79,10 @@ pub async fn run(lake: &Lake, args: Args, p: Printer) -> Result<(), Failure> {
     let mut stream = output.stream;
     match format {
         Format::Table => {
-            let spinner = p.spinner("running the query");
-            let batches: Result<Vec<_>, _> = stream.try_collect().await;
-            drop(spinner);
-            let batches = batches.map_err(query_err)?;
+            let batches: Vec<_> = p
+                .spinning("running the query", stream.try_collect())
+                .await
+                .map_err(query_err)?;
             let text = arrow::util::pretty::pretty_format_batches(&batches).map_err(write_err)?;
             writeln!(sink, "{text}").map_err(io(&out_path))?;
             sink.flush().map_err(io(&out_path))?;

@@ -112,10 +112,9 @@ pub async fn verify(lake: &Lake, args: &VerifyArgs, p: Printer) -> Result<(), Fa
             args.lock.display()
         )));
     }
-    let spinner = p.spinner("verifying pinned versions");
-    let report = lake.verify(&args.lock).await;
-    drop(spinner);
-    let report = report?;
+    let report = p
+        .spinning("verifying pinned versions", lake.verify(&args.lock))
+        .await?;
     if p.json {
         p.json(&report);
     } else {
@@ -148,8 +147,8 @@ pub async fn get(lake: &Lake, args: &GetArgs, p: Printer) -> Result<(), Failure>
         path: args.output.clone(),
         source,
     })?;
-    let (manifest, total) = lake
-        .get(&r, &args.output)
+    let (manifest, total) = p
+        .spinning("downloading and verifying", lake.get(&r, &args.output))
         .await
         .map_err(|e| not_found_hint(lake, e))?;
     if p.json {

@@ -157,8 +157,8 @@ pub fn search(lake: &Lake, args: &SearchArgs, p: Printer) -> Result<(), Failure>
 pub async fn diff(lake: &Lake, args: &DiffArgs, p: Printer) -> Result<(), Failure> {
     let a: DatasetRef = args.left.parse()?;
     let b: DatasetRef = args.right.parse()?;
-    let d = lake
-        .diff(&a, &b)
+    let d = p
+        .spinning("reading Parquet footers", lake.diff(&a, &b))
         .await
         .map_err(|e| not_found_hint(lake, e))?;
     if p.json {
