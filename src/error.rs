@@ -6,7 +6,7 @@
 
 use std::path::PathBuf;
 
-use crate::ident::{DatasetRef, Version};
+use crate::ident::Version;
 
 /// Where in an input file a problem was found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,8 +66,11 @@ pub enum Error {
         reason: String,
     },
 
-    #[error("dataset `{0}` not found")]
-    DatasetNotFound(String),
+    #[error("dataset `{dataset}` not found{}", suggestion(suggestions))]
+    DatasetNotFound {
+        dataset: String,
+        suggestions: Vec<String>,
+    },
 
     #[error("`{dataset}` has no version matching `@{selector}`")]
     VersionNotFound { dataset: String, selector: String },
@@ -234,11 +237,6 @@ impl Error {
             path: path.to_path_buf(),
             source,
         }
-    }
-
-    /// A DatasetRef-typed constructor for [`Error::DatasetNotFound`].
-    pub fn dataset_not_found(dataset: &DatasetRef) -> Error {
-        Error::DatasetNotFound(dataset.dataset_name())
     }
 }
 

@@ -44,20 +44,6 @@ pub struct LogEntry {
     pub drift: Vec<SchemaChange>,
 }
 
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
-        }
-        prev = cur;
-    }
-    prev[b.len()]
-}
-
 impl Lake {
     /// The exact version a ref names (no selector: the latest).
     pub fn resolve(&self, r: &DatasetRef) -> Result<VersionRow> {
@@ -108,20 +94,7 @@ impl Lake {
 
     /// Datasets named like `name` (containing it, or a typo away), for "did you mean".
     pub fn similar_datasets(&self, name: &str) -> Result<Vec<DatasetRef>> {
-        let catalog = self.catalog();
-        let tx = catalog.reader();
-        let found = tx.similar_datasets(name)?;
-        if !found.is_empty() {
-            return Ok(found);
-        }
-        let mut scored: Vec<(usize, DatasetRef)> = tx
-            .list_datasets(None)?
-            .into_iter()
-            .map(|d| (edit_distance(&d.dataset.name, name), d.dataset))
-            .filter(|(distance, _)| *distance <= 2)
-            .collect();
-        scored.sort();
-        Ok(scored.into_iter().take(3).map(|(_, d)| d).collect())
+        self.catalog().reader().similar_datasets(name)
     }
 
     /// The manifest of the version a ref names, read from storage and checked against its digest.
@@ -169,14 +142,5 @@ pub(crate) async fn footer(
             }
             Err(e) => return Err(corrupt(e)),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn edit_distance_counts_typos() {
-        assert_eq!(super::edit_distance("orders", "order"), 1);
-        assert_eq!(super::edit_distance("orders", "ordres"), 2);
     }
 }

@@ -64,9 +64,19 @@ impl Tx<'_> {
             .map_err(self.err())
     }
 
+    /// The dataset, or [`Error::DatasetNotFound`] naming datasets with similar names.
     pub fn dataset(&self, dataset: &DatasetRef) -> Result<DatasetRow> {
-        self.find_dataset(dataset)?
-            .ok_or_else(|| Error::dataset_not_found(dataset))
+        match self.find_dataset(dataset)? {
+            Some(row) => Ok(row),
+            None => Err(Error::DatasetNotFound {
+                dataset: dataset.dataset_name(),
+                suggestions: self
+                    .similar_datasets(&dataset.name)?
+                    .iter()
+                    .map(|d| d.to_string())
+                    .collect(),
+            }),
+        }
     }
 
     /// The dataset's id, creating the dataset if it is new.
@@ -116,8 +126,23 @@ impl Tx<'_> {
         rows.collect::<rusqlite::Result<_>>().map_err(self.err())
     }
 
-    /// Dataset names that contain `fragment`, for "did you mean" hints.
-    pub fn similar_datasets(&self, fragment: &str) -> Result<Vec<DatasetRef>> {
+    /// Datasets named like `name`: containing it (or contained in it), else a typo or two away.
+    pub fn similar_datasets(&self, name: &str) -> Result<Vec<DatasetRef>> {
+        let found = self.datasets_containing(name)?;
+        if !found.is_empty() {
+            return Ok(found);
+        }
+        let mut scored: Vec<(usize, DatasetRef)> = self
+            .list_datasets(None)?
+            .into_iter()
+            .map(|d| (edit_distance(&d.dataset.name, name), d.dataset))
+            .filter(|(distance, _)| *distance <= 2)
+            .collect();
+        scored.sort();
+        Ok(scored.into_iter().take(3).map(|(_, d)| d).collect())
+    }
+
+    fn datasets_containing(&self, fragment: &str) -> Result<Vec<DatasetRef>> {
         let mut stmt = self
             .conn
             .prepare_cached(
@@ -144,5 +169,28 @@ impl Tx<'_> {
             )
             .map_err(self.err())?;
         Ok(())
+    }
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn edit_distance_counts_typos() {
+        assert_eq!(super::edit_distance("orders", "order"), 1);
+        assert_eq!(super::edit_distance("orders", "ordres"), 2);
     }
 }

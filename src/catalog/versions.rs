@@ -503,6 +503,6 @@ mod tests {
             at("bronze.x@v9"),
             Err(Error::VersionNotFound { .. })
         ));
-        assert!(matches!(at("bronze.y"), Err(Error::DatasetNotFound(_))));
+        assert!(matches!(at("bronze.y"), Err(Error::DatasetNotFound { .. })));
     }
 }

@@ -2,8 +2,8 @@
 
 use lake::{DatasetRef, Lake, Zone};
 
+use super::Failure;
 use super::printer::{Printer, bytes, count, plural, short_digest, table};
-use super::{Failure, not_found_hint};
 
 #[derive(Debug, clap::Args)]
 pub struct LsArgs {
@@ -67,7 +67,7 @@ pub fn ls(lake: &Lake, args: &LsArgs, p: Printer) -> Result<(), Failure> {
 
 pub fn show(lake: &Lake, args: &ShowArgs, p: Printer) -> Result<(), Failure> {
     let r: DatasetRef = args.reference.parse()?;
-    let info = lake.describe(&r).map_err(|e| not_found_hint(lake, e))?;
+    let info = lake.describe(&r)?;
     if p.json {
         p.json(&info);
         return Ok(());
@@ -172,7 +172,7 @@ pub fn show(lake: &Lake, args: &ShowArgs, p: Printer) -> Result<(), Failure> {
 
 pub fn log(lake: &Lake, args: &LogArgs, p: Printer) -> Result<(), Failure> {
     let dataset = DatasetRef::parse_dataset(&args.dataset)?;
-    let entries = lake.log(&dataset).map_err(|e| not_found_hint(lake, e))?;
+    let entries = lake.log(&dataset)?;
     if p.json {
         p.json(&entries);
         return Ok(());

@@ -6,7 +6,7 @@ use lake::ident::{format_age, parse_age};
 use lake::{DatasetRef, Lake, Zone};
 
 use super::printer::{Printer, bytes, plural, table};
-use super::{Failure, not_found_hint, report};
+use super::{Failure, report};
 
 #[derive(Debug, clap::Args)]
 pub struct TagArgs {
@@ -135,8 +135,7 @@ fn datasets(names: &[String]) -> Result<Vec<DatasetRef>, Failure> {
 pub fn tag(lake: &Lake, args: &TagArgs, p: Printer) -> Result<(), Failure> {
     if args.delete {
         let dataset = DatasetRef::parse_dataset(&args.reference)?;
-        lake.untag(&dataset, &args.name)
-            .map_err(|e| not_found_hint(lake, e))?;
+        lake.untag(&dataset, &args.name)?;
         if p.json {
             p.json(&serde_json::json!({ "dataset": dataset, "tag": args.name, "deleted": true }));
         } else {
@@ -145,9 +144,7 @@ pub fn tag(lake: &Lake, args: &TagArgs, p: Printer) -> Result<(), Failure> {
         return Ok(());
     }
     let r: DatasetRef = args.reference.parse()?;
-    let report = lake
-        .tag(&r, &args.name)
-        .map_err(|e| not_found_hint(lake, e))?;
+    let report = lake.tag(&r, &args.name)?;
     if p.json {
         p.json(&report);
     } else {
@@ -320,8 +317,7 @@ pub async fn restore(lake: &Lake, args: &RestoreArgs, p: Printer) -> Result<(), 
             "restoring: copying back and verifying",
             lake.restore(&r, args.dry_run),
         )
-        .await
-        .map_err(|e| not_found_hint(lake, e))?;
+        .await?;
     if p.json {
         p.json(&report);
     } else if report.already_active {

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use lake::lineage::{Direction, Lineage};
 use lake::{DatasetRef, Lake};
 
+use super::Failure;
 use super::printer::Printer;
-use super::{Failure, not_found_hint};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -44,9 +44,7 @@ pub fn run(lake: &Lake, args: &Args, p: Printer) -> Result<(), Failure> {
         (_, true) => Direction::Downstream,
         _ => Direction::Both,
     };
-    let lineage = lake
-        .lineage(&r, direction, args.depth)
-        .map_err(|e| not_found_hint(lake, e))?;
+    let lineage = lake.lineage(&r, direction, args.depth)?;
     let format = if args.json { Format::Json } else { args.format };
     match format {
         Format::Json => p.json(&lineage),

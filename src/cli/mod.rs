@@ -248,28 +248,6 @@ pub fn parse_at(text: &str) -> Result<lake::DatasetRef, Error> {
     Ok(r)
 }
 
-/// A failure whose hint lists datasets named like a missing one.
-pub fn not_found_hint(lake: &Lake, error: Error) -> Failure {
-    let hint = match &error {
-        Error::DatasetNotFound(name) => name
-            .parse::<lake::DatasetRef>()
-            .ok()
-            .and_then(|r| lake.similar_datasets(&r.name).ok())
-            .filter(|s| !s.is_empty())
-            .map(|s| {
-                let names: Vec<String> = s.iter().map(|d| format!("`{d}`")).collect();
-                format!("did you mean {}?", names.join(", "))
-            }),
-        _ => None,
-    };
-    let code = report::exit_code(&error);
-    Failure {
-        error: Some(Box::new(error)),
-        hint,
-        code,
-    }
-}
-
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("LAKE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));

@@ -8,7 +8,7 @@ use futures::TryStreamExt;
 use lake::{DatasetRef, Lake};
 
 use super::printer::Printer;
-use super::{Failure, not_found_hint, parse_at};
+use super::{Failure, parse_at};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -48,7 +48,7 @@ pub async fn run(lake: &Lake, args: Args, p: Printer) -> Result<(), Failure> {
         let selector = r.selector.clone().expect("parse_at gives a selector");
         query = query.with_input_at(r, selector);
     }
-    let output = query.execute().await.map_err(|e| not_found_hint(lake, e))?;
+    let output = query.execute().await?;
     let schema = output.stream.schema();
     let io = |path: &std::path::Path| {
         let path = path.to_path_buf();

@@ -8,7 +8,7 @@ use lake::scan::{ScanOptions, Shuffle};
 use lake::{DatasetRef, Lake};
 
 use super::printer::{Printer, bytes, plural};
-use super::{Failure, not_found_hint, report};
+use super::{Failure, report};
 
 #[derive(Debug, clap::Args)]
 pub struct PinArgs {
@@ -86,9 +86,7 @@ pub fn pin(lake: &Lake, args: &PinArgs, p: Printer) -> Result<(), Failure> {
         .iter()
         .map(|r| r.parse::<DatasetRef>().map_err(Failure::from))
         .collect::<Result<Vec<_>, _>>()?;
-    let pins = lake
-        .pin(&refs, &args.lock)
-        .map_err(|e| not_found_hint(lake, e))?;
+    let pins = lake.pin(&refs, &args.lock)?;
     if p.json {
         p.json(&pins);
     } else {
@@ -149,8 +147,7 @@ pub async fn get(lake: &Lake, args: &GetArgs, p: Printer) -> Result<(), Failure>
     })?;
     let (manifest, total) = p
         .spinning("downloading and verifying", lake.get(&r, &args.output))
-        .await
-        .map_err(|e| not_found_hint(lake, e))?;
+        .await?;
     if p.json {
         p.json(&serde_json::json!({ "dataset": manifest.dataset, "version": manifest.version, "files": manifest.files.len(), "bytes": total, "dir": args.output }));
     } else {
@@ -168,10 +165,7 @@ pub async fn get(lake: &Lake, args: &GetArgs, p: Printer) -> Result<(), Failure>
 
 pub async fn manifest(lake: &Lake, args: &ManifestArgs, p: Printer) -> Result<(), Failure> {
     let r: DatasetRef = args.reference.parse()?;
-    let (_, _, raw) = lake
-        .manifest(&r)
-        .await
-        .map_err(|e| not_found_hint(lake, e))?;
+    let (_, _, raw) = lake.manifest(&r).await?;
     p.out(String::from_utf8_lossy(&raw).trim_end());
     Ok(())
 }
@@ -201,10 +195,7 @@ pub async fn scan(lake: &Lake, args: &ScanArgs, _p: Printer) -> Result<(), Failu
         }),
         verify: !args.no_verify,
     };
-    let scan = lake
-        .scan(&r, options)
-        .await
-        .map_err(|e| not_found_hint(lake, e))?;
+    let scan = lake.scan(&r, options).await?;
     let mut stream = scan.into_stream();
     let out = super::printer::stdout();
     let io_err = |e: std::io::Error| {

@@ -43,7 +43,7 @@ fn hint(e: &Error, extra: Option<&str>) -> Option<String> {
         Error::LakeExists { .. } => {
             "the lake is kept as it is; `lake ls` shows what it holds".into()
         }
-        Error::DatasetNotFound(_) => "`lake ls` lists the datasets".into(),
+        Error::DatasetNotFound { .. } => "`lake ls` lists the datasets".into(),
         Error::VersionNotFound { dataset, .. } => {
             format!("`lake log {dataset}` lists its versions")
         }

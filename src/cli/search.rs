@@ -4,8 +4,8 @@ use lake::catalog::search::SearchFilter;
 use lake::search::Annotation;
 use lake::{DatasetRef, Lake, Zone};
 
+use super::Failure;
 use super::printer::{Printer, bytes, count, table};
-use super::{Failure, not_found_hint};
 
 #[derive(Debug, clap::Args)]
 pub struct AnnotateArgs {
@@ -96,9 +96,7 @@ pub fn annotate(lake: &Lake, args: &AnnotateArgs, p: Printer) -> Result<(), Fail
         unlabel: args.unlabel.clone(),
         column_docs: docs,
     };
-    let meta = lake
-        .annotate(&dataset, &annotation)
-        .map_err(|e| not_found_hint(lake, e))?;
+    let meta = lake.annotate(&dataset, &annotation)?;
     if p.json {
         p.json(&meta);
     } else {
@@ -159,8 +157,7 @@ pub async fn diff(lake: &Lake, args: &DiffArgs, p: Printer) -> Result<(), Failur
     let b: DatasetRef = args.right.parse()?;
     let d = p
         .spinning("reading Parquet footers", lake.diff(&a, &b))
-        .await
-        .map_err(|e| not_found_hint(lake, e))?;
+        .await?;
     if p.json {
         p.json(&d);
         return Ok(());

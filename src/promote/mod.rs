@@ -329,14 +329,17 @@ impl Promote<'_> {
             match lake.resolve_input(t, &pins) {
                 Ok(v) => inputs.push(v),
                 // A dry run plans jobs whose inputs earlier jobs of the plan would build.
-                Err(Error::DatasetNotFound(_)) if self.dry_run && planned.contains(t) => {
+                Err(Error::DatasetNotFound { .. }) if self.dry_run && planned.contains(t) => {
                     to_build.push(t.clone())
                 }
-                Err(Error::DatasetNotFound(name)) => {
+                Err(Error::DatasetNotFound {
+                    dataset,
+                    suggestions,
+                }) => {
                     return Err(Error::UnknownDataset {
                         origin: job.path.display().to_string(),
-                        suggestions: lake.suggest(&t.name),
-                        dataset: name,
+                        dataset,
+                        suggestions,
                     }
                     .into());
                 }
