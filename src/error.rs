@@ -231,6 +231,20 @@ pub enum Error {
 }
 
 impl Error {
+    /// This error's message, then each cause's that says something new, outermost first.
+    pub fn causes(&self) -> Vec<String> {
+        let mut out = vec![self.to_string()];
+        let mut source = std::error::Error::source(self);
+        while let Some(cause) = source {
+            let line = cause.to_string();
+            if !out.iter().any(|seen| seen.contains(&line)) {
+                out.push(line);
+            }
+            source = cause.source();
+        }
+        out
+    }
+
     /// A failure of the catalog file at `path`.
     pub(crate) fn catalog(path: &std::path::Path) -> impl FnOnce(rusqlite::Error) -> Error + '_ {
         move |source| Error::Catalog {

@@ -82,7 +82,7 @@ impl Lake {
                     } else {
                         (v.reference(), n.reference())
                     };
-                    edges.insert((edge.0.to_string(), edge.1.to_string()));
+                    edges.insert(edge);
                     if seen.insert(n.id) {
                         nodes.push(node(&n, sign * (d as i64 + 1)));
                         queue.push_back((n, d + 1));
@@ -91,15 +91,7 @@ impl Lake {
             }
         }
         let columns = tx.column_lineage(root.id)?;
-        let edges = edges
-            .into_iter()
-            .map(|(a, b)| {
-                (
-                    a.parse().expect("a ref we printed"),
-                    b.parse().expect("a ref we printed"),
-                )
-            })
-            .collect();
+        let edges = edges.into_iter().collect();
         Ok(Lineage {
             root: root.reference(),
             nodes,

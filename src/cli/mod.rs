@@ -123,10 +123,8 @@ async fn run(cli: Cli) -> i32 {
             error: None, code, ..
         }) => code,
         Err(Failure {
-            error: Some(error),
-            hint,
-            ..
-        }) => report::render(&error, hint.as_deref()),
+            error: Some(error), ..
+        }) => report::render(&error),
     }
 }
 
@@ -196,22 +194,17 @@ fn printer(quiet: bool, json: bool) -> Printer {
     Printer { json, quiet }
 }
 
-/// How a command failed: an error (with, optionally, a hint only the command could know), or
+/// How a command failed: an error, or
 /// just an exit code when the command already said what went wrong.
 pub struct Failure {
     pub error: Option<Box<Error>>,
-    pub hint: Option<String>,
     pub code: i32,
 }
 
 impl Failure {
     /// Exit with `code`; the output already explained why.
     pub fn silent(code: i32) -> Failure {
-        Failure {
-            error: None,
-            hint: None,
-            code,
-        }
+        Failure { error: None, code }
     }
 
     /// A usage mistake clap cannot catch (exit 2).
@@ -226,7 +219,6 @@ impl From<Error> for Failure {
         let code = report::exit_code(&error);
         Failure {
             error: Some(Box::new(error)),
-            hint: None,
             code,
         }
     }

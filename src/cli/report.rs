@@ -32,10 +32,7 @@ pub fn exit_code(e: &Error) -> i32 {
 }
 
 /// A hint for the user, where one command would help.
-fn hint(e: &Error, extra: Option<&str>) -> Option<String> {
-    if let Some(extra) = extra {
-        return Some(extra.to_string());
-    }
+fn hint(e: &Error) -> Option<String> {
     Some(match e {
         Error::LakeNotFound { .. } => {
             "`lake init` creates a lake here; `-C DIR` or LAKE_DIR points at another".into()
@@ -108,17 +105,13 @@ fn s3_hint(url: &str, source: &object_store::Error) -> String {
 }
 
 /// Print `e` to stderr; returns the exit code.
-pub fn render(e: &Error, extra_hint: Option<&str>) -> i32 {
-    let mut text = format!("error: {e}");
-    let mut source = e.source();
-    while let Some(cause) = source {
-        let line = cause.to_string();
-        if !text.contains(&line) {
-            text.push_str(&format!("\n  caused by: {line}"));
-        }
-        source = cause.source();
+pub fn render(e: &Error) -> i32 {
+    let causes = e.causes();
+    let mut text = format!("error: {}", causes[0]);
+    for cause in &causes[1..] {
+        text.push_str(&format!("\n  caused by: {cause}"));
     }
-    if let Some(h) = hint(e, extra_hint) {
+    if let Some(h) = hint(e) {
         text.push_str(&format!("\n\nhint: {h}"));
     }
     eprintln!("{text}");

@@ -247,7 +247,7 @@ impl Promote<'_> {
             output_version_id: None,
             rows: None,
             bytes: None,
-            backfill: self.is_backfill(job, inputs),
+            backfill: self.is_backfill(inputs),
             started_at,
             finished_at: now,
             duration_ms: 0,
@@ -258,7 +258,7 @@ impl Promote<'_> {
         }
     }
 
-    fn is_backfill(&self, _job: &Job, inputs: &[VersionRow]) -> bool {
+    fn is_backfill(&self, inputs: &[VersionRow]) -> bool {
         inputs.iter().any(|v| self.at.contains_key(&v.dataset))
     }
 
@@ -278,7 +278,7 @@ impl Promote<'_> {
     /// Record a failed job and run the `on_failure` hook.
     fn fail(&self, job: &Job, failure: Failure) -> Result<JobReport> {
         let mut report = self.report(job, JobStatus::Failed);
-        let message = describe(&failure.error);
+        let message = failure.error.causes().join(": ");
         report.inputs = failure
             .inputs
             .iter()
@@ -371,7 +371,7 @@ impl Promote<'_> {
             }
         };
         if !self.full_refresh
-            && !self.is_backfill(job, &inputs)
+            && !self.is_backfill(&inputs)
             && self
                 .up_to_date(job, &inputs, previous.as_ref())
                 .map_err(|e| fail(e, vec![]))?
@@ -633,21 +633,6 @@ fn inputs_key(inputs: &[VersionRow]) -> String {
         .collect();
     parts.sort();
     parts.join(",")
-}
-
-/// An error and its causes on one line.
-fn describe(e: &Error) -> String {
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(cause) = source {
-        let line = cause.to_string();
-        if !text.contains(&line) {
-            text.push_str(": ");
-            text.push_str(&line);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 /// Run the `on_failure` command with the job, run id and error in its environment.
