@@ -281,59 +281,25 @@ impl Archive<'_> {
         }
         let (to_archive, to_expire) = self.plan()?;
 
-        // Archive: copy and verify, record, then delete from the hot tier.
-        let archiving: Vec<i64> = to_archive.iter().map(|(v, _)| v.id).collect();
-        let mut moving: BTreeMap<i64, TieredFile> = BTreeMap::new();
-        {
+        // Archive: hot files no live version needs are copied, verified, recorded, then deleted.
+        // Expire: files only archived or expired versions need leave the archive tier; the
+        // versions stay as records.
+        let (moving, deleting) = {
             let catalog = lake.catalog();
             let tx = catalog.reader();
-            for (v, rule) in &to_archive {
-                let mut files = 0;
-                let mut bytes = 0;
-                for f in tx.tiered_files(v.id)? {
-                    if f.tier == "hot" && !tx.file_needed_by(f.id, &["active"], &archiving)? {
-                        files += 1;
-                        bytes += f.size;
-                        moving.insert(f.id, f);
-                    }
-                }
-                report.archived.push(VersionMove {
-                    reference: v.reference(),
-                    rule: Some(*rule),
-                    files,
-                    bytes,
-                });
-            }
-        }
+            let (archived, moving) = leaving(&tx, &to_archive, |f| f.tier == "hot", &["active"])?;
+            let (expired, deleting) = leaving(
+                &tx,
+                &to_expire,
+                |f| f.tier != "deleted",
+                &["active", "archived"],
+            )?;
+            report.archived = archived;
+            report.expired = expired;
+            (moving, deleting)
+        };
         report.files_archived = moving.len() as u64;
         report.bytes_archived = moving.values().map(|f| f.size).sum();
-
-        // Expire: archived data past its age leaves the archive tier; the versions stay as records.
-        let expiring: Vec<i64> = to_expire.iter().map(|(v, _)| v.id).collect();
-        let mut deleting: BTreeMap<i64, TieredFile> = BTreeMap::new();
-        {
-            let catalog = lake.catalog();
-            let tx = catalog.reader();
-            for (v, rule) in &to_expire {
-                let mut files = 0;
-                let mut bytes = 0;
-                for f in tx.tiered_files(v.id)? {
-                    if f.tier != "deleted"
-                        && !tx.file_needed_by(f.id, &["active", "archived"], &expiring)?
-                    {
-                        files += 1;
-                        bytes += f.size;
-                        deleting.insert(f.id, f);
-                    }
-                }
-                report.expired.push(VersionMove {
-                    reference: v.reference(),
-                    rule: Some(*rule),
-                    files,
-                    bytes,
-                });
-            }
-        }
         report.files_deleted = deleting.len() as u64;
         report.bytes_deleted = deleting.values().map(|f| f.size).sum();
         if self.dry_run {
@@ -447,6 +413,36 @@ impl Archive<'_> {
         }
         Ok((archive, expire))
     }
+}
+
+/// For versions leaving their state: each version's move, and the files that leave with them
+/// (in the tier `eligible` accepts, and needed by no other version in `keep_states`).
+fn leaving(
+    tx: &crate::catalog::Tx<'_>,
+    versions: &[(VersionRow, i64)],
+    eligible: impl Fn(&TieredFile) -> bool,
+    keep_states: &[&str],
+) -> Result<(Vec<VersionMove>, BTreeMap<i64, TieredFile>)> {
+    let ids: Vec<i64> = versions.iter().map(|(v, _)| v.id).collect();
+    let mut files_leaving = BTreeMap::new();
+    let mut moves = Vec::with_capacity(versions.len());
+    for (v, rule) in versions {
+        let (mut files, mut bytes) = (0, 0);
+        for f in tx.tiered_files(v.id)? {
+            if eligible(&f) && !tx.file_needed_by(f.id, keep_states, &ids)? {
+                files += 1;
+                bytes += f.size;
+                files_leaving.insert(f.id, f);
+            }
+        }
+        moves.push(VersionMove {
+            reference: v.reference(),
+            rule: Some(*rule),
+            files,
+            bytes,
+        });
+    }
+    Ok((moves, files_leaving))
 }
 
 fn applies(rule: &Rule, dataset: &DatasetRef) -> bool {
