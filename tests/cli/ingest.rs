@@ -16,15 +16,6 @@ fn sha256(bytes: &[u8]) -> String {
         .collect()
 }
 
-fn files_of(lake: &TestLake, r: &str) -> Vec<String> {
-    lake.json(["show", r])["files"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["path"].as_str().unwrap().to_string())
-        .collect()
-}
-
 /// The non-null values of an int64 column of a version, in manifest order.
 fn ids(lake: &TestLake, r: &str, column: &str) -> Vec<i64> {
     read_ints(lake, r, column).into_iter().flatten().collect()
@@ -33,7 +24,7 @@ fn ids(lake: &TestLake, r: &str, column: &str) -> Vec<i64> {
 /// Every value of an int64 column across a version's Parquet files, in manifest order.
 fn read_ints(lake: &TestLake, r: &str, column: &str) -> Vec<Option<i64>> {
     let mut out = Vec::new();
-    for path in files_of(lake, r) {
+    for path in lake.file_paths(r) {
         let file = File::open(lake.path().join("lake-data").join(path)).unwrap();
         for batch in ParquetRecordBatchReaderBuilder::try_new(file)
             .unwrap()
@@ -180,8 +171,8 @@ fn append_references_earlier_files_without_copying() {
     assert_eq!(v2["rows"], 7, "a.csv is skipped: its content is in v1");
     assert_eq!(v2["sources"][0]["skipped"], true);
     assert_eq!(v2["version_rows"], 12);
-    let v1_files = files_of(&lake, "bronze.orders@v1");
-    let v2_files = files_of(&lake, "bronze.orders@v2");
+    let v1_files = lake.file_paths("bronze.orders@v1");
+    let v2_files = lake.file_paths("bronze.orders@v2");
     assert_eq!(v2_files.len(), 2);
     assert!(v2_files.contains(&v1_files[0]));
     let ids = ids(&lake, "bronze.orders@v2", "order_id");
@@ -307,7 +298,7 @@ fn ndjson_json_arrays_and_parquet_are_ingested() {
     assert_eq!(r["rows"], 4);
     assert_eq!(ids(&lake, "bronze.events", "id"), [1, 2, 3, 4]);
     // Re-ingest lake's own Parquet output as a Parquet source.
-    let file = files_of(&lake, "bronze.events@v1").remove(0);
+    let file = lake.file_paths("bronze.events@v1").remove(0);
     std::fs::copy(
         lake.path().join("lake-data").join(file),
         lake.path().join("events.parquet"),

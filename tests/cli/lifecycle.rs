@@ -27,15 +27,6 @@ fn json_at(lake: &TestLake, when: &str, args: &[&str]) -> Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-fn file_paths(lake: &TestLake, r: &str) -> Vec<String> {
-    lake.json(["show", r])["files"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["path"].as_str().unwrap().to_string())
-        .collect()
-}
-
 fn hot(lake: &TestLake, key: &str) -> PathBuf {
     lake.path().join("lake-data").join(key)
 }
@@ -118,7 +109,7 @@ fn archive_moves_old_untagged_versions_and_reads_fail_fast() {
     assert!(early["archived"].as_array().unwrap().is_empty());
 
     // A dry run plans and moves nothing.
-    let v1_files = file_paths(&lake, "bronze.orders@v1");
+    let v1_files = lake.file_paths("bronze.orders@v1");
     let plan = json_at(&lake, "2026-03-01T00:00:00Z", &["archive", "--dry-run"]);
     let planned = refs(&plan["archived"]);
     assert_eq!(
@@ -186,7 +177,7 @@ fn shared_files_stay_hot_while_a_live_version_needs_them() {
     let r = json_at(&lake, "2026-02-01T00:00:00Z", &["archive"]);
     assert_eq!(r["archived"][0]["ref"], "bronze.events@v1");
     assert_eq!(r["files_archived"], 0, "v1's only file is still used by v2");
-    let v1 = file_paths(&lake, "bronze.events@v1");
+    let v1 = lake.file_paths("bronze.events@v1");
     assert!(hot(&lake, &v1[0]).exists());
     let du = lake.json(["du"]);
     let versions = du["datasets"][0]["versions"].as_array().unwrap();
@@ -201,7 +192,7 @@ fn restore_brings_a_version_back_verified() {
         .assert()
         .success();
     json_at(&lake, "2026-03-01T00:00:00Z", &["archive"]);
-    let v1 = file_paths(&lake, "bronze.orders@v1");
+    let v1 = lake.file_paths("bronze.orders@v1");
     let plan = lake.json(["restore", "bronze.orders@v1", "--dry-run"]);
     assert_eq!(plan["files"], 1);
     assert!(cold(&lake, &v1[0]).exists());
@@ -237,7 +228,7 @@ fn expiry_deletes_archived_data_and_keeps_a_tombstone() {
     ]);
     json_at(&lake, "2026-02-15T00:00:00Z", &["archive"]);
     assert_eq!(state(&lake, "bronze.orders@v1"), "archived");
-    let v1 = file_paths(&lake, "bronze.orders@v1");
+    let v1 = lake.file_paths("bronze.orders@v1");
     let r = json_at(&lake, "2026-03-15T00:00:00Z", &["archive"]);
     let expired = refs(&r["expired"]);
     assert_eq!(
@@ -386,12 +377,12 @@ fn an_archive_killed_at_any_point_finishes_when_run_again() {
             "archived",
             "v{v}"
         );
-        for key in file_paths(&lake, &format!("bronze.big@v{v}")) {
+        for key in lake.file_paths(&format!("bronze.big@v{v}")) {
             assert!(cold(&lake, &key).exists(), "{key} is in the archive tier");
             assert!(!hot(&lake, &key).exists(), "{key} has no second copy");
         }
     }
-    for key in file_paths(&lake, "bronze.big@v4") {
+    for key in lake.file_paths("bronze.big@v4") {
         assert!(hot(&lake, &key).exists());
     }
     let check = lake.json(["check", "--verify-hashes"]);
@@ -412,7 +403,7 @@ fn gc_removes_unreferenced_objects_past_the_grace_period() {
         "lake-archive/bronze/orders/data/leftover-00000.parquet",
         "x",
     );
-    let referenced = file_paths(&lake, "bronze.orders@v4");
+    let referenced = lake.file_paths("bronze.orders@v4");
     let dry = lake.json(["gc", "--dry-run"]);
     assert_eq!(dry["orphans"].as_array().unwrap().len(), 2);
     assert!(
@@ -438,8 +429,8 @@ fn gc_removes_unreferenced_objects_past_the_grace_period() {
 #[test]
 fn check_finds_missing_and_altered_data_and_repairs_what_it_can() {
     let lake = aged_lake();
-    let v4 = file_paths(&lake, "bronze.orders@v4");
-    let v3 = file_paths(&lake, "bronze.orders@v3");
+    let v4 = lake.file_paths("bronze.orders@v4");
+    let v3 = lake.file_paths("bronze.orders@v3");
     lake.cmd(["check"]).assert().success();
     // Altered bytes of the same size: only --verify-hashes sees them.
     let mut bytes = std::fs::read(hot(&lake, &v4[0])).unwrap();

@@ -213,6 +213,18 @@ impl TestLake {
     }
 }
 
+impl TestLake {
+    /// The data files of a version, as `lake show` lists them (relative to the root).
+    pub fn file_paths(&self, r: &str) -> Vec<String> {
+        self.json(["show", r])["files"]
+            .as_array()
+            .expect("a file list")
+            .iter()
+            .map(|f| f["path"].as_str().expect("a path").to_string())
+            .collect()
+    }
+}
+
 /// The `ref` fields of a JSON array of objects.
 pub fn refs(list: &Value) -> Vec<String> {
     list.as_array()
