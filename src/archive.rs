@@ -209,22 +209,38 @@ impl Lake {
             }
             VersionState::Archived => {}
         }
-        let cold: Vec<&TieredFile> = files.iter().filter(|f| f.tier == "archive").collect();
+        let cold: Vec<TieredFile> = files.into_iter().filter(|f| f.tier == "archive").collect();
         report.files = cold.len() as u64;
         report.bytes = cold.iter().map(|f| f.size).sum();
         if dry_run {
             return Ok(report);
         }
-        for f in &cold {
-            self.archive()
-                .copy_verified(self.storage(), &f.path, &f.sha256)
-                .await?;
+        self.resume_moves().await?;
+        let lease = self.claim(&cold, "restore", "archive", "hot")?;
+        if lease.files().len() != cold.len() {
+            lease.abandon().await;
+            return Err(Error::MoveInProgress {
+                version: version.reference().to_string(),
+            });
         }
+        if let Err(e) = lease.copy().await {
+            lease.abandon().await;
+            return Err(e);
+        }
+        crate::failpoint::hit("restore.copied")?;
         let at = clock::timestamp(self.clock().now());
         let actor = self.actor().to_string();
-        self.catalog().write(|tx| {
+        let owner = lease.owner().to_string();
+        let flipped = self.catalog().write(|tx| {
+            // Re-checked under the write lock: still archived, so the copies are what it needs.
+            let now = tx.version_by_id(version.id)?;
+            if now.state != VersionState::Archived {
+                return Ok(BTreeSet::new());
+            }
+            let mut flipped = BTreeSet::new();
             for f in &cold {
-                tx.set_file_tier(f.id, "hot")?;
+                tx.flip_move(f.id, &owner)?;
+                flipped.insert(f.id);
             }
             tx.set_version_state(version.id, "active", &at, None)?;
             tx.audit(
@@ -233,11 +249,23 @@ impl Lake {
                 "restore",
                 &version.reference().to_string(),
                 &serde_json::json!({ "files": cold.len() }),
-            )
-        })?;
-        for f in &cold {
-            self.archive().delete(&f.path).await?;
+            )?;
+            Ok(flipped)
+        });
+        let flipped = match flipped {
+            Ok(f) => f,
+            Err(e) => {
+                lease.abandon().await;
+                return Err(e);
+            }
+        };
+        if flipped.is_empty() {
+            lease.abandon().await;
+            report.already_active = true;
+            return Ok(report);
         }
+        crate::failpoint::hit("restore.flipped")?;
+        lease.finish(&flipped).await?;
         Ok(report)
     }
 }
@@ -277,7 +305,7 @@ impl Archive<'_> {
             resumed: 0,
         };
         if !self.dry_run {
-            report.resumed = finish_interrupted(lake).await?;
+            report.resumed = lake.resume_moves().await?;
         }
         let (to_archive, to_expire) = self.plan()?;
 
@@ -306,18 +334,62 @@ impl Archive<'_> {
             return Ok(report);
         }
 
-        for f in moving.values() {
-            lake.storage()
-                .copy_verified(lake.archive(), &f.path, &f.sha256)
-                .await?;
+        // Leases first: files another mover holds are left to it.
+        let moving: Vec<TieredFile> = moving.into_values().collect();
+        let archiving = lake.claim(&moving, "archive", "hot", "archive")?;
+        let mut expiring = Vec::new();
+        for tier in ["hot", "archive"] {
+            let files: Vec<TieredFile> = deleting
+                .values()
+                .filter(|f| f.tier == tier)
+                .cloned()
+                .collect();
+            match lake.claim(&files, "expire", tier, "deleted") {
+                Ok(lease) => expiring.push(lease),
+                Err(e) => {
+                    archiving.abandon().await;
+                    for lease in expiring {
+                        lease.abandon().await;
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        if let Err(e) = archiving.copy().await {
+            archiving.abandon().await;
+            for lease in expiring {
+                lease.abandon().await;
+            }
+            return Err(e);
         }
         let at = clock::timestamp(lake.clock().now());
         let actor = lake.actor().to_string();
-        lake.catalog().write(|tx| {
-            for f in moving.values() {
-                tx.set_file_tier(f.id, "archive")?;
+        let decided = lake.catalog().write(|tx| {
+            // Re-checked under the write lock: a version tagged, pinned, restored or made
+            // latest since the plan stays; a file another live version now needs stays.
+            let mut archived = Vec::new();
+            for (v, rule, keep_inputs) in &to_archive {
+                let now = tx.version_by_id(v.id)?;
+                let latest = tx.latest_version(v.dataset_id)?.map(|l| l.id);
+                if now.state != VersionState::Active
+                    || latest == Some(v.id)
+                    || tx.is_protected(v.id)?
+                    || tx.leased_by_others(v.id, archiving.owner())?
+                    || (*keep_inputs && tx.feeds_a_live_version(v.id)?)
+                {
+                    continue;
+                }
+                archived.push((v.clone(), *rule));
             }
-            for (v, rule) in &to_archive {
+            let ids: Vec<i64> = archived.iter().map(|(v, _)| v.id).collect();
+            let mut flipped_archive = BTreeSet::new();
+            for f in archiving.files() {
+                if !tx.file_needed_by(f.id, &["active"], &ids)? {
+                    tx.flip_move(f.id, archiving.owner())?;
+                    flipped_archive.insert(f.id);
+                }
+            }
+            for (v, rule) in &archived {
                 tx.set_version_state(v.id, "archived", &at, Some(*rule))?;
                 tx.audit(
                     &at,
@@ -327,10 +399,28 @@ impl Archive<'_> {
                     &serde_json::json!({ "rule": rule }),
                 )?;
             }
-            for f in deleting.values() {
-                tx.set_file_tier(f.id, "deleted")?;
+            let mut expired = Vec::new();
+            for (v, rule, _) in &to_expire {
+                let now = tx.version_by_id(v.id)?;
+                if now.state != VersionState::Archived
+                    || tx.is_protected(v.id)?
+                    || tx.leased_by_others(v.id, archiving.owner())?
+                {
+                    continue;
+                }
+                expired.push((v.clone(), *rule));
             }
-            for (v, rule) in &to_expire {
+            let ids: Vec<i64> = expired.iter().map(|(v, _)| v.id).collect();
+            let mut flipped_expire = BTreeSet::new();
+            for lease in &expiring {
+                for f in lease.files() {
+                    if !tx.file_needed_by(f.id, &["active", "archived"], &ids)? {
+                        tx.flip_move(f.id, lease.owner())?;
+                        flipped_expire.insert(f.id);
+                    }
+                }
+            }
+            for (v, rule) in &expired {
                 tx.set_version_state(v.id, "expired", &at, Some(*rule))?;
                 tx.audit(
                     &at,
@@ -340,25 +430,44 @@ impl Archive<'_> {
                     &serde_json::json!({ "rule": rule }),
                 )?;
             }
-            Ok(())
-        })?;
-        for f in moving.values() {
-            lake.storage().delete(&f.path).await?;
+            Ok((archived, flipped_archive, expired, flipped_expire))
+        });
+        let (archived, flipped_archive, expired, flipped_expire) = match decided {
+            Ok(d) => d,
+            Err(e) => {
+                archiving.abandon().await;
+                for lease in expiring {
+                    lease.abandon().await;
+                }
+                return Err(e);
+            }
+        };
+        let kept = |moves: &mut Vec<VersionMove>, done: &[(VersionRow, i64)]| {
+            moves.retain(|m| done.iter().any(|(v, _)| v.reference() == m.reference));
+        };
+        kept(&mut report.archived, &archived);
+        kept(&mut report.expired, &expired);
+        let sum = |files: &[TieredFile], flipped: &BTreeSet<i64>| {
+            let done: Vec<&TieredFile> = files.iter().filter(|f| flipped.contains(&f.id)).collect();
+            (done.len() as u64, done.iter().map(|f| f.size).sum::<u64>())
+        };
+        (report.files_archived, report.bytes_archived) = sum(archiving.files(), &flipped_archive);
+        let mut deleted = (0, 0);
+        for lease in &expiring {
+            let (n, b) = sum(lease.files(), &flipped_expire);
+            deleted = (deleted.0 + n, deleted.1 + b);
         }
-        for f in deleting.values() {
-            let tier = if f.tier == "archive" {
-                lake.archive()
-            } else {
-                lake.storage()
-            };
-            tier.delete(&f.path).await?;
+        (report.files_deleted, report.bytes_deleted) = deleted;
+        archiving.finish(&flipped_archive).await?;
+        for lease in expiring {
+            lease.finish(&flipped_expire).await?;
         }
         Ok(report)
     }
 
     /// Versions to archive and to expire, each with the rule that says so.
     #[allow(clippy::type_complexity)]
-    fn plan(&self) -> Result<(Vec<(VersionRow, i64)>, Vec<(VersionRow, i64)>)> {
+    fn plan(&self) -> Result<(Vec<Planned>, Vec<Planned>)> {
         let lake = self.lake;
         let now = lake.clock().now();
         let catalog = lake.catalog();
@@ -386,24 +495,24 @@ impl Archive<'_> {
                             if rank == 0 || (rank as u64) < rule.keep_last || age < after {
                                 continue;
                             }
-                            if tx.is_tagged(v.id)?
+                            if tx.is_protected(v.id)?
                                 || (rule.keep_inputs && tx.feeds_a_live_version(v.id)?)
                             {
                                 continue;
                             }
                             if seen.insert(v.id) {
-                                archive.push((v.clone(), rule.id));
+                                archive.push((v.clone(), rule.id, rule.keep_inputs));
                             }
                         }
                         VersionState::Archived => {
                             let Some(after) = rule.expire_after_s else {
                                 continue;
                             };
-                            if age < after || tx.is_tagged(v.id)? {
+                            if age < after || tx.is_protected(v.id)? {
                                 continue;
                             }
                             if seen.insert(v.id) {
-                                expire.push((v.clone(), rule.id));
+                                expire.push((v.clone(), rule.id, rule.keep_inputs));
                             }
                         }
                         VersionState::Expired => {}
@@ -417,16 +526,19 @@ impl Archive<'_> {
 
 /// For versions leaving their state: each version's move, and the files that leave with them
 /// (in the tier `eligible` accepts, and needed by no other version in `keep_states`).
+/// A version a rule moves: the version, the rule's id, and whether the rule spares inputs.
+type Planned = (VersionRow, i64, bool);
+
 fn leaving(
     tx: &crate::catalog::Tx<'_>,
-    versions: &[(VersionRow, i64)],
+    versions: &[Planned],
     eligible: impl Fn(&TieredFile) -> bool,
     keep_states: &[&str],
 ) -> Result<(Vec<VersionMove>, BTreeMap<i64, TieredFile>)> {
-    let ids: Vec<i64> = versions.iter().map(|(v, _)| v.id).collect();
+    let ids: Vec<i64> = versions.iter().map(|(v, _, _)| v.id).collect();
     let mut files_leaving = BTreeMap::new();
     let mut moves = Vec::with_capacity(versions.len());
-    for (v, rule) in versions {
+    for (v, rule, _) in versions {
         let (mut files, mut bytes) = (0, 0);
         for f in tx.tiered_files(v.id)? {
             if eligible(&f) && !tx.file_needed_by(f.id, keep_states, &ids)? {
@@ -448,37 +560,6 @@ fn leaving(
 fn applies(rule: &Rule, dataset: &DatasetRef) -> bool {
     rule.zone.is_none_or(|z| z == dataset.zone)
         && glob::Pattern::new(&rule.dataset_glob).is_ok_and(|p| p.matches(&dataset.name))
-}
-
-/// Finish what an interrupted run left: a file the catalog already moved to the archive tier
-/// still has its hot copy; a file the catalog marks deleted still has an object. Either is
-/// removed once the catalog's side is confirmed. Returns how many objects were cleaned.
-async fn finish_interrupted(lake: &Lake) -> Result<u64> {
-    let (archived, deleted) = {
-        let catalog = lake.catalog();
-        let tx = catalog.reader();
-        (tx.files_in_tier("archive")?, tx.files_in_tier("deleted")?)
-    };
-    let mut done = 0;
-    for f in archived {
-        if lake.storage().head(&f.path).await?.is_some() {
-            // Delete the hot copy only once the archive copy is there and whole.
-            let (sha, _) = lake.archive().hash(&f.path).await?;
-            if sha == f.sha256 {
-                lake.storage().delete(&f.path).await?;
-                done += 1;
-            }
-        }
-    }
-    for f in deleted {
-        for tier in [lake.archive(), lake.storage()] {
-            if tier.head(&f.path).await?.is_some() {
-                tier.delete(&f.path).await?;
-                done += 1;
-            }
-        }
-    }
-    Ok(done)
 }
 
 /// Make the catalog's config-origin rules match `[[rules]]` in lake.toml.

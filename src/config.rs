@@ -23,6 +23,8 @@ pub struct Config {
     pub ingest: IngestOptions,
     #[serde(default)]
     pub promote: PromoteOptions,
+    #[serde(default)]
+    pub read: ReadOptions,
     /// Lifecycle rules the catalog takes on at every `lake archive`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rules: Vec<RuleConfig>,
@@ -146,6 +148,18 @@ pub struct PromoteOptions {
     /// A shell command run when a job fails, with LAKE_JOB, LAKE_RUN_ID and LAKE_ERROR set.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub on_failure: Option<String>,
+    /// Check the sha256 of every input file before a job reads it, so a corrupt file fails the
+    /// job instead of reaching silver or gold. Costs one streaming read of each input.
+    pub verify_inputs: bool,
+}
+
+/// How `lake query` reads versions.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReadOptions {
+    /// Check the sha256 of every file a query reads before any row is returned (as
+    /// `lake query --verify`).
+    pub verify: bool,
 }
 
 impl Default for PromoteOptions {
@@ -155,6 +169,7 @@ impl Default for PromoteOptions {
             memory_mb: 1024,
             salt: String::new(),
             on_failure: None,
+            verify_inputs: true,
         }
     }
 }
@@ -176,6 +191,7 @@ impl Config {
                 salt: new_salt(),
                 ..PromoteOptions::default()
             },
+            read: ReadOptions::default(),
             rules: Vec::new(),
         }
     }

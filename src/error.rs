@@ -223,6 +223,36 @@ pub enum Error {
     #[error("`{path}` is corrupt: {problem}")]
     Integrity { path: String, problem: String },
 
+    /// A committed version whose objects are not as the catalog recorded them: reading it would
+    /// give fewer or wrong rows, so nothing is read.
+    #[error("`{version}` cannot be read: `{url}` {problem}")]
+    VersionUnreadable {
+        version: String,
+        url: String,
+        problem: String,
+    },
+
+    #[error("the archive tier `{archive}` overlaps the root `{root}`: {problem}")]
+    TiersOverlap {
+        root: String,
+        archive: String,
+        problem: &'static str,
+    },
+
+    #[error("files of `{version}` are being moved by another process; nothing was changed")]
+    MoveInProgress { version: String },
+
+    #[error("the lease on moving file {file_id} was taken by another process")]
+    LeaseLost { file_id: i64 },
+
+    #[error(
+        "write `{write_id}` of `{dataset}` was taken for debris while it ran; nothing was committed"
+    )]
+    WriteLost { dataset: String, write_id: String },
+
+    #[error("failpoint `{name}`: injected error")]
+    Injected { name: String },
+
     #[error("interrupted")]
     Interrupted,
 

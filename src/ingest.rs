@@ -16,13 +16,13 @@ use arrow::datatypes::{Schema, SchemaRef};
 use serde::Serialize;
 
 use crate::catalog::{FileRow, SchemaChange, SourceRow, Tx, VersionRow};
+use crate::commit::{Draft, StagedWrite};
 use crate::error::{Error, Location, Result};
 use crate::format::manifest::{ManifestSource, Operation};
 use crate::format::schema::{self, ColumnSpec, Drift};
 use crate::format::source::{self, CsvOptions, Source, SourceFormat, SourceStats};
 use crate::ident::{DatasetRef, Version, Zone};
-use crate::lake::{Draft, Lake, ProgressEvent, ProgressFn};
-use crate::write::delete_objects;
+use crate::lake::{Lake, ProgressEvent, ProgressFn};
 
 /// Rows per decoded batch.
 const BATCH_ROWS: usize = 64 * 1024;
@@ -284,7 +284,8 @@ impl Ingest<'_> {
         if let Some(p) = &self.progress {
             p(ProgressEvent::Finished);
         }
-        let (stats, files) = written?;
+        let (stats, staged) = written?;
+        let files = staged.files().to_vec();
 
         let new_sources: Vec<SourceRow> = todo
             .iter()
@@ -298,21 +299,20 @@ impl Ingest<'_> {
                 added: true,
             })
             .collect();
-        let mode = self.mode;
-        let committed = self
-            .lake
+        let (mode, force) = (self.mode, self.force);
+        let committed = staged
             .commit(
-                &dataset,
-                |tx, latest| draft(tx, latest, mode, &incoming, &files, &new_sources),
+                |tx, latest| draft(tx, latest, mode, force, &incoming, &files, &new_sources),
                 |_, _| Ok(()),
             )
-            .await;
-        let committed = match committed {
-            Ok(c) => c,
-            Err(e) => {
-                delete_objects(self.lake.storage(), files.iter().map(|f| f.path.as_str())).await;
-                return Err(e);
+            .await?;
+        let Some(committed) = committed else {
+            // Another ingest of the same content committed while this one ran.
+            for r in report.sources.iter_mut() {
+                r.skipped = true;
             }
+            report.elapsed_ms = started.elapsed().as_millis() as u64;
+            return Ok(report);
         };
 
         let mut done = stats.iter();
@@ -350,15 +350,17 @@ impl Ingest<'_> {
         Ok(report)
     }
 
-    /// Decode on one thread and encode on another; returns per-source stats and the files written.
+    /// Decode on one thread and encode on another into a staged write; returns per-source stats
+    /// and the write, ready to commit. On failure nothing this ingest wrote is left.
     async fn write(
         &self,
         dataset: &DatasetRef,
         todo: &[Source],
         own: Vec<Schema>,
         incoming: SchemaRef,
-    ) -> Result<(Vec<SourceStats>, Vec<FileRow>)> {
-        let writer = self.lake.data_writer(dataset, incoming.clone());
+    ) -> Result<(Vec<SourceStats>, StagedWrite<'_>)> {
+        let mut staged = self.lake.stage(dataset, "ingest")?;
+        let writer = staged.encoder(incoming.clone());
         let decoder = {
             let todo = todo.to_vec();
             let csv = self.csv.clone();
@@ -387,27 +389,59 @@ impl Ingest<'_> {
         let decoded = decoder
             .await
             .map_err(|e| Error::Internal(format!("decoder thread: {e}")))?;
-        let (files, encode_error) = writer.finish().await;
-        let failure = match (decoded, encode_error) {
-            (Ok(stats), None) => return Ok((stats, files)),
-            (Err(Error::Interrupted), Some(e)) => e,
+        let encoded = staged.finish(writer).await;
+        let failure = match (decoded, encoded) {
+            (Ok(stats), Ok(())) => return Ok((stats, staged)),
+            (Err(Error::Interrupted), Err(e)) => e,
             (Err(e), _) => e,
-            (Ok(_), Some(e)) => e,
+            (Ok(_), Err(e)) => e,
         };
-        delete_objects(self.lake.storage(), files.iter().map(|f| f.path.as_str())).await;
+        staged.abort().await;
         Err(failure)
     }
 }
 
 /// The version's content, decided against the latest version as the transaction sees it.
+/// `None`: that version already holds these sources (a concurrent ingest of the same files
+/// committed first), so there is nothing to commit. Without `force`, a version that holds only
+/// some of them is a conflict: committing would duplicate their rows, and a rerun skips them.
 fn draft(
     tx: &Tx<'_>,
     latest: Option<&VersionRow>,
     mode: IngestMode,
+    force: bool,
     incoming: &Schema,
     files: &[FileRow],
     new_sources: &[SourceRow],
-) -> Result<Draft> {
+) -> Result<Option<Draft>> {
+    if let (Some(v), false) = (latest, force) {
+        let held: HashSet<String> = tx
+            .version_sources(v.id)?
+            .into_iter()
+            .map(|s| s.sha256)
+            .collect();
+        let already = new_sources
+            .iter()
+            .filter(|s| held.contains(&s.sha256))
+            .count();
+        let unchanged = match mode {
+            IngestMode::Append => already == new_sources.len(),
+            IngestMode::Overwrite => {
+                let incoming: HashSet<&str> =
+                    new_sources.iter().map(|s| s.sha256.as_str()).collect();
+                incoming.len() == held.len() && incoming.iter().all(|h| held.contains(*h))
+            }
+        };
+        if unchanged {
+            return Ok(None);
+        }
+        if mode == IngestMode::Append && already > 0 {
+            return Err(Error::CommitConflict {
+                dataset: v.dataset.dataset_name(),
+                version: v.version,
+            });
+        }
+    }
     let previous = latest.map(|v| current_schema(tx, v)).transpose()?;
     let mut all_files = files.to_vec();
     let mut sources = new_sources.to_vec();
@@ -440,7 +474,7 @@ fn draft(
             .collect(),
         None => Vec::new(),
     };
-    Ok(Draft {
+    Ok(Some(Draft {
         operation_name: "ingest",
         operation: Operation::Ingest {
             mode: mode.as_str().to_string(),
@@ -461,7 +495,7 @@ fn draft(
         files: all_files,
         sources,
         changes,
-    })
+    }))
 }
 
 /// The schema a version was committed with.

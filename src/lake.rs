@@ -1,25 +1,19 @@
 //! `Lake`: one handle over a project's storage, archive tier, catalog and clock.
 //!
-//! It also owns the commit protocol every writing operation shares: data objects first (done by
-//! the operation), then one catalog transaction that numbers the version, writes its manifest
-//! at a fresh key and inserts the catalog rows. Only that commit makes a version visible.
+//! It also knows this process as an owner of work in flight (`owner.rs`): registered in the
+//! catalog the first time it writes or moves anything, with a heartbeat while it lives. The
+//! commit protocol every writer shares is in `commit.rs`.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
-use arrow::datatypes::Schema;
-use bytes::Bytes;
-
-use crate::catalog::{
-    Catalog, ColumnRow, FileRow, NewVersion, SchemaChange, SourceRow, Tx, VersionRow,
-};
+use crate::catalog::Catalog;
 use crate::clock::{self, Clock};
 use crate::config::{self, CONFIG_FILE, Config};
 use crate::error::{Error, Result};
-use crate::format::manifest::{Input, MANIFEST_FORMAT, Manifest, Operation};
-use crate::format::schema;
-use crate::ident::{DatasetRef, Version};
-use crate::storage::{self, Storage, layout};
+use crate::owner::{self, Owner};
+use crate::storage::Storage;
 
 /// Progress of a long operation, for a caller that shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +40,16 @@ pub struct Lake {
     catalog: Mutex<Catalog>,
     clock: Clock,
     actor: String,
+    /// This process as an owner of work in flight, once it has any.
+    owner: OnceLock<Owner>,
+    /// Tells the heartbeat thread to stop when the lake is dropped.
+    stop_heartbeat: Arc<AtomicBool>,
+}
+
+impl Drop for Lake {
+    fn drop(&mut self) {
+        self.stop_heartbeat.store(true, Ordering::SeqCst);
+    }
 }
 
 impl Lake {
@@ -64,9 +68,11 @@ impl Lake {
             path: dir.to_path_buf(),
             source,
         })?;
-        // Check both tiers parse and answer before anything is written.
-        for url in [&config.lake.root, &config.lake.archive] {
-            let storage = Storage::open(url, dir, &config.s3)?;
+        // Check both tiers parse, answer and are apart before anything is written.
+        let root = Storage::open(&config.lake.root, dir, &config.s3)?;
+        let archive = Storage::open(&config.lake.archive, dir, &config.s3)?;
+        root.check_apart(&archive)?;
+        for storage in [&root, &archive] {
             run_blocking(storage.check())?;
         }
         Catalog::open(&catalog_path, true)?;
@@ -83,6 +89,7 @@ impl Lake {
         let config = Config::load(&dir.join(CONFIG_FILE))?;
         let storage = Storage::open(&config.lake.root, &dir, &config.s3)?;
         let archive = Storage::open(&config.lake.archive, &dir, &config.s3)?;
+        storage.check_apart(&archive)?;
         let catalog = Catalog::open(&dir.join(&config.lake.catalog), false)?;
         Ok(Lake::from_parts(dir, config, storage, archive, catalog))
     }
@@ -103,6 +110,8 @@ impl Lake {
             catalog: Mutex::new(catalog),
             clock: Clock::from_env(),
             actor: actor_from_env(),
+            owner: OnceLock::new(),
+            stop_heartbeat: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -142,143 +151,56 @@ impl Lake {
         &self.actor
     }
 
+    /// This process's owner id, recording it in the catalog (and starting its heartbeat) the
+    /// first time it is asked for.
+    pub(crate) fn owner(&self) -> Result<String> {
+        if let Some(o) = self.owner.get() {
+            return Ok(o.id.clone());
+        }
+        let me = Owner::current();
+        let now = clock::timestamp(chrono::Utc::now());
+        let command = std::env::args().collect::<Vec<_>>().join(" ");
+        self.catalog()
+            .write(|tx| tx.insert_owner(&me, &command, &now))?;
+        let id = me.id.clone();
+        if self.owner.set(me).is_ok() {
+            self.start_heartbeat(id.clone());
+        }
+        Ok(self.owner.get().map_or(id, |o| o.id.clone()))
+    }
+
+    /// Refresh this owner's heartbeat from a thread of its own, on a connection of its own, so
+    /// a long copy or encode never looks abandoned to another host.
+    fn start_heartbeat(&self, id: String) {
+        let path = self.catalog().path().to_path_buf();
+        if path.as_os_str() == ":memory:" {
+            return;
+        }
+        let stop = self.stop_heartbeat.clone();
+        std::thread::spawn(move || {
+            let Ok(mut catalog) = Catalog::open(&path, false) else {
+                return;
+            };
+            let step = std::time::Duration::from_millis(250);
+            let mut waited = std::time::Duration::ZERO;
+            while !stop.load(Ordering::SeqCst) {
+                std::thread::sleep(step);
+                waited += step;
+                if waited >= owner::HEARTBEAT_EVERY {
+                    waited = std::time::Duration::ZERO;
+                    let now = clock::timestamp(chrono::Utc::now());
+                    let _ = catalog.write(|tx| tx.heartbeat(&id, &now));
+                }
+            }
+        });
+    }
+
     /// The catalog, locked for this thread.
     pub fn catalog(&self) -> MutexGuard<'_, Catalog> {
         self.catalog
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
-
-    /// Commit a new version of `dataset` whose data objects are already in storage.
-    ///
-    /// `plan` runs inside the write transaction and sees the dataset's latest version as it is
-    /// now (a concurrent writer may have committed since the operation started); it returns the
-    /// version's content. The manifest is written at the new number's key before the catalog
-    /// rows; a manifest left there by a writer that crashed before committing is set aside.
-    /// `record` runs in the same transaction once the version row exists, for rows that name it
-    /// (lineage, runs, checks).
-    pub(crate) async fn commit(
-        &self,
-        dataset: &DatasetRef,
-        plan: impl FnOnce(&Tx<'_>, Option<&VersionRow>) -> Result<Draft>,
-        record: impl FnOnce(&Tx<'_>, &VersionRow) -> Result<()>,
-    ) -> Result<Committed> {
-        let handle = tokio::runtime::Handle::current();
-        tokio::task::block_in_place(|| {
-            let mut catalog = self.catalog();
-            catalog.write(|tx| {
-                let latest = match tx.find_dataset(dataset)? {
-                    Some(row) => tx.latest_version(row.id)?,
-                    None => None,
-                };
-                let draft = plan(tx, latest.as_ref())?;
-                let version = Version(latest.as_ref().map_or(1, |v| v.version.0 + 1));
-                let created_at = clock::timestamp(self.clock.now());
-                let mut files = draft.files;
-                files.sort_by(|a, b| a.path.cmp(&b.path));
-                let manifest = Manifest {
-                    lake_manifest: MANIFEST_FORMAT,
-                    dataset: dataset.dataset_name(),
-                    version: version.0,
-                    created_at: created_at.clone(),
-                    operation: draft.operation,
-                    inputs: draft.inputs,
-                    schema: schema::schema_json(&draft.schema),
-                    rows: files.iter().map(|f| f.rows).sum(),
-                    bytes: files.iter().map(|f| f.size).sum(),
-                    files: files
-                        .iter()
-                        .map(|f| crate::format::manifest::ManifestFile {
-                            path: f.path.clone(),
-                            size: f.size,
-                            sha256: f.sha256.clone(),
-                            rows: f.rows,
-                            row_groups: f.row_groups.clone(),
-                        })
-                        .collect(),
-                };
-                let (bytes, digest) = manifest.encode();
-                let key = layout::manifest(dataset, version);
-                handle.block_on(self.put_manifest(dataset, version, &key, Bytes::from(bytes)))?;
-                let schema_json = manifest.schema.to_string();
-                let columns: Vec<ColumnRow> = schema::columns(&draft.schema)
-                    .into_iter()
-                    .map(|c| ColumnRow {
-                        name: c.name,
-                        data_type: c.data_type,
-                        nullable: c.nullable,
-                    })
-                    .collect();
-                let row = tx.insert_version(&NewVersion {
-                    dataset: dataset.dataset(),
-                    version,
-                    digest: digest.clone(),
-                    manifest_key: key,
-                    schema_json,
-                    columns,
-                    operation: draft.operation_name.to_string(),
-                    mode: draft.mode.clone(),
-                    created_at: created_at.clone(),
-                    created_by: self.actor.clone(),
-                    files,
-                    sources: draft.sources,
-                    changes: draft.changes.clone(),
-                })?;
-                record(tx, &row)?;
-                tx.reindex(Some(row.dataset_id))?;
-                tx.audit(
-                    &created_at,
-                    &self.actor,
-                    draft.operation_name,
-                    &row.reference().to_string(),
-                    &serde_json::json!({ "digest": digest, "rows": row.rows, "files": row.file_count }),
-                )?;
-                Ok(Committed {
-                    version: row,
-                    changes: draft.changes,
-                })
-            })
-        })
-    }
-
-    async fn put_manifest(
-        &self,
-        dataset: &DatasetRef,
-        version: Version,
-        key: &str,
-        bytes: Bytes,
-    ) -> Result<()> {
-        match self.storage.put_new(key, bytes.clone()).await {
-            Err(e) if storage::is_already_exists(&e) => {
-                // We hold the catalog's write lock and the catalog has no such version: whatever
-                // is at this key was written by a writer that never committed. Keep it aside.
-                let stale = layout::stale_manifest(dataset, version, &layout::new_write_id());
-                self.storage.copy(key, &stale).await?;
-                self.storage.delete(key).await?;
-                tracing::warn!(key, stale, "set aside an uncommitted manifest");
-                self.storage.put_new(key, bytes).await
-            }
-            other => other,
-        }
-    }
-}
-
-/// What an operation commits, decided against the latest version inside the transaction.
-pub(crate) struct Draft {
-    pub operation_name: &'static str,
-    pub operation: Operation,
-    pub mode: Option<String>,
-    pub inputs: Vec<Input>,
-    pub schema: Schema,
-    /// Every file the version references.
-    pub files: Vec<FileRow>,
-    pub sources: Vec<SourceRow>,
-    pub changes: Vec<SchemaChange>,
-}
-
-pub(crate) struct Committed {
-    pub version: VersionRow,
-    pub changes: Vec<SchemaChange>,
 }
 
 /// Run a storage future from synchronous code, inside a runtime or not.

@@ -1,15 +1,24 @@
 //! Keeping storage and catalog in step: `gc` removes objects nothing references, `check`
 //! compares the catalog with both tiers, `du` says where the bytes are.
+//!
+//! What is safe to delete is decided from storage first and the catalog second: objects are
+//! listed, then one catalog snapshot says which are committed files, manifests, under a
+//! registered write whose owner lives, or under a mover's lease. A write registers before its
+//! first byte and a commit closes the record in the transaction that makes the files known, so
+//! no object of a live write or a committed version can look like debris. Ages are measured on
+//! the real clock (objects carry real modification times; `LAKE_NOW` never moves grace).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
 
 use serde::Serialize;
 
-use crate::catalog::TieredFile;
-use crate::error::Result;
+use crate::catalog::{TieredFile, WriteRow};
+use crate::error::{Error, Result};
+use crate::failpoint;
 use crate::ident::DatasetRef;
 use crate::lake::Lake;
-use crate::storage::{ObjectInfo, Storage};
+use crate::storage::{ObjectInfo, Storage, layout};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Orphan {
@@ -17,8 +26,12 @@ pub struct Orphan {
     pub key: String,
     pub size: u64,
     pub last_modified: String,
-    /// Younger than the grace period: perhaps a write in progress, so kept.
+    /// `object`, or `staging`: a partial file a local write left behind (`key#N`).
+    pub kind: &'static str,
+    /// Not deleted: younger than the grace period, or in flight (see `why`).
     pub kept: bool,
+    /// Why it was kept or removed: `young`, `in_flight` (a live write or lease), `debris`.
+    pub why: &'static str,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -28,11 +41,36 @@ pub struct GcReport {
     pub orphans: Vec<Orphan>,
     pub deleted: u64,
     pub bytes_deleted: u64,
+    /// Writes under way, whose objects are never collected.
+    pub writes_in_flight: u64,
+    /// Records of dead writes whose objects are all gone, closed by this run.
+    pub dead_writes_closed: u64,
+}
+
+/// What one catalog snapshot says of the listed objects.
+struct Inventory {
+    hot: BTreeSet<String>,
+    cold: BTreeSet<String>,
+    /// Key prefixes no one may collect: data prefixes of live writes, and the manifest prefixes
+    /// of their datasets (a commit writes its manifest before the catalog row).
+    protected: Vec<String>,
+    /// Keys of files under a mover's lease, in either tier.
+    moving: BTreeSet<String>,
+    live_writes: u64,
+    dead_writes: Vec<WriteRow>,
+}
+
+impl Inventory {
+    fn is_protected(&self, key: &str) -> bool {
+        let base = key.split_once('#').map_or(key, |(k, _)| k);
+        self.moving.contains(base) || self.protected.iter().any(|p| base.starts_with(p.as_str()))
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Problem {
-    /// `missing`, `size`, `sha256`, `manifest_missing`, `manifest_sha256`, `stray_copy`
+    /// `missing`, `size`, `sha256`, `manifest_missing`, `manifest_sha256`, `stray_copy`,
+    /// `interrupted_move`, `dead_write`
     pub kind: &'static str,
     pub key: String,
     pub tier: &'static str,
@@ -50,6 +88,14 @@ pub struct CheckReport {
     pub orphans: u64,
     /// Problems that put data at stake and were not repaired.
     pub integrity_failures: u64,
+    /// Writes under way now.
+    pub in_flight_writes: u64,
+    /// Files a live mover is moving now (not checked: their copies are the mover's).
+    pub moves_in_progress: u64,
+    /// Partial files crashed local writes left (`lake gc` removes them).
+    pub debris: u64,
+    /// Moves of dead processes this run finished or undid (with `--repair`).
+    pub resumed_moves: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -81,67 +127,129 @@ pub struct DuReport {
 }
 
 impl Lake {
-    /// Objects in either tier that no catalog row references, from crashed or interrupted writes.
-    async fn orphans(&self) -> Result<Vec<(&'static str, ObjectInfo)>> {
-        let (files, manifests) = self.catalog().reader().known_keys()?;
-        let hot: BTreeSet<&str> = files
+    /// The catalog's view of what is in flight and what is known, read in one snapshot.
+    fn inventory(&self) -> Result<Inventory> {
+        let now = chrono::Utc::now();
+        let (files, manifests, writes, moves) = self.catalog().snapshot(|tx| {
+            let (files, manifests) = tx.known_keys()?;
+            Ok((files, manifests, tx.writes()?, tx.moves()?))
+        })?;
+        let hot = files
             .iter()
             .filter(|f| f.tier == "hot")
-            .map(|f| f.path.as_str())
-            .chain(manifests.iter().map(String::as_str))
+            .map(|f| f.path.clone())
+            .chain(manifests)
             .collect();
-        let cold: BTreeSet<&str> = files
+        let cold = files
             .iter()
             .filter(|f| f.tier == "archive")
-            .map(|f| f.path.as_str())
+            .map(|f| f.path.clone())
             .collect();
-        let mut out = Vec::new();
-        for (tier, storage, known) in [
-            ("hot", self.storage(), &hot),
-            ("archive", self.archive(), &cold),
-        ] {
-            for o in list_lake_objects(storage).await? {
-                if !known.contains(o.key.as_str()) {
-                    out.push((tier, o));
-                }
+        let (live, dead): (Vec<WriteRow>, Vec<WriteRow>) =
+            writes.into_iter().partition(|w| w.owner.is_alive(now));
+        let mut protected = Vec::new();
+        for w in &live {
+            protected.push(w.prefix.clone());
+            if let Ok(d) = w.dataset.parse::<DatasetRef>() {
+                protected.push(layout::manifest_prefix(&d));
             }
         }
-        Ok(out)
+        Ok(Inventory {
+            hot,
+            cold,
+            protected,
+            moving: moves.into_iter().map(|m| m.path).collect(),
+            live_writes: live.len() as u64,
+            dead_writes: dead,
+        })
     }
 
-    /// Delete objects nothing references once they are older than `grace_s` seconds.
+    /// Objects in either tier that no catalog row references and no live work owns: leftovers
+    /// of crashed or interrupted writes. Listed before the catalog is read (see module docs).
+    async fn orphans(&self) -> Result<(Vec<Orphan>, Inventory)> {
+        let mut listed = Vec::new();
+        for (tier, storage) in [("hot", self.storage()), ("archive", self.archive())] {
+            for o in list_lake_objects(storage).await? {
+                listed.push((tier, "object", o));
+            }
+            for o in staging_files(storage)? {
+                listed.push((tier, "staging", o));
+            }
+        }
+        failpoint::hit("gc.listed")?;
+        let inventory = self.inventory()?;
+        let mut out = Vec::new();
+        for (tier, kind, o) in listed {
+            let known = if tier == "hot" {
+                &inventory.hot
+            } else {
+                &inventory.cold
+            };
+            if kind == "object" && known.contains(&o.key) {
+                continue;
+            }
+            let in_flight = inventory.is_protected(&o.key);
+            out.push(Orphan {
+                tier,
+                key: o.key,
+                size: o.size,
+                last_modified: crate::clock::timestamp(o.last_modified),
+                kind,
+                kept: in_flight,
+                why: if in_flight { "in_flight" } else { "debris" },
+            });
+        }
+        Ok((out, inventory))
+    }
+
+    /// Delete objects nothing references and no live work owns, once older than `grace_s`
+    /// seconds of real time; then close the records of dead writes that have nothing left.
     pub async fn gc(&self, grace_s: u64, dry_run: bool) -> Result<GcReport> {
-        let now = self.clock().now();
+        let now = chrono::Utc::now();
+        let (mut orphans, inventory) = self.orphans().await?;
         let mut report = GcReport {
             dry_run,
             grace_s,
             orphans: Vec::new(),
             deleted: 0,
             bytes_deleted: 0,
+            writes_in_flight: inventory.live_writes,
+            dead_writes_closed: 0,
         };
-        for (tier, o) in self.orphans().await? {
-            let age = (now - o.last_modified).num_seconds();
-            let kept = age < grace_s as i64;
-            if !kept && !dry_run {
-                let storage = if tier == "hot" {
-                    self.storage()
-                } else {
-                    self.archive()
-                };
-                storage.delete(&o.key).await?;
+        for o in &mut orphans {
+            if o.kept {
+                continue;
             }
-            if !kept {
-                report.deleted += 1;
-                report.bytes_deleted += o.size;
+            let modified = crate::clock::parse_timestamp(&o.last_modified).unwrap_or(now);
+            if (now - modified).num_seconds() < grace_s as i64 {
+                o.kept = true;
+                o.why = "young";
+                continue;
             }
-            report.orphans.push(Orphan {
-                tier,
-                key: o.key,
-                size: o.size,
-                last_modified: crate::clock::timestamp(o.last_modified),
-                kept,
-            });
+            if !dry_run {
+                failpoint::hit("gc.deleting")?;
+                let storage = self.tier(o.tier);
+                match o.kind {
+                    "staging" => remove_staging(storage, &o.key)?,
+                    _ => storage.delete(&o.key).await?,
+                }
+            }
+            report.deleted += 1;
+            report.bytes_deleted += o.size;
         }
+        if !dry_run {
+            for w in &inventory.dead_writes {
+                let left = orphans
+                    .iter()
+                    .any(|o| o.key.starts_with(&w.prefix) && o.kept);
+                if !left && self.catalog().write(|tx| tx.remove_write(&w.id))? {
+                    report.dead_writes_closed += 1;
+                }
+            }
+            let me = self.owner()?;
+            self.catalog().write(|tx| tx.remove_idle_owners(&me))?;
+        }
+        report.orphans = orphans;
         Ok(report)
     }
 
@@ -149,11 +257,19 @@ impl Lake {
     /// sha256; with `repair`, fix what has one right answer (a file whose verified copy sits in
     /// the other tier; a leftover copy of a file already moved).
     pub async fn check(&self, verify_hashes: bool, repair: bool) -> Result<CheckReport> {
-        let (files, versions) = {
-            let catalog = self.catalog();
-            let tx = catalog.reader();
-            (tx.known_keys()?.0, tx.all_versions()?)
+        let resumed = if repair {
+            self.resume_moves().await?
+        } else {
+            0
         };
+        let now = chrono::Utc::now();
+        let (files, versions, moves) = self
+            .catalog()
+            .snapshot(|tx| Ok((tx.known_keys()?.0, tx.all_versions()?, tx.moves()?)))?;
+        let leases: BTreeMap<i64, bool> = moves
+            .iter()
+            .map(|m| (m.file_id, m.owner.is_alive(now)))
+            .collect();
         let mut report = CheckReport {
             files_checked: 0,
             manifests_checked: 0,
@@ -161,9 +277,31 @@ impl Lake {
             problems: Vec::new(),
             orphans: 0,
             integrity_failures: 0,
+            in_flight_writes: 0,
+            moves_in_progress: 0,
+            debris: 0,
+            resumed_moves: resumed,
         };
         for f in files.iter().filter(|f| f.tier != "deleted") {
             report.files_checked += 1;
+            match leases.get(&f.id) {
+                // A live mover owns this file and both its copies: nothing here is ours to judge.
+                Some(true) => {
+                    report.moves_in_progress += 1;
+                    continue;
+                }
+                Some(false) => {
+                    report.problems.push(Problem {
+                        kind: "interrupted_move",
+                        key: f.path.clone(),
+                        tier: tier_name(&f.tier),
+                        detail: "a move whose process is gone; `lake check --repair` or the next `lake archive` finishes it".into(),
+                        repaired: false,
+                    });
+                    continue;
+                }
+                None => {}
+            }
             let (home, other, tier, other_tier) = if f.tier == "hot" {
                 (self.storage(), self.archive(), "hot", "archive")
             } else {
@@ -173,8 +311,7 @@ impl Lake {
                 let mut p = p;
                 if repair && p.kind == "missing" && other.head(&f.path).await?.is_some() {
                     // The one right answer: a copy in the other tier that hashes as recorded.
-                    if other.copy_verified(home, &f.path, &f.sha256).await.is_ok() {
-                        other.delete(&f.path).await?;
+                    if self.repair_from(f, other_tier, tier).await? {
                         p.repaired = true;
                         p.detail.push_str(&format!(
                             "; copied back from the {other_tier} tier, verified"
@@ -193,8 +330,10 @@ impl Lake {
                     repaired: false,
                 };
                 if repair {
-                    other.delete(&f.path).await?;
-                    p.repaired = true;
+                    // Under a lease, re-checked: a mover that started since is left alone.
+                    let lease = self.claim(std::slice::from_ref(f), "repair", tier, other_tier)?;
+                    p.repaired = !lease.files().is_empty();
+                    lease.abandon().await;
                 }
                 report.problems.push(p);
             }
@@ -232,11 +371,31 @@ impl Lake {
                 Some(_) => {}
             }
         }
-        report.orphans = self.orphans().await?.len() as u64;
+        let (orphans, inventory) = self.orphans().await?;
+        report.in_flight_writes = inventory.live_writes;
+        report.orphans = orphans.iter().filter(|o| !o.kept).count() as u64;
+        report.debris = orphans
+            .iter()
+            .filter(|o| o.kind == "staging" && !o.kept)
+            .count() as u64;
+        for w in &inventory.dead_writes {
+            report.problems.push(Problem {
+                kind: "dead_write",
+                key: w.prefix.clone(),
+                tier: "hot",
+                detail: format!(
+                    "a {} of `{}` started {} by pid {} on {} that never finished; `lake gc` removes its objects",
+                    w.operation, w.dataset, w.started_at, w.owner.pid, w.owner.host
+                ),
+                repaired: false,
+            });
+        }
         report.integrity_failures = report
             .problems
             .iter()
-            .filter(|p| !p.repaired && p.kind != "stray_copy")
+            .filter(|p| {
+                !p.repaired && !matches!(p.kind, "stray_copy" | "dead_write" | "interrupted_move")
+            })
             .count() as u64;
         Ok(report)
     }
@@ -354,6 +513,69 @@ impl Lake {
             report.datasets.push(usage);
         }
         Ok(report)
+    }
+}
+
+fn tier_name(tier: &str) -> &'static str {
+    if tier == "archive" { "archive" } else { "hot" }
+}
+
+/// Partial files of local writes that never completed (`key#N`; object listings hide them).
+fn staging_files(storage: &Storage) -> Result<Vec<ObjectInfo>> {
+    let Some(root) = storage.local_dir() else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for zone in ["bronze", "silver", "gold", "_lake"] {
+        walk_staging(root, &root.join(zone), &mut out)?;
+    }
+    out.sort_by(|a, b| a.key.cmp(&b.key));
+    Ok(out)
+}
+
+fn walk_staging(root: &Path, dir: &Path, out: &mut Vec<ObjectInfo>) -> Result<()> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(());
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let Ok(meta) = entry.metadata() else { continue };
+        if meta.is_dir() {
+            walk_staging(root, &path, out)?;
+            continue;
+        }
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let staged = name
+            .rsplit_once('#')
+            .is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+        if !staged {
+            continue;
+        }
+        let key = path
+            .strip_prefix(root)
+            .map(|k| k.to_string_lossy().replace('\\', "/"))
+            .unwrap_or(name);
+        out.push(ObjectInfo {
+            key,
+            size: meta.len(),
+            last_modified: meta
+                .modified()
+                .map(chrono::DateTime::<chrono::Utc>::from)
+                .unwrap_or_else(|_| chrono::Utc::now()),
+        });
+    }
+    Ok(())
+}
+
+fn remove_staging(storage: &Storage, key: &str) -> Result<()> {
+    let Some(root) = storage.local_dir() else {
+        return Ok(());
+    };
+    let path = root.join(key);
+    match std::fs::remove_file(&path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(Error::Io { path, source }),
     }
 }
 

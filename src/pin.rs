@@ -64,6 +64,20 @@ impl LockFile {
     }
 }
 
+/// How a lock file is named in the catalog's holds: its absolute path.
+fn lock_key(path: &Path) -> String {
+    let abs = match path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        Some(dir) => dir
+            .canonicalize()
+            .map(|d| d.join(path.file_name().unwrap_or_default()))
+            .unwrap_or_else(|_| path.to_path_buf()),
+        None => std::env::current_dir()
+            .map(|d| d.join(path))
+            .unwrap_or_else(|_| path.to_path_buf()),
+    };
+    abs.display().to_string()
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct VerifyProblem {
     #[serde(rename = "ref")]
@@ -80,12 +94,27 @@ pub struct VerifyReport {
 }
 
 impl Lake {
-    /// Resolve `refs` to exact versions and record them in the lock file at `path`.
+    /// Resolve `refs` to exact versions and record them in the lock file at `path`. Each pinned
+    /// version is held in the catalog for this lock file (so lifecycle rules never archive or
+    /// expire it, as with a tag); re-pinning a dataset releases the lock's hold on its old version.
     pub fn pin(&self, refs: &[DatasetRef], path: &Path) -> Result<Vec<Pin>> {
         let mut lock = LockFile::read(path)?;
         let mut pinned = Vec::new();
+        let lock_path = lock_key(path);
+        let at = crate::clock::timestamp(self.clock().now());
         for r in refs {
             let v = self.resolve(r)?;
+            self.catalog().write(|tx| {
+                tx.add_hold(v.id, &lock_path, &at, self.actor())?;
+                tx.release_holds(v.dataset_id, &lock_path, v.id)?;
+                tx.audit(
+                    &at,
+                    self.actor(),
+                    "pin",
+                    &v.reference().to_string(),
+                    &serde_json::json!({ "lock": lock_path }),
+                )
+            })?;
             let pin = Pin {
                 dataset: v.dataset.to_string(),
                 version: v.version.0,
@@ -160,6 +189,16 @@ impl Lake {
             if state == VersionState::Expired {
                 problem(&pin.reference, "expired: its data was deleted".into());
                 continue;
+            }
+            if state == VersionState::Archived {
+                // Its bytes may all be whole in the archive tier, but no reader can use them.
+                problem(
+                    &pin.reference,
+                    format!(
+                        "archived: not readable until `lake restore {}`",
+                        pin.reference
+                    ),
+                );
             }
             let tier = if state == VersionState::Archived {
                 self.archive()

@@ -18,6 +18,7 @@ pub struct Query<'a> {
     lake: &'a Lake,
     sql: String,
     at: BTreeMap<DatasetRef, Selector>,
+    verify: bool,
 }
 
 /// A running query: the exact versions it reads and its result stream.
@@ -34,6 +35,7 @@ impl Lake {
             lake: self,
             sql: sql.into(),
             at: BTreeMap::new(),
+            verify: self.config().read.verify,
         }
     }
 }
@@ -45,6 +47,12 @@ impl Query<'_> {
         self
     }
 
+    /// Check the sha256 of every file read before any row is returned.
+    pub fn with_verify(mut self, yes: bool) -> Self {
+        self.verify = self.verify || yes;
+        self
+    }
+
     pub async fn execute(self) -> Result<QueryOutput> {
         let lake = self.lake;
         let ctx = lake.sql_session()?;
@@ -52,7 +60,7 @@ impl Query<'_> {
         let mut inputs = Vec::new();
         for t in &parsed.tables {
             let v = lake.resolve_input(t, &self.at)?;
-            lake.register_version(&ctx, &v)?;
+            lake.register_version(&ctx, &v, self.verify).await?;
             inputs.push(v.reference());
         }
         let err = |source| Error::Query {

@@ -21,6 +21,8 @@ pub struct VersionInfo {
     #[serde(flatten)]
     pub version: VersionRow,
     pub tags: Vec<String>,
+    /// Lock files that pin this version (`lake pin`); like tags, they keep it from lifecycle rules.
+    pub holds: Vec<String>,
     pub columns: Vec<ColumnRow>,
     pub drift: Vec<SchemaChange>,
     pub sources: Vec<SourceRow>,
@@ -60,6 +62,7 @@ impl Lake {
             meta: tx.dataset_meta(version.dataset_id)?,
             reference: version.reference(),
             tags: tx.version_tags(version.id)?,
+            holds: tx.holds(version.id)?,
             columns: tx.columns(version.schema_id)?,
             drift: tx.schema_changes(version.id)?,
             sources: tx.version_sources(version.id)?,

@@ -1,28 +1,38 @@
 //! SQL over the lake: a DataFusion session in which `zone.name` is one exact dataset version.
 //!
 //! Zones are schemas. Tables are registered only for the references a statement makes (found by
-//! DataFusion's own parser), each pinned to a version resolved before planning, as a Parquet
-//! listing table over exactly that version's files. Files are read through the lake's own
-//! object store, so the same code serves local, S3 and in-memory roots.
+//! DataFusion's own parser), each pinned to a version resolved before planning. A table is
+//! exactly that version's files with their recorded sizes, never a listing of a prefix: each is
+//! checked to be there with its size before planning (and, when asked, its sha256), and a file
+//! that vanishes later fails the read, so a query never returns fewer rows than the version
+//! holds. Files are read through the lake's own object store, so the same code serves local, S3
+//! and in-memory roots.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::MemorySchemaProvider;
+use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::TableReference;
+use datafusion::datasource::TableType;
 use datafusion::datasource::empty::EmptyTable;
+use datafusion::datasource::file_format::FileFormat;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
-use datafusion::datasource::listing::{
-    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
-};
+use datafusion::datasource::listing::PartitionedFile;
+use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder};
+use datafusion::datasource::table_schema::TableSchema;
 use datafusion::error::DataFusionError;
 use datafusion::execution::memory_pool::FairSpillPool;
+use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::logical_expr::Expr;
+use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion::sql::parser::Statement;
+use futures::{StreamExt, TryStreamExt};
 
-use crate::catalog::VersionRow;
+use crate::catalog::{FileRow, VersionRow};
 use crate::error::{Error, Result};
 use crate::format::schema;
 use crate::functions;
@@ -139,11 +149,13 @@ impl Lake {
         Ok(version)
     }
 
-    /// Register `version` as table `zone.name` in the session.
-    pub(crate) fn register_version(
+    /// Register `version` as table `zone.name` in the session, after checking that every file is
+    /// in storage with its recorded size (and, with `verify`, its sha256).
+    pub(crate) async fn register_version(
         &self,
         ctx: &SessionContext,
         version: &VersionRow,
+        verify: bool,
     ) -> Result<()> {
         let (schema, files) = {
             let catalog = self.catalog();
@@ -153,43 +165,117 @@ impl Lake {
                 tx.version_files(version.id)?,
             )
         };
-        let keys: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
+        self.check_readable(version, &files, verify).await?;
         let table =
             TableReference::partial(version.dataset.zone.as_str(), version.dataset.name.as_str());
-        self.register_files(ctx, table, Arc::new(schema), &keys)
+        self.register_files(ctx, table, Arc::new(schema), &files)
     }
 
-    /// Register Parquet objects (keys under the root) as one table of `schema`.
+    /// Every file of `version` is where the catalog says, whole: a missing or resized object
+    /// (or, with `verify`, one whose sha256 differs) is an error naming it, never fewer rows.
+    async fn check_readable(
+        &self,
+        version: &VersionRow,
+        files: &[FileRow],
+        verify: bool,
+    ) -> Result<()> {
+        let storage = self.storage();
+        let unreadable = |f: &FileRow, problem: String| Error::VersionUnreadable {
+            version: version.reference().to_string(),
+            url: storage.object_url(&f.path),
+            problem,
+        };
+        futures::stream::iter(files)
+            .map(|f| async move {
+                let problem = match storage.head(&f.path).await? {
+                    None => "is missing".to_string(),
+                    Some(o) if o.size != f.size => {
+                        format!("is {} bytes, the catalog recorded {}", o.size, f.size)
+                    }
+                    Some(_) if verify => {
+                        let (sha, _) = storage.hash(&f.path).await?;
+                        if sha == f.sha256 {
+                            return Ok(());
+                        }
+                        format!("has sha256 {sha}, the catalog recorded {}", f.sha256)
+                    }
+                    Some(_) => return Ok(()),
+                };
+                Err(unreadable(f, problem))
+            })
+            .buffer_unordered(8)
+            .try_collect::<Vec<()>>()
+            .await?;
+        Ok(())
+    }
+
+    /// Register Parquet objects (files under the root, with their sizes) as one table of `schema`.
     pub(crate) fn register_files(
         &self,
         ctx: &SessionContext,
         table: TableReference,
         schema: SchemaRef,
-        keys: &[&str],
+        files: &[FileRow],
     ) -> Result<()> {
-        let provider: Arc<dyn datafusion::catalog::TableProvider> = if keys.is_empty() {
+        let provider: Arc<dyn TableProvider> = if files.is_empty() {
             Arc::new(EmptyTable::new(schema))
         } else {
-            let urls = keys
-                .iter()
-                .map(|k| ListingTableUrl::parse(format!("{STORE_URL}/{}", self.storage().path(k))))
-                .collect::<std::result::Result<Vec<_>, _>>()
-                .map_err(|e| Error::Internal(format!("listing URL: {e}")))?;
-            let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
-                .with_file_extension(".parquet");
-            let config = ListingTableConfig::new_with_multi_paths(urls)
-                .with_listing_options(options)
-                .with_schema(schema);
-            Arc::new(
-                ListingTable::try_new(config)
-                    .map_err(|e| Error::Internal(format!("listing table: {e}")))?,
-            )
+            Arc::new(ExactFiles {
+                schema,
+                files: files
+                    .iter()
+                    .map(|f| (self.storage().path(&f.path).to_string(), f.size))
+                    .collect(),
+            })
         };
         ctx.deregister_table(table.clone())
             .map_err(|e| Error::Internal(format!("deregister {table}: {e}")))?;
         ctx.register_table(table.clone(), provider)
             .map_err(|e| Error::Internal(format!("register {table}: {e}")))?;
         Ok(())
+    }
+}
+
+/// A table that is exactly these Parquet objects (path in the store, size): no listing, so a
+/// missing object is an error when it is read, never an empty part of the table. Filters still
+/// reach the Parquet reader (DataFusion pushes them into the scan), so row groups are pruned.
+#[derive(Debug)]
+struct ExactFiles {
+    schema: SchemaRef,
+    files: Vec<(String, u64)>,
+}
+
+#[async_trait::async_trait]
+impl TableProvider for ExactFiles {
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        _filters: &[Expr],
+        limit: Option<usize>,
+    ) -> datafusion::error::Result<Arc<dyn ExecutionPlan>> {
+        let format = ParquetFormat::default().with_options(state.table_options().parquet.clone());
+        let source = format.file_source(TableSchema::builder(self.schema.clone()).build());
+        let files: Vec<PartitionedFile> = self
+            .files
+            .iter()
+            .map(|(path, size)| PartitionedFile::new(path.clone(), *size))
+            .collect();
+        let groups = FileGroup::new(files).split_files(state.config().target_partitions());
+        let config = FileScanConfigBuilder::new(ObjectStoreUrl::parse(STORE_URL)?, source)
+            .with_file_groups(groups)
+            .with_projection_indices(projection.cloned())?
+            .with_limit(limit)
+            .build();
+        format.create_physical_plan(state, config).await
     }
 }
 

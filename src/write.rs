@@ -3,7 +3,8 @@
 //! The encoder runs on a thread of its own, fed through a bounded channel, so the producer
 //! (a decoding thread or a query stream) and the encoder use both cores while memory stays
 //! bounded by a few batches and one row group. Files roll over at the configured size; every
-//! byte is hashed as it is written. Nothing here makes a version visible: see `Lake::commit`.
+//! byte is hashed as it is written. Nothing here makes a version visible: see `commit.rs`, whose
+//! staged write owns the encoder and the objects it writes.
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
@@ -30,8 +31,15 @@ pub(crate) struct DataWriter {
 }
 
 impl Lake {
-    /// Start encoding batches of `schema` into new data files of `dataset`.
-    pub(crate) fn data_writer(&self, dataset: &DatasetRef, schema: SchemaRef) -> DataWriter {
+    /// Start encoding batches of `schema` into new data files of `dataset`, named by `write_id`
+    /// and numbered from `first_seq`.
+    pub(crate) fn data_writer(
+        &self,
+        dataset: &DatasetRef,
+        write_id: &str,
+        first_seq: usize,
+        schema: SchemaRef,
+    ) -> DataWriter {
         let (sender, receiver) = mpsc::channel(BATCHES_IN_FLIGHT);
         let options = &self.config().ingest;
         let encode = EncodeOptions {
@@ -40,14 +48,18 @@ impl Lake {
         };
         let target_bytes = options.target_file_mb * 1024 * 1024;
         let storage = self.storage().clone();
-        let dataset = dataset.clone();
+        let target = Target {
+            dataset: dataset.clone(),
+            write_id: write_id.to_string(),
+            first_seq,
+        };
         let handle = tokio::runtime::Handle::current();
         let encoder = tokio::task::spawn_blocking(move || {
             encode_files(
                 receiver,
                 &storage,
                 handle,
-                &dataset,
+                &target,
                 schema,
                 &encode,
                 target_bytes,
@@ -77,18 +89,25 @@ impl DataWriter {
     }
 }
 
-/// The encoder thread. A half-written file is aborted; completed ones are returned either way,
-/// so the caller can remove them if the operation fails.
+/// Where an encoder's files go.
+struct Target {
+    dataset: DatasetRef,
+    write_id: String,
+    first_seq: usize,
+}
+
+/// The encoder thread. A half-written file is aborted (no upload is left open); completed ones
+/// are returned either way, so the caller can remove them if the operation fails.
 fn encode_files(
     mut receiver: mpsc::Receiver<RecordBatch>,
     storage: &Storage,
     handle: tokio::runtime::Handle,
-    dataset: &DatasetRef,
+    target: &Target,
     schema: SchemaRef,
     options: &EncodeOptions,
     target_bytes: u64,
 ) -> (Vec<FileRow>, Option<Error>) {
-    let write_id = layout::new_write_id();
+    let dataset = &target.dataset;
     let mut files = Vec::new();
     let mut current: Option<ParquetFileWriter<BlockingObjectWriter>> = None;
     let encode_err = |e: ParquetError| parquet_error(dataset, e);
@@ -97,6 +116,7 @@ fn encode_files(
             let written = w.finish().map_err(encode_err)?;
             let key = written.sink.key().to_string();
             written.sink.finish()?;
+            crate::failpoint::hit("write.file_done")?;
             files.push(FileRow {
                 path: key,
                 sha256: written.sha256,
@@ -110,7 +130,8 @@ fn encode_files(
         let writer = match current.as_mut() {
             Some(w) => w,
             None => {
-                let key = layout::data_file(dataset, &write_id, files.len());
+                let seq = target.first_seq + files.len();
+                let key = layout::data_file(dataset, &target.write_id, seq);
                 let sink = storage.writer(&key).into_blocking(handle.clone());
                 match ParquetFileWriter::new(sink, schema.clone(), options) {
                     Ok(w) => current.insert(w),
@@ -119,6 +140,9 @@ fn encode_files(
             }
         };
         if let Err(e) = writer.write(&batch) {
+            if let Some(mut w) = current.take() {
+                w.sink_mut().abort();
+            }
             return (files, Some(encode_err(e)));
         }
         if writer.size_estimate() >= target_bytes {
@@ -151,15 +175,5 @@ fn parquet_error(dataset: &DatasetRef, e: ParquetError) -> Error {
             Err(io) => encode(ParquetError::External(Box::new(io))),
         },
         Err(other) => encode(ParquetError::External(other)),
-    }
-}
-
-/// Remove objects an operation wrote but did not commit; what cannot be removed now is left for
-/// `lake gc`.
-pub(crate) async fn delete_objects<'a>(storage: &Storage, keys: impl Iterator<Item = &'a str>) {
-    for key in keys {
-        if let Err(e) = storage.delete(key).await {
-            tracing::warn!(key, error = %e, "could not remove an uncommitted object; `lake gc` will");
-        }
     }
 }

@@ -20,6 +20,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("../../catalog/0003_lifecycle.sql"),
     ),
     ("0004_search", include_str!("../../catalog/0004_search.sql")),
+    (
+        "0005_in_flight",
+        include_str!("../../catalog/0005_in_flight.sql"),
+    ),
 ];
 
 pub fn latest() -> i64 {

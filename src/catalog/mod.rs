@@ -5,6 +5,7 @@
 //! here rather than on an object key. WAL mode lets readers go on while one writer commits.
 
 pub mod datasets;
+pub mod in_flight;
 pub mod lineage;
 pub mod migrate;
 pub mod rules;
@@ -21,6 +22,7 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use crate::error::{Error, Result};
 
 pub use datasets::{DatasetRow, DatasetSummary};
+pub use in_flight::{MoveRow, NewWrite, WriteRow};
 pub use lineage::ColumnEdge;
 pub use rules::{NewRule, Rule, TieredFile};
 pub use runs::{CheckRow, NewRun, RunRow};
@@ -94,6 +96,22 @@ impl Catalog {
             conn: &self.conn,
             path: &self.path,
         }
+    }
+
+    /// Run `f` over one consistent snapshot of the catalog (a read transaction), so rows read
+    /// together were committed together.
+    pub fn snapshot<T>(&mut self, f: impl FnOnce(&Tx<'_>) -> Result<T>) -> Result<T> {
+        let path = self.path.clone();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Deferred)
+            .map_err(Error::catalog(&path))?;
+        let value = f(&Tx {
+            conn: &tx,
+            path: &path,
+        })?;
+        tx.commit().map_err(Error::catalog(&path))?;
+        Ok(value)
     }
 
     /// Run `f` in one write transaction taken up front (`BEGIN IMMEDIATE`); commit on `Ok`,

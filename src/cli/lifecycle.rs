@@ -87,7 +87,8 @@ pub struct RestoreArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct GcArgs {
-    /// Keep objects younger than this: they may belong to a write in progress.
+    /// Keep unreferenced objects younger than this (real time). Objects of writes and moves in
+    /// progress are never collected, whatever their age.
     #[arg(long, default_value = "1h", value_name = "AGE", value_parser = parse_age_arg)]
     grace: u64,
     #[arg(long)]
@@ -350,12 +351,23 @@ pub async fn gc(lake: &Lake, args: &GcArgs, p: Printer) -> Result<(), Failure> {
         return Ok(());
     }
     for o in &report.orphans {
-        let what = match (o.kept, report.dry_run) {
-            (true, _) => "kept (younger than the grace period)",
-            (false, true) => "would delete",
-            (false, false) => "deleted",
+        let what = match (o.why, report.dry_run) {
+            ("in_flight", _) => "kept (a write or move in progress)",
+            ("young", _) => "kept (younger than the grace period)",
+            (_, true) => "would delete",
+            (_, false) => "deleted",
         };
-        p.out(format!("{what}: {} {}  {}", o.tier, o.key, bytes(o.size)));
+        let staging = if o.kind == "staging" {
+            " (partial file of a crashed write)"
+        } else {
+            ""
+        };
+        p.out(format!(
+            "{what}: {} {}{staging}  {}",
+            o.tier,
+            o.key,
+            bytes(o.size)
+        ));
     }
     p.out(format!(
         "{} {} ({}) not referenced by the catalog{}",

@@ -22,9 +22,28 @@ pub struct Args {
     /// Write the result here instead of stdout (required for parquet).
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
+    /// Check the sha256 of every file read before any row is returned (or set `[read] verify`).
+    #[arg(long)]
+    verify: bool,
     /// Same as --format json.
     #[arg(long)]
     pub json: bool,
+}
+
+/// The result file while it is written: a temporary name beside it, renamed into place only
+/// once the whole result is there, and removed if anything fails, so `-o FILE` never leaves a
+/// truncated file.
+struct PendingFile {
+    tmp: PathBuf,
+    done: bool,
+}
+
+impl Drop for PendingFile {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -42,7 +61,7 @@ pub async fn run(lake: &Lake, args: Args, p: Printer) -> Result<(), Failure> {
             "--format parquet writes a file: add -o FILE",
         ));
     }
-    let mut query = lake.query(args.sql);
+    let mut query = lake.query(args.sql).with_verify(args.verify);
     for at in &args.at {
         let r: DatasetRef = parse_at(at)?;
         let selector = r.selector.clone().expect("parse_at gives a selector");
@@ -60,10 +79,15 @@ pub async fn run(lake: &Lake, args: Args, p: Printer) -> Result<(), Failure> {
             source,
         })
     };
+    let mut pending = None;
     let mut sink: Box<dyn Write + Send> = match &args.output {
-        Some(path) => Box::new(std::io::BufWriter::new(
-            File::create(path).map_err(io(path))?,
-        )),
+        Some(path) => {
+            let name = path.file_name().unwrap_or_default().to_string_lossy();
+            let tmp = path.with_file_name(format!(".{name}.{}.partial", std::process::id()));
+            let file = File::create(&tmp).map_err(io(&tmp))?;
+            pending = Some(PendingFile { tmp, done: false });
+            Box::new(std::io::BufWriter::new(file))
+        }
         None => Box::new(super::printer::stdout()),
     };
     let out_path = args
@@ -124,6 +148,11 @@ pub async fn run(lake: &Lake, args: Args, p: Printer) -> Result<(), Failure> {
             return Ok(());
         }
         return Err(io(&out_path)(e));
+    }
+    drop(sink);
+    if let Some(mut pending) = pending {
+        std::fs::rename(&pending.tmp, &out_path).map_err(io(&out_path))?;
+        pending.done = true;
     }
     Ok(())
 }

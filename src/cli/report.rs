@@ -24,8 +24,9 @@ pub fn exit_code(e: &Error) -> i32 {
         | Error::NotAQuery { .. }
         | Error::InvalidAge { .. }
         | Error::InvalidGlob { .. }
-        | Error::NoJobMatches { .. } => EXIT_USAGE,
-        Error::Integrity { .. } => EXIT_INTEGRITY,
+        | Error::NoJobMatches { .. }
+        | Error::TiersOverlap { .. } => EXIT_USAGE,
+        Error::Integrity { .. } | Error::VersionUnreadable { .. } => EXIT_INTEGRITY,
         Error::Interrupted => EXIT_INTERRUPTED,
         _ => EXIT_FAILED,
     }
@@ -48,7 +49,10 @@ fn hint(e: &Error) -> Option<String> {
             "run the command again; it will take the next number".into()
         }
         Error::Storage { url, source, .. } if url.starts_with("s3://") => s3_hint(url, source),
-        Error::Integrity { .. } => "`lake check` compares the catalog with storage".into(),
+        Error::Integrity { .. } | Error::VersionUnreadable { .. } => {
+            "`lake check --verify-hashes` compares the catalog with both tiers, byte for byte"
+                .into()
+        }
         Error::VersionArchived { version, .. } => {
             format!("`lake restore {version}` brings it back")
         }

@@ -77,6 +77,10 @@ impl<W: Write> HashingWriter<W> {
     }
 
     /// The inner writer, the sha256 (hex) and the byte count of all that was written.
+    pub fn get_mut(&mut self) -> &mut W {
+        &mut self.inner
+    }
+
     pub fn finish(self) -> (W, String, u64) {
         (self.inner, hex(&self.hasher.finalize()), self.bytes)
     }

@@ -68,6 +68,11 @@ impl<W: Write + Send> ParquetFileWriter<W> {
         self.inner.write(batch)
     }
 
+    /// The sink, to abort it when the file is given up.
+    pub fn sink_mut(&mut self) -> &mut W {
+        self.inner.inner_mut().get_mut()
+    }
+
     /// Bytes written so far plus the encoded size of the row group in progress.
     pub fn size_estimate(&self) -> u64 {
         self.inner.bytes_written() as u64 + self.inner.in_progress_size() as u64

@@ -22,13 +22,13 @@ use serde::Serialize;
 
 use crate::catalog::{CheckRow, NewRun, SchemaChange, VersionRow};
 use crate::clock;
+use crate::commit::Draft;
 use crate::error::{Error, Result};
 use crate::format::manifest::{Input, Operation};
 use crate::format::schema::{self, Drift};
 use crate::ident::{DatasetRef, Selector, Version};
-use crate::lake::{Draft, Lake};
+use crate::lake::Lake;
 use crate::sql::{Parsed, is_query, storable, version_schema};
-use crate::write::delete_objects;
 
 pub use job::Job;
 
@@ -389,8 +389,10 @@ impl Promote<'_> {
 
         // Plan over exactly these versions.
         let ctx = lake.sql_session().map_err(|e| fail(e, vec![]))?;
+        let verify = lake.config().promote.verify_inputs;
         for v in &inputs {
-            lake.register_version(&ctx, v)
+            lake.register_version(&ctx, v, verify)
+                .await
                 .map_err(|e| fail(e, vec![]))?;
         }
         let query_err = |source| Error::Query {
@@ -443,8 +445,11 @@ impl Promote<'_> {
             ));
         }
 
-        // Stream the result into new objects.
-        let writer = lake.data_writer(&job.output, out_schema.clone());
+        // Stream the result into new objects of a registered write.
+        let mut staged = lake
+            .stage(&job.output, "promote")
+            .map_err(|e| fail(e, vec![]))?;
+        let writer = staged.encoder(out_schema.clone());
         let sender = writer.sender();
         let mut produced: Result<()> = Ok(());
         match df.execute_stream().await {
@@ -472,19 +477,18 @@ impl Promote<'_> {
             }
         }
         drop(sender);
-        let (files, encoded) = writer.finish().await;
-        let keys = || files.iter().map(|f| f.path.as_str());
-        if let Some(e) = produced.err().or(encoded) {
-            delete_objects(lake.storage(), keys()).await;
+        let encoded = staged.finish(writer).await;
+        if let Some(e) = produced.err().or(encoded.err()) {
+            staged.abort().await;
             return Err(fail(e, vec![]));
         }
+        let files = staged.files().to_vec();
 
         // Checks over the written, uncommitted result.
         let mut results = Vec::with_capacity(job.checks.len());
         if !job.checks.is_empty() {
-            let paths: Vec<&str> = keys().collect();
             let checked = async {
-                lake.register_files(&ctx, "result".into(), out_schema.clone(), &paths)?;
+                lake.register_files(&ctx, "result".into(), out_schema.clone(), &files)?;
                 for c in &job.checks {
                     results.push(c.run(&ctx, &origin).await?);
                 }
@@ -497,11 +501,11 @@ impl Promote<'_> {
                 .map(|c| c.name.clone())
                 .collect();
             if let Err(e) = checked {
-                delete_objects(lake.storage(), keys()).await;
+                staged.abort().await;
                 return Err(fail(e, results));
             }
             if !failed.is_empty() {
-                delete_objects(lake.storage(), keys()).await;
+                staged.abort().await;
                 return Err(fail(
                     Error::ChecksFailed {
                         job: job.output.to_string(),
@@ -565,10 +569,24 @@ impl Promote<'_> {
             changes,
         };
         let input_ids: Vec<i64> = inputs.iter().map(|v| v.id).collect();
-        let committed = lake
+        let (job_name, sql_digest, key) =
+            (job.output.to_string(), &job.sql_digest, inputs_key(&inputs));
+        let rerun = self.full_refresh || run.backfill;
+        let committed = staged
             .commit(
-                &job.output,
-                move |_, _| Ok(draft),
+                // A run of the same SQL over the same inputs that committed while this one ran
+                // already made this version: a second would be a copy (unless one is asked for).
+                move |tx, latest| {
+                    if rerun {
+                        return Ok(Some(draft));
+                    }
+                    let last = tx.last_success(&job_name)?;
+                    let same = matches!((&last, latest), (Some(run), Some(v))
+                        if &run.sql_digest == sql_digest
+                            && run.inputs_key == key
+                            && run.output_version == Some(v.version));
+                    Ok((!same).then_some(draft))
+                },
                 |tx, row| {
                     run.output_version_id = Some(row.id);
                     run.rows = Some(row.rows);
@@ -585,11 +603,16 @@ impl Promote<'_> {
             )
             .await;
         let committed = match committed {
-            Ok(c) => c,
-            Err(e) => {
-                delete_objects(lake.storage(), keys()).await;
-                return Err(fail(e, results));
+            Ok(Some(c)) => c,
+            Ok(None) => {
+                let latest = lake.resolve(&job.output).map_err(|e| fail(e, vec![]))?;
+                report.status = JobStatus::UpToDate;
+                report.reference = Some(latest.reference().to_string());
+                report.version = Some(latest.version);
+                report.rows = latest.rows;
+                return Ok(report);
             }
+            Err(e) => return Err(fail(e, results)),
         };
         let v = committed.version;
         report.reference = Some(v.reference().to_string());

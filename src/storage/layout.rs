@@ -17,8 +17,13 @@ pub fn data_prefix(dataset: &DatasetRef) -> String {
     format!("{}/{}/data/", dataset.zone, dataset.name)
 }
 
+/// Every key a write creates starts with this: its data files are `<prefix>00000.parquet`, ….
+pub fn write_prefix(dataset: &DatasetRef, write_id: &str) -> String {
+    format!("{}{write_id}-", data_prefix(dataset))
+}
+
 pub fn data_file(dataset: &DatasetRef, write_id: &str, seq: usize) -> String {
-    format!("{}{write_id}-{seq:05}.parquet", data_prefix(dataset))
+    format!("{}{seq:05}.parquet", write_prefix(dataset, write_id))
 }
 
 pub fn manifest_prefix(dataset: &DatasetRef) -> String {

@@ -45,6 +45,20 @@ pub struct Storage {
     /// The root as the user wrote it, for messages: `s3://bucket/prefix`, `/abs/lake-data`.
     url: String,
     prefix: ObjectPath,
+    place: Place,
+}
+
+/// Where a store's objects live, to tell whether two stores overlap.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Place {
+    /// A canonical local folder.
+    Local(std::path::PathBuf),
+    S3 {
+        bucket: String,
+        prefix: String,
+    },
+    /// A store of its own (in memory, or wrapped by a test): overlaps nothing.
+    Private,
 }
 
 impl Storage {
@@ -71,6 +85,10 @@ impl Storage {
                 store: Arc::new(store),
                 url: url.trim_end_matches('/').to_string(),
                 prefix: ObjectPath::from(prefix.trim_matches('/')),
+                place: Place::S3 {
+                    bucket: bucket.to_string(),
+                    prefix: prefix.trim_matches('/').to_string(),
+                },
             });
         }
         if let Some((scheme, _)) = url.split_once("://")
@@ -101,6 +119,7 @@ impl Storage {
             store: Arc::new(store),
             url: dir.display().to_string(),
             prefix: ObjectPath::default(),
+            place: Place::Local(dir),
         })
     }
 
@@ -114,6 +133,48 @@ impl Storage {
             store,
             url: url.to_string(),
             prefix: ObjectPath::default(),
+            place: Place::Private,
+        }
+    }
+
+    /// Refuse an archive tier that is the root, holds it, or lies inside it: moving a file
+    /// between them would delete its only copy, and gc would take one tier's files for the
+    /// other's orphans.
+    pub fn check_apart(&self, archive: &Storage) -> Result<()> {
+        let problem = match (&self.place, &archive.place) {
+            (Place::Local(a), Place::Local(b)) => overlap(a.starts_with(b), b.starts_with(a)),
+            (
+                Place::S3 {
+                    bucket: a,
+                    prefix: pa,
+                },
+                Place::S3 {
+                    bucket: b,
+                    prefix: pb,
+                },
+            ) if a == b => {
+                let inside = |outer: &str, inner: &str| {
+                    outer.is_empty() || inner == outer || inner.starts_with(&format!("{outer}/"))
+                };
+                overlap(inside(pb, pa), inside(pa, pb))
+            }
+            _ => None,
+        };
+        match problem {
+            None => Ok(()),
+            Some(problem) => Err(Error::TiersOverlap {
+                root: self.url.clone(),
+                archive: archive.url.clone(),
+                problem,
+            }),
+        }
+    }
+
+    /// The folder of a local store, for what only a file system has (staging files).
+    pub fn local_dir(&self) -> Option<&Path> {
+        match &self.place {
+            Place::Local(dir) => Some(dir),
+            _ => None,
         }
     }
 
@@ -350,6 +411,16 @@ impl Storage {
     }
 }
 
+/// Why two places overlap, given whether the root lies in the archive and the archive in the root.
+fn overlap(root_in_archive: bool, archive_in_root: bool) -> Option<&'static str> {
+    match (root_in_archive, archive_in_root) {
+        (true, true) => Some("they are the same place; give the archive tier a place of its own"),
+        (true, false) => Some("the root lies inside the archive tier"),
+        (false, true) => Some("the archive tier lies inside the root"),
+        (false, false) => None,
+    }
+}
+
 /// Is `e` a lost race for a key that already exists?
 pub fn is_already_exists(e: &Error) -> bool {
     matches!(
@@ -463,8 +534,29 @@ impl ObjectWriter {
 
     /// Give up: nothing stays at the key.
     pub async fn abort(mut self) {
-        if let Some(upload) = self.upload.take() {
-            let _ = upload.abort().await;
+        self.abort_in_place().await;
+    }
+
+    async fn abort_in_place(&mut self) {
+        self.buffer = Vec::new();
+        if let Some(upload) = self.upload.take()
+            && let Err(e) = upload.abort().await
+        {
+            tracing::warn!(key = self.key, error = %e, "could not abort an upload");
+        }
+    }
+}
+
+impl Drop for ObjectWriter {
+    /// An upload dropped unfinished (a failed encoder, a cancelled operation) is aborted, so no
+    /// incomplete multipart upload is left behind while the process lives.
+    fn drop(&mut self) {
+        if let Some(upload) = self.upload.take()
+            && let Ok(handle) = tokio::runtime::Handle::try_current()
+        {
+            handle.spawn(async move {
+                let _ = upload.abort().await;
+            });
         }
     }
 }
@@ -510,8 +602,10 @@ impl BlockingObjectWriter {
         self.handle.block_on(self.writer.finish())
     }
 
-    pub fn abort(self) {
-        self.handle.block_on(self.writer.abort());
+    /// Give up the object: an upload in progress is aborted; nothing stays at the key.
+    pub fn abort(&mut self) {
+        self.buffer.clear();
+        self.handle.block_on(self.writer.abort_in_place());
     }
 }
 
@@ -552,6 +646,30 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let storage = Storage::open("data", dir.path(), &S3Options::default()).unwrap();
         conformance::run_all(&storage).await;
+    }
+
+    #[test]
+    fn overlapping_tiers_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let s3 = S3Options::default();
+        let open = |url: &str| Storage::open(url, dir.path(), &s3).unwrap();
+        let root = open("data");
+        assert!(root.check_apart(&open("archive")).is_ok());
+        assert!(root.check_apart(&open("data-archive")).is_ok());
+        for archive in ["data", "./data/", "data/cold", "."] {
+            let err = root.check_apart(&open(archive)).unwrap_err();
+            assert!(
+                matches!(err, Error::TiersOverlap { .. }),
+                "{archive}: {err}"
+            );
+        }
+        let bucket = |url: &str| Storage::open(url, dir.path(), &s3).unwrap();
+        let r = bucket("s3://b/lake");
+        assert!(r.check_apart(&bucket("s3://b/lake-archive")).is_ok());
+        assert!(r.check_apart(&bucket("s3://other/lake")).is_ok());
+        for archive in ["s3://b/lake", "s3://b/lake/cold", "s3://b", "s3://b/"] {
+            assert!(r.check_apart(&bucket(archive)).is_err(), "{archive}");
+        }
     }
 
     #[test]

@@ -399,7 +399,7 @@ fn gc_removes_unreferenced_objects_past_the_grace_period() {
         "lake-data/bronze/orders/data/crashed-00000.parquet",
         "half a file",
     );
-    lake.write(
+    let leftover = lake.write(
         "lake-archive/bronze/orders/data/leftover-00000.parquet",
         "x",
     );
@@ -414,12 +414,23 @@ fn gc_removes_unreferenced_objects_past_the_grace_period() {
             .all(|o| o["kept"] == true),
         "younger than 1h"
     );
+    // Grace is real time: a fixed clock in the future does not make young objects old.
     let later = chrono::Utc::now() + chrono::Duration::hours(2);
-    let when = later.to_rfc3339();
-    let dry = json_at(&lake, &when, &["gc", "--dry-run"]);
+    let dry = json_at(&lake, &later.to_rfc3339(), &["gc", "--dry-run"]);
+    assert_eq!(dry["deleted"], 0, "{dry:#}");
+    let two_hours_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+    for f in [&orphan, &leftover] {
+        std::fs::File::options()
+            .write(true)
+            .open(f)
+            .unwrap()
+            .set_modified(two_hours_ago)
+            .unwrap();
+    }
+    let dry = lake.json(["gc", "--dry-run"]);
     assert_eq!(dry["deleted"], 2);
     assert!(orphan.exists(), "a dry run deletes nothing");
-    let done = json_at(&lake, &when, &["gc"]);
+    let done = lake.json(["gc"]);
     assert_eq!(done["deleted"], 2);
     assert!(!orphan.exists());
     assert!(hot(&lake, &referenced[0]).exists());
