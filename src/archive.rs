@@ -181,6 +181,10 @@ impl Lake {
 
     /// Bring an archived version back to the hot tier, verified.
     pub async fn restore(&self, r: &DatasetRef, dry_run: bool) -> Result<RestoreReport> {
+        if !dry_run {
+            // A restore killed after its flip leaves copies to clean: finish that first.
+            self.resume_moves().await?;
+        }
         let (version, files) = {
             let catalog = self.catalog();
             let tx = catalog.reader();
@@ -215,7 +219,6 @@ impl Lake {
         if dry_run {
             return Ok(report);
         }
-        self.resume_moves().await?;
         let lease = self.claim(&cold, "restore", "archive", "hot")?;
         if lease.files().len() != cold.len() {
             lease.abandon().await;

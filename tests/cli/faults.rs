@@ -518,3 +518,420 @@ fn crash_leftovers_are_seen_and_collected() {
     assert_eq!(r["version"], 1);
     assert_eq!(lake.count("bronze.orders", None), 5000);
 }
+
+/// Rows each fresh ingest of the kill tests carries.
+const ROWS: u64 = 3000;
+
+/// After a crash and a rerun: gc takes the debris, and nothing is left to find.
+fn assert_recovered(lake: &TestLake) {
+    let gc = lake.json(["gc", "--grace", "0s"]);
+    assert_eq!(gc["writes_in_flight"], 0, "{gc:#}");
+    let report = lake.assert_clean();
+    assert_eq!(report["orphans"], 0, "{report:#}");
+    assert_eq!(report["debris"], 0, "{report:#}");
+}
+
+/// Kill `args` at `point`, expect it to die there, rerun it whole, then check.
+fn kill_at(lake: &TestLake, args: &[&str], point: &str, env: &[(&str, &str)]) {
+    let spec = format!("{point}:abort");
+    let mut with = env.to_vec();
+    with.push(("LAKE_FAILPOINT", &spec));
+    let out = lake.run_with(args, &with);
+    assert!(
+        !out.status.success(),
+        "{args:?} passed {point} without stopping: {}",
+        text(&out).1
+    );
+    let out = lake.run_with(args, env);
+    assert!(
+        out.status.success(),
+        "rerun of {args:?} after {point}: {}",
+        text(&out).1
+    );
+    assert_recovered(lake);
+}
+
+#[test]
+fn an_ingest_killed_at_any_step_commits_exactly_once_on_rerun() {
+    for point in [
+        "write.registered",
+        "write.file_done",
+        "write.encoded",
+        "commit.before_manifest",
+        "commit.after_manifest",
+        "commit.before_catalog",
+        "commit.after_catalog",
+    ] {
+        let lake = TestLake::new();
+        lake.write("orders.csv", orders_csv(ROWS as usize, 0));
+        kill_at(
+            &lake,
+            &["ingest", "orders.csv", "--into", "bronze.orders"],
+            point,
+            &[],
+        );
+        let log = lake.json(["log", "bronze.orders"]);
+        assert_eq!(log.as_array().unwrap().len(), 1, "{point}: {log:#}");
+        assert_eq!(lake.count("bronze.orders", None), ROWS, "{point}");
+    }
+}
+
+#[test]
+fn a_promote_killed_at_any_step_commits_exactly_once_on_rerun() {
+    for point in [
+        "write.registered",
+        "write.encoded",
+        "commit.after_manifest",
+        "commit.before_catalog",
+        "commit.after_catalog",
+    ] {
+        let lake = TestLake::new();
+        lake.write("orders.csv", orders_csv(ROWS as usize, 0));
+        lake.cmd(["ingest", "orders.csv", "--into", "bronze.orders"])
+            .assert()
+            .success();
+        lake.write(
+            "jobs/silver/paid.sql",
+            "SELECT order_id, amount FROM bronze.orders WHERE paid",
+        );
+        kill_at(&lake, &["promote"], point, &[]);
+        let log = lake.json(["log", "silver.paid"]);
+        assert_eq!(log.as_array().unwrap().len(), 1, "{point}: {log:#}");
+        assert_eq!(lake.count("silver.paid", None), ROWS / 3, "{point}");
+    }
+}
+
+#[test]
+fn an_archive_or_restore_killed_at_any_step_finishes_on_rerun() {
+    let later = [("LAKE_NOW", LATER)];
+    for point in [
+        "move.claimed",
+        "move.copied",
+        "move.flipped",
+        "move.source_deleted",
+    ] {
+        let lake = aged_lake();
+        kill_at(&lake, &["archive"], point, &later);
+        for v in 1..=3 {
+            assert_eq!(
+                state(&lake, &format!("bronze.orders@v{v}")),
+                "archived",
+                "{point}"
+            );
+        }
+        assert_eq!(lake.count("bronze.orders", None), 2000);
+    }
+    for point in [
+        "move.claimed",
+        "restore.copied",
+        "restore.flipped",
+        "move.flipped",
+        "move.source_deleted",
+    ] {
+        let lake = aged_lake();
+        lake.run_with(&["archive"], &later);
+        kill_at(&lake, &["restore", "bronze.orders@v2"], point, &[]);
+        assert_eq!(state(&lake, "bronze.orders@v2"), "active", "{point}");
+        assert_eq!(lake.count("bronze.orders", Some("v2")), 2000, "{point}");
+    }
+}
+
+#[test]
+fn gc_and_repair_killed_at_any_step_lose_nothing() {
+    for point in ["gc.listed", "gc.deleting"] {
+        let lake = aged_lake();
+        let debris = lake.write("lake-data/bronze/orders/data/crashed-00000.parquet", "x");
+        std::fs::File::options()
+            .write(true)
+            .open(&debris)
+            .unwrap()
+            .set_modified(std::time::SystemTime::now() - Duration::from_secs(7200))
+            .unwrap();
+        kill_at(&lake, &["gc"], point, &[]);
+        assert!(!debris.exists(), "{point}");
+        for v in 1..=4 {
+            assert_eq!(lake.count("bronze.orders", Some(&format!("v{v}"))), 2000);
+        }
+    }
+    // A hot file lost, its copy in the archive tier: repair brings it back, even after a kill.
+    let lake = aged_lake();
+    let key = lake.file_paths("bronze.orders@v4")[0].clone();
+    let hot = lake.path().join("lake-data").join(&key);
+    let cold = lake.path().join("lake-archive").join(&key);
+    std::fs::create_dir_all(cold.parent().unwrap()).unwrap();
+    std::fs::rename(&hot, &cold).unwrap();
+    kill_at(&lake, &["check", "--repair"], "repair.copied", &[]);
+    assert!(hot.exists() && !cold.exists());
+    assert_eq!(lake.count("bronze.orders", None), 2000);
+}
+
+/// The mutating commands the race and kill suites run, by name. `round` makes each ingest new.
+fn command(name: &str, round: usize) -> Vec<String> {
+    let s = |v: &[&str]| v.iter().map(|a| a.to_string()).collect();
+    match name {
+        "ingest" => vec![
+            "ingest".into(),
+            format!("new{round}.csv"),
+            "--into".into(),
+            "bronze.orders".into(),
+        ],
+        "promote" => s(&["promote"]),
+        "archive" => s(&["archive"]),
+        "restore" => s(&["restore", "bronze.orders@v1"]),
+        "gc" => s(&["gc", "--grace", "0s"]),
+        "repair" => s(&["check", "--repair"]),
+        "tag" if round.is_multiple_of(2) => s(&["tag", "bronze.orders@v2", "keep"]),
+        "tag" => s(&["tag", "-d", "bronze.orders", "keep"]),
+        other => panic!("no command {other}"),
+    }
+}
+
+fn strs(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
+}
+
+const MUTATING: [&str; 7] = [
+    "ingest", "promote", "archive", "restore", "gc", "repair", "tag",
+];
+
+/// A lake where every mutating command has work: aged versions, a rule that archives after a
+/// day and expires after 40, an archived v1, a job, and source files for new ingests.
+fn busy_lake(rounds: usize) -> TestLake {
+    let lake = TestLake::new();
+    for day in 1..=4 {
+        lake.ingest_on_day("bronze.orders", day, 1000);
+    }
+    lake.cmd([
+        "rule",
+        "add",
+        "--archive-after",
+        "1d",
+        "--keep-last",
+        "2",
+        "--expire-after",
+        "40d",
+    ])
+    .assert()
+    .success();
+    lake.write(
+        "jobs/silver/paid.sql",
+        "SELECT order_id, amount FROM bronze.orders WHERE paid",
+    );
+    lake.run_with(&["archive"], &[("LAKE_NOW", LATER)]);
+    for r in 0..rounds {
+        lake.write(&format!("new{r}.csv"), orders_csv(500, 100_000 + r * 500));
+    }
+    lake
+}
+
+/// Exit codes a command may end with beside another: done, or refused with a message.
+fn ended_cleanly(name: &str, out: &Output) {
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "{name} crashed ({:?}): {}",
+        out.status,
+        text(out).1
+    );
+}
+
+/// The invariants of issue 10, after any mix of commands, crashes and reruns.
+fn assert_invariants(lake: &TestLake, context: &str) {
+    for d in lake.json(["ls"]).as_array().unwrap() {
+        let name = d["dataset"].as_str().unwrap();
+        let log = lake.json(["log", name]);
+        let mut numbers: Vec<u64> = log
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["version"].as_u64().unwrap())
+            .collect();
+        numbers.sort();
+        let expected: Vec<u64> = (1..=numbers.len() as u64).collect();
+        assert_eq!(
+            numbers, expected,
+            "{context}: {name} numbers are contiguous"
+        );
+        for v in log.as_array().unwrap() {
+            if v["state"] != "active" {
+                continue;
+            }
+            let at = format!("v{}", v["version"]);
+            let sql = format!("SELECT count(*) AS n FROM {name}");
+            let pin = format!("{name}={at}");
+            let out = lake.run_with(
+                &["query", &sql, "--at", &pin, "--format", "csv", "--verify"],
+                &[],
+            );
+            let (stdout, stderr) = text(&out);
+            assert!(out.status.success(), "{context}: {name}@{at}: {stderr}");
+            let n: u64 = stdout.lines().nth(1).unwrap().trim().parse().unwrap();
+            assert_eq!(n, v["rows"].as_u64().unwrap(), "{context}: {name}@{at}");
+        }
+    }
+    let report = lake.run_with(&["check", "--verify-hashes", "--json"], &[]);
+    let report: Value = serde_json::from_slice(&report.stdout).unwrap();
+    assert_eq!(
+        report["problems"],
+        serde_json::json!([]),
+        "{context}: {report:#}"
+    );
+    let catalog = rusqlite::Connection::open(lake.path().join(".lake/catalog.sqlite")).unwrap();
+    let ok: String = catalog
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(ok, "ok", "{context}");
+}
+
+#[test]
+fn every_pair_of_mutating_commands_runs_side_by_side_safely() {
+    // Each command's own window is widened, so the other lands inside it.
+    let widen = "write.encoded:sleep(150),move.copied:sleep(150),restore.copied:sleep(150),gc.listed:sleep(150),commit.after_manifest:sleep(50)";
+    let mut pairs = 0;
+    for (i, a) in MUTATING.iter().enumerate() {
+        let lake = busy_lake(2 * MUTATING.len());
+        let mut round = 0;
+        for b in &MUTATING[i..] {
+            let (ca, cb) = (command(a, round), command(b, round + 1));
+            round += 2;
+            let env = [("LAKE_NOW", LATER), ("LAKE_FAILPOINT", widen)];
+            let first = lake.spawn_with(&strs(&ca), &env);
+            let second = lake.spawn_with(&strs(&cb), &[("LAKE_NOW", LATER)]);
+            ended_cleanly(a, &first.wait_with_output().unwrap());
+            ended_cleanly(b, &second.wait_with_output().unwrap());
+            pairs += 1;
+            assert_invariants(&lake, &format!("{a} beside {b}"));
+        }
+    }
+    eprintln!("races: {pairs} pairs of mutating commands, invariants held after each");
+}
+
+#[test]
+fn eight_writers_and_a_gc_loop_into_one_dataset() {
+    let lake = TestLake::new();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let gc = {
+        let stop = stop.clone();
+        let dir = lake.path().to_path_buf();
+        std::thread::spawn(move || {
+            let mut runs = 0;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                let out = Command::new(assert_cmd::cargo::cargo_bin("lake"))
+                    .current_dir(&dir)
+                    .args(["gc", "--grace", "0s"])
+                    .output()
+                    .unwrap();
+                assert!(
+                    out.status.success(),
+                    "{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                runs += 1;
+            }
+            runs
+        })
+    };
+    let versions = lake.concurrent_ingests(8, 4000);
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let gc_runs = gc.join().unwrap();
+    assert_eq!(versions, (1..=8).collect::<Vec<u64>>());
+    assert_eq!(lake.count("bronze.orders", None), 8 * 4000);
+    assert_invariants(&lake, "eight writers");
+    eprintln!("eight writers beside {gc_runs} gc runs");
+}
+
+/// A small deterministic generator for kill delays (SplitMix64), seeded by LAKE_TEST_SEED.
+struct Delays(u64);
+
+impl Delays {
+    fn from_env() -> (Delays, u64) {
+        let seed = std::env::var("LAKE_TEST_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_nanos() as u64
+            });
+        (Delays(seed), seed)
+    }
+
+    fn below(&mut self, max: Duration) -> Duration {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        Duration::from_micros(z % (max.as_micros() as u64).max(1))
+    }
+}
+
+#[test]
+fn random_kills_of_every_mutating_command_leave_nothing_check_calls_dirty() {
+    let per_command: usize = if std::env::var("LAKE_SOAK").is_ok_and(|v| v == "1") {
+        500
+    } else {
+        50
+    };
+    let (mut delays, seed) = Delays::from_env();
+    eprintln!("random kills: LAKE_TEST_SEED={seed} replays this run");
+    let mut totals = (0, 0, 0);
+    let attempts = 4 * per_command;
+    for name in MUTATING {
+        let lake = busy_lake(attempts + 1);
+        // How long one uninterrupted run takes: kills land uniformly within it.
+        let started = Instant::now();
+        let out = lake.run_with(&strs(&command(name, 0)), &[("LAKE_NOW", LATER)]);
+        ended_cleanly(name, &out);
+        let span = started.elapsed();
+        let (mut killed, mut finished, mut dirty) = (0, 0, Vec::new());
+        for round in 1..=attempts {
+            if killed == per_command {
+                break;
+            }
+            let owned = command(name, round);
+            let args = strs(&owned);
+            let mut child = lake.spawn_with(&args, &[("LAKE_NOW", LATER)]);
+            std::thread::sleep(delays.below(span));
+            match child.try_wait().unwrap() {
+                Some(_) => finished += 1,
+                None => {
+                    child.kill().unwrap();
+                    killed += 1;
+                }
+            }
+            child.wait().unwrap();
+            // The next run of the operation, then check: nothing may be left dirty.
+            let out = lake.run_with(&args, &[("LAKE_NOW", LATER)]);
+            ended_cleanly(name, &out);
+            let report = lake.run_with(&["check", "--json"], &[]);
+            let report: Value = serde_json::from_slice(&report.stdout).unwrap();
+            // A killed write's objects are debris for gc, not damage: gc takes them.
+            let problems = report["problems"].as_array().unwrap();
+            if problems.iter().any(|p| p["kind"] != "dead_write") {
+                dirty.push(format!("round {round}: {report:#}"));
+            }
+        }
+        assert!(
+            killed >= per_command.min(attempts / 2),
+            "{name}: only {killed} kills landed"
+        );
+        assert!(
+            dirty.is_empty(),
+            "{name} (seed {seed}): {}",
+            dirty.join("\n")
+        );
+        lake.json(["gc", "--grace", "0s"]);
+        assert_invariants(&lake, &format!("{name} after {killed} kills"));
+        eprintln!("random kills: {name}: {killed} killed, {finished} finished first, 0 dirty");
+        totals = (
+            totals.0 + killed,
+            totals.1 + finished,
+            totals.2 + dirty.len(),
+        );
+    }
+    eprintln!(
+        "random kills: {} killed, {} finished before the kill, {} left dirty",
+        totals.0, totals.1, totals.2
+    );
+}
