@@ -114,15 +114,30 @@ impl StagedWrite<'_> {
         &self.files
     }
 
-    /// Remove every object of this write, then close its record. What cannot be removed now
-    /// stays under the record's prefix for `lake gc`.
+    /// Remove every object of this write, then close its record. Besides the files it knows
+    /// of, anything under its key prefix goes too: an upload whose outcome was unknown (the
+    /// store took it, the answer was lost) is there without being listed. What cannot be
+    /// removed now stays under the record's prefix for `lake gc`.
     pub async fn abort(self) {
         let storage = self.lake.storage();
+        let prefix = layout::write_prefix(&self.dataset, &self.id);
+        let mut keys: Vec<String> = self.files.iter().map(|f| f.path.clone()).collect();
+        match storage.list(&layout::data_prefix(&self.dataset)).await {
+            Ok(listed) => keys.extend(
+                listed
+                    .into_iter()
+                    .map(|o| o.key)
+                    .filter(|k| k.starts_with(&prefix)),
+            ),
+            Err(e) => tracing::warn!(prefix, error = %e, "could not list an uncommitted write"),
+        }
+        keys.sort();
+        keys.dedup();
         let mut all_removed = true;
-        for f in &self.files {
-            if let Err(e) = storage.delete(&f.path).await {
+        for key in &keys {
+            if let Err(e) = storage.delete(key).await {
                 all_removed = false;
-                tracing::warn!(key = f.path, error = %e, "could not remove an uncommitted object; `lake gc` will");
+                tracing::warn!(key, error = %e, "could not remove an uncommitted object; `lake gc` will");
             }
         }
         if all_removed {
@@ -207,7 +222,12 @@ impl StagedWrite<'_> {
                 let (bytes, digest) = manifest.encode();
                 let key = layout::manifest(dataset, version);
                 failpoint::hit("commit.before_manifest")?;
-                handle.block_on(put_manifest(lake, dataset, version, &key, Bytes::from(bytes)))?;
+                let put = handle.block_on(put_manifest(lake, dataset, version, &key, Bytes::from(bytes)));
+                if let Err(e) = put {
+                    // The store may have taken it before the error: it must not outlive us.
+                    let _ = handle.block_on(lake.storage().delete(&key));
+                    return Err(e);
+                }
                 // Until the transaction commits, the manifest is ours alone (we hold the write
                 // lock): if anything below fails, it goes, so no reader finds an uncommitted one.
                 let rows = (|| {

@@ -720,102 +720,14 @@ fn source_uri(path: &Path) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::fmt;
-    use std::sync::atomic::{AtomicBool, Ordering};
-
-    use async_trait::async_trait;
-    use futures::stream::BoxStream;
-    use object_store::memory::InMemory;
-    use object_store::path::Path as ObjectPath;
-    use object_store::{
-        CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
-        PutMultipartOptions, PutOptions, PutPayload, PutResult,
-    };
+    use futures::TryStreamExt;
+    use object_store::{ObjectMeta, ObjectStore};
 
     use super::*;
     use crate::catalog::Catalog;
     use crate::config::Config;
+    use crate::storage::faulty::{Fault, Faulty};
     use crate::storage::{Storage, layout};
-
-    /// Wraps a store and fails writes to keys containing `fail_on` while `armed` is set.
-    #[derive(Debug)]
-    struct Faulty {
-        inner: InMemory,
-        fail_on: &'static str,
-        armed: AtomicBool,
-    }
-
-    impl fmt::Display for Faulty {
-        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            write!(f, "Faulty({})", self.inner)
-        }
-    }
-
-    impl Faulty {
-        fn check(&self, location: &ObjectPath) -> object_store::Result<()> {
-            if self.armed.load(Ordering::SeqCst) && location.as_ref().contains(self.fail_on) {
-                return Err(object_store::Error::Generic {
-                    store: "Faulty",
-                    source: "injected: 503 Service Unavailable".into(),
-                });
-            }
-            Ok(())
-        }
-    }
-
-    #[async_trait]
-    impl ObjectStore for Faulty {
-        async fn put_opts(
-            &self,
-            location: &ObjectPath,
-            payload: PutPayload,
-            opts: PutOptions,
-        ) -> object_store::Result<PutResult> {
-            self.check(location)?;
-            self.inner.put_opts(location, payload, opts).await
-        }
-        async fn put_multipart_opts(
-            &self,
-            location: &ObjectPath,
-            opts: PutMultipartOptions,
-        ) -> object_store::Result<Box<dyn MultipartUpload>> {
-            self.check(location)?;
-            self.inner.put_multipart_opts(location, opts).await
-        }
-        async fn get_opts(
-            &self,
-            location: &ObjectPath,
-            options: GetOptions,
-        ) -> object_store::Result<GetResult> {
-            self.inner.get_opts(location, options).await
-        }
-        fn delete_stream(
-            &self,
-            locations: BoxStream<'static, object_store::Result<ObjectPath>>,
-        ) -> BoxStream<'static, object_store::Result<ObjectPath>> {
-            self.inner.delete_stream(locations)
-        }
-        fn list(
-            &self,
-            prefix: Option<&ObjectPath>,
-        ) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
-            self.inner.list(prefix)
-        }
-        async fn list_with_delimiter(
-            &self,
-            prefix: Option<&ObjectPath>,
-        ) -> object_store::Result<ListResult> {
-            self.inner.list_with_delimiter(prefix).await
-        }
-        async fn copy_opts(
-            &self,
-            from: &ObjectPath,
-            to: &ObjectPath,
-            options: CopyOptions,
-        ) -> object_store::Result<()> {
-            self.inner.copy_opts(from, to, options).await
-        }
-    }
 
     fn lake_over(store: Arc<Faulty>) -> Lake {
         let storage = Storage::from_store(store, "faulty://");
@@ -840,11 +752,8 @@ mod tests {
 
     async fn run(fail_on: &'static str) -> (Arc<Faulty>, Lake, Result<IngestReport>) {
         let dir = tempfile::tempdir().unwrap();
-        let store = Arc::new(Faulty {
-            inner: InMemory::new(),
-            fail_on,
-            armed: AtomicBool::new(true),
-        });
+        let store = Arc::new(Faulty::default());
+        store.inject(fail_on, Fault::FailBefore);
         let lake = lake_over(store.clone());
         let target: DatasetRef = "bronze.orders".parse().unwrap();
         let result = lake
@@ -855,7 +764,6 @@ mod tests {
     }
 
     async fn objects(store: &Faulty) -> Vec<String> {
-        use futures::TryStreamExt;
         let all: Vec<ObjectMeta> = store.inner.list(None).try_collect().await.unwrap();
         all.into_iter().map(|m| m.location.to_string()).collect()
     }
@@ -889,7 +797,7 @@ mod tests {
         assert_eq!(objects(&store).await, Vec::<String>::new());
 
         // Once the store recovers, the same ingest commits v1.
-        store.armed.store(false, Ordering::SeqCst);
+        store.clear();
         let dir = tempfile::tempdir().unwrap();
         let report = lake
             .ingest(vec![sample(dir.path())], "bronze.orders".parse().unwrap())
@@ -901,11 +809,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_manifest_left_by_a_crashed_writer_is_set_aside() {
-        let store = Arc::new(Faulty {
-            inner: InMemory::new(),
-            fail_on: "never",
-            armed: AtomicBool::new(false),
-        });
+        let store = Arc::new(Faulty::default());
         let lake = lake_over(store.clone());
         let target: DatasetRef = "bronze.orders".parse().unwrap();
         // A writer that crashed after writing v1's manifest but before its catalog commit.

@@ -5,6 +5,8 @@
 //! a multipart upload to a key that carries a unique write id. Errors name the full object URL.
 
 pub mod conformance;
+#[cfg(test)]
+pub(crate) mod faulty;
 pub mod layout;
 
 use std::ops::Range;

@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::util::{TestLake, orders_csv, text};
 
 /// The clock lifecycle commands run at: every version made on 2026-01-0N is old by then.
-const LATER: &str = "2026-03-01T00:00:00Z";
+pub(crate) const LATER: &str = "2026-03-01T00:00:00Z";
 
 impl TestLake {
     /// `lake ARGS…` in the background with extra environment.
@@ -63,7 +63,7 @@ impl TestLake {
 }
 
 /// Wait (bounded) until `done` holds; a guard against hangs, not a timing assertion.
-fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+pub(crate) fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
     let start = Instant::now();
     while !done() {
         assert!(
@@ -94,7 +94,7 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-fn finished(child: Child) -> (Option<i32>, String, String) {
+pub(crate) fn finished(child: Child) -> (Option<i32>, String, String) {
     let out = child.wait_with_output().unwrap();
     let (o, e) = text(&out);
     (out.status.code(), o, e)
@@ -339,6 +339,17 @@ fn overlapping_tiers_are_refused() {
 #[test]
 fn concurrent_ingests_of_one_file_make_one_version() {
     let lake = TestLake::new();
+    one_file_ingested_four_times_at_once(&lake);
+    let data = lake.path().join("lake-data/bronze/orders/data");
+    assert_eq!(
+        files_under(&data).len(),
+        1,
+        "the losers removed their files"
+    );
+}
+
+/// Four ingests of one file at once, as a retried cron job: one version, the rest unchanged.
+pub(crate) fn one_file_ingested_four_times_at_once(lake: &TestLake) {
     lake.write("orders.csv", orders_csv(20_000, 0));
     // A widened window: every ingest has written its files before any commits.
     let children: Vec<Child> = (0..4)
@@ -369,13 +380,12 @@ fn concurrent_ingests_of_one_file_make_one_version() {
         1
     );
     assert_eq!(lake.count("bronze.orders", None), 20_000);
-    let data = lake.path().join("lake-data/bronze/orders/data");
+    let report = lake.assert_clean();
+    let left = lake.json(["gc", "--dry-run"]);
     assert_eq!(
-        files_under(&data).len(),
-        1,
-        "the losers removed their files"
+        report["orphans"], 0,
+        "the losers removed their files: {left:#}"
     );
-    lake.assert_clean();
 }
 
 #[test]
@@ -735,7 +745,7 @@ fn ended_cleanly(name: &str, out: &Output) {
 }
 
 /// The invariants of issue 10, after any mix of commands, crashes and reruns.
-fn assert_invariants(lake: &TestLake, context: &str) {
+pub(crate) fn assert_invariants(lake: &TestLake, context: &str) {
     for d in lake.json(["ls"]).as_array().unwrap() {
         let name = d["dataset"].as_str().unwrap();
         let log = lake.json(["log", name]);
@@ -807,7 +817,11 @@ fn every_pair_of_mutating_commands_runs_side_by_side_safely() {
 
 #[test]
 fn eight_writers_and_a_gc_loop_into_one_dataset() {
-    let lake = TestLake::new();
+    eight_writers_beside_gc(&TestLake::new());
+}
+
+/// Eight concurrent ingests into one dataset while gc runs in a loop: v1..v8, every row there.
+pub(crate) fn eight_writers_beside_gc(lake: &TestLake) {
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let gc = {
         let stop = stop.clone();
@@ -835,7 +849,7 @@ fn eight_writers_and_a_gc_loop_into_one_dataset() {
     let gc_runs = gc.join().unwrap();
     assert_eq!(versions, (1..=8).collect::<Vec<u64>>());
     assert_eq!(lake.count("bronze.orders", None), 8 * 4000);
-    assert_invariants(&lake, "eight writers");
+    assert_invariants(lake, "eight writers");
     eprintln!("eight writers beside {gc_runs} gc runs");
 }
 
