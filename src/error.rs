@@ -275,6 +275,12 @@ impl Error {
         out
     }
 
+    /// A query that needed more memory than its pool (`[promote] memory_mb`) allows.
+    pub fn is_out_of_memory(&self) -> bool {
+        matches!(self, Error::Query { source, .. }
+            if matches!(source.find_root(), datafusion::error::DataFusionError::ResourcesExhausted(_)))
+    }
+
     /// A failure of the catalog file at `path`.
     pub(crate) fn catalog(path: &std::path::Path) -> impl FnOnce(rusqlite::Error) -> Error + '_ {
         move |source| Error::Catalog {

@@ -53,6 +53,9 @@ fn hint(e: &Error) -> Option<String> {
             "`lake check --verify-hashes` compares the catalog with both tiers, byte for byte"
                 .into()
         }
+        Error::Query { .. } if e.is_out_of_memory() => {
+            "the query needs more memory than `[promote] memory_mb` in lake.toml allows; raise it, or let the query hold less (fewer columns, a narrower GROUP BY)".into()
+        }
         Error::VersionArchived { version, .. } => {
             format!("`lake restore {version}` brings it back")
         }

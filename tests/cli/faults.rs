@@ -949,3 +949,23 @@ fn random_kills_of_every_mutating_command_leave_nothing_check_calls_dirty() {
         totals.0, totals.1, totals.2
     );
 }
+
+#[test]
+fn a_query_over_its_memory_limit_fails_cleanly() {
+    let lake = TestLake::new();
+    lake.write("orders.csv", orders_csv(600_000, 0));
+    lake.cmd(["ingest", "orders.csv", "--into", "bronze.orders"])
+        .assert()
+        .success();
+    lake.configure("promote", "memory_mb", "16");
+    let out = lake.run_with(
+        &["query", "SELECT length(string_agg(a.note || a.order_id, ',')) FROM bronze.orders a JOIN bronze.orders b USING (order_id)"],
+        &[],
+    );
+    let (_, err) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("Resources exhausted") && err.contains("memory_mb"),
+        "{err}"
+    );
+}
