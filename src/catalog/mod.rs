@@ -101,26 +101,24 @@ impl Catalog {
     /// Run `f` over one consistent snapshot of the catalog (a read transaction), so rows read
     /// together were committed together.
     pub fn snapshot<T>(&mut self, f: impl FnOnce(&Tx<'_>) -> Result<T>) -> Result<T> {
-        let path = self.path.clone();
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Deferred)
-            .map_err(Error::catalog(&path))?;
-        let value = f(&Tx {
-            conn: &tx,
-            path: &path,
-        })?;
-        tx.commit().map_err(Error::catalog(&path))?;
-        Ok(value)
+        self.transaction(TransactionBehavior::Deferred, f)
     }
 
     /// Run `f` in one write transaction taken up front (`BEGIN IMMEDIATE`); commit on `Ok`,
     /// roll back on `Err`.
     pub fn write<T>(&mut self, f: impl FnOnce(&Tx<'_>) -> Result<T>) -> Result<T> {
+        self.transaction(TransactionBehavior::Immediate, f)
+    }
+
+    fn transaction<T>(
+        &mut self,
+        behavior: TransactionBehavior,
+        f: impl FnOnce(&Tx<'_>) -> Result<T>,
+    ) -> Result<T> {
         let path = self.path.clone();
         let tx = self
             .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .transaction_with_behavior(behavior)
             .map_err(Error::catalog(&path))?;
         let value = f(&Tx {
             conn: &tx,

@@ -35,13 +35,6 @@ fn cold(lake: &TestLake, key: &str) -> PathBuf {
     lake.path().join("lake-archive").join(key)
 }
 
-fn state(lake: &TestLake, r: &str) -> String {
-    lake.json(["show", r])["state"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
 #[test]
 fn tags_point_move_and_resolve() {
     let lake = aged_lake();
@@ -118,7 +111,7 @@ fn archive_moves_old_untagged_versions_and_reads_fail_fast() {
         "v4 is the latest, v3 within keep-last 2, v2 tagged"
     );
     assert!(hot(&lake, &v1_files[0]).exists());
-    assert_eq!(state(&lake, "bronze.orders@v1"), "active");
+    assert_eq!(lake.state("bronze.orders@v1"), "active");
 
     let done = json_at(&lake, "2026-03-01T00:00:00Z", &["archive"]);
     assert_eq!(done["files_archived"], 1);
@@ -134,7 +127,7 @@ fn archive_moves_old_untagged_versions_and_reads_fail_fast() {
     assert_eq!(show["state"], "archived");
     assert_eq!(show["archive_rule"], rule["id"]);
     assert_eq!(show["archived_at"], "2026-03-01T00:00:00.000000Z");
-    assert_eq!(state(&lake, "bronze.orders@v2"), "active");
+    assert_eq!(lake.state("bronze.orders@v2"), "active");
 
     let out = lake
         .cmd([
@@ -200,7 +193,7 @@ fn restore_brings_a_version_back_verified() {
     assert_eq!(r["files"], 1);
     assert!(hot(&lake, &v1[0]).exists());
     assert!(!cold(&lake, &v1[0]).exists(), "one copy, not two");
-    assert_eq!(state(&lake, "bronze.orders@v1"), "active");
+    assert_eq!(lake.state("bronze.orders@v1"), "active");
     assert_eq!(
         lake.query_csv(
             "SELECT count(*) AS n FROM bronze.orders",
@@ -227,7 +220,7 @@ fn expiry_deletes_archived_data_and_keeps_a_tombstone() {
         "60d",
     ]);
     json_at(&lake, "2026-02-15T00:00:00Z", &["archive"]);
-    assert_eq!(state(&lake, "bronze.orders@v1"), "archived");
+    assert_eq!(lake.state("bronze.orders@v1"), "archived");
     let v1 = lake.file_paths("bronze.orders@v1");
     let r = json_at(&lake, "2026-03-15T00:00:00Z", &["archive"]);
     let expired = refs(&r["expired"]);
@@ -250,7 +243,7 @@ fn expiry_deletes_archived_data_and_keeps_a_tombstone() {
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out).1.contains("has expired"), "{}", text(&out).1);
     assert_eq!(
-        state(&lake, "bronze.orders@v4"),
+        lake.state("bronze.orders@v4"),
         "active",
         "the latest is never archived"
     );
@@ -372,11 +365,7 @@ fn an_archive_killed_at_any_point_finishes_when_run_again() {
     }
     json_at(&lake, "2026-02-01T00:00:00Z", &["archive"]);
     for v in 1..=3 {
-        assert_eq!(
-            state(&lake, &format!("bronze.big@v{v}")),
-            "archived",
-            "v{v}"
-        );
+        assert_eq!(lake.state(&format!("bronze.big@v{v}")), "archived", "v{v}");
         for key in lake.file_paths(&format!("bronze.big@v{v}")) {
             assert!(cold(&lake, &key).exists(), "{key} is in the archive tier");
             assert!(!hot(&lake, &key).exists(), "{key} has no second copy");

@@ -191,7 +191,7 @@ fn s3_concurrent_ingests_of_one_file_make_one_version() {
 
 #[test]
 fn s3_archive_during_a_restore_keeps_the_restored_files() {
-    use crate::faults::{LATER, finished, wait_until};
+    use crate::faults::LATER;
     let Some(s3) = s3() else { return };
     let (lake, _) = s3_lake(&s3, &s3.endpoint);
     for day in 1..=3 {
@@ -201,19 +201,7 @@ fn s3_archive_during_a_restore_keeps_the_restored_files() {
         .assert()
         .success();
     lake.run_with(&["archive"], &[("LAKE_NOW", LATER)]);
-    let restore = lake.spawn_with(
-        &["restore", "bronze.orders@v1"],
-        &[("LAKE_FAILPOINT", "restore.copied:sleep(1500)")],
-    );
-    // The restore holds its lease once `check` sees a move in progress.
-    wait_until("the restore's lease", || {
-        let r = lake.json(["check"]);
-        r["moves_in_progress"].as_u64().unwrap_or(0) > 0
-    });
-    let out = lake.run_with(&["archive"], &[("LAKE_NOW", LATER)]);
-    assert!(out.status.success(), "{}", text(&out).1);
-    let (code, _, err) = finished(restore);
-    assert_eq!(code, Some(0), "{err}");
+    crate::faults::archive_during_a_restore_of_v1(&lake);
     assert_eq!(lake.json(["show", "bronze.orders@v1"])["state"], "active");
     assert_eq!(lake.count("bronze.orders", Some("v1")), 1000);
     lake.assert_clean();

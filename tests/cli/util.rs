@@ -214,6 +214,14 @@ impl TestLake {
 }
 
 impl TestLake {
+    /// A version's lifecycle state: `active`, `archived` or `expired`.
+    pub fn state(&self, r: &str) -> String {
+        self.json(["show", r])["state"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
     /// The data files of a version, as `lake show` lists them (relative to the root).
     pub fn file_paths(&self, r: &str) -> Vec<String> {
         self.json(["show", r])["files"]
