@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 use crate::failpoint;
 use crate::ident::DatasetRef;
 use crate::lake::Lake;
-use crate::storage::{ObjectInfo, Storage, layout};
+use crate::storage::{ObjectInfo, Storage, Upload, layout};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Orphan {
@@ -26,8 +26,12 @@ pub struct Orphan {
     pub key: String,
     pub size: u64,
     pub last_modified: String,
-    /// `object`, or `staging`: a partial file a local write left behind (`key#N`).
+    /// `object`; `staging`, a partial file a local write left behind (`key#N`); or `upload`, an
+    /// incomplete S3 multipart upload (its parts are billed, no listing shows them).
     pub kind: &'static str,
+    /// The S3 upload id, for `upload`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upload_id: Option<String>,
     /// Not deleted: younger than the grace period, or in flight (see `why`).
     pub kept: bool,
     /// Why it was kept or removed: `young`, `in_flight` (a live write or lease), `debris`.
@@ -92,7 +96,7 @@ pub struct CheckReport {
     pub in_flight_writes: u64,
     /// Files a live mover is moving now (not checked: their copies are the mover's).
     pub moves_in_progress: u64,
-    /// Partial files crashed local writes left (`lake gc` removes them).
+    /// Partial files and incomplete S3 uploads that crashed writes left (`lake gc` removes them).
     pub debris: u64,
     /// Moves of dead processes this run finished or undid (with `--repair`).
     pub resumed_moves: u64,
@@ -170,16 +174,24 @@ impl Lake {
         let mut listed = Vec::new();
         for (tier, storage) in [("hot", self.storage()), ("archive", self.archive())] {
             for o in list_lake_objects(storage).await? {
-                listed.push((tier, "object", o));
+                listed.push((tier, "object", o, None));
             }
             for o in staging_files(storage)? {
-                listed.push((tier, "staging", o));
+                listed.push((tier, "staging", o, None));
+            }
+            for (key, u) in storage.incomplete_uploads().await? {
+                let info = ObjectInfo {
+                    key,
+                    size: 0,
+                    last_modified: u.initiated,
+                };
+                listed.push((tier, "upload", info, Some(u.id)));
             }
         }
         failpoint::hit("gc.listed")?;
         let inventory = self.inventory()?;
         let mut out = Vec::new();
-        for (tier, kind, o) in listed {
+        for (tier, kind, o, upload_id) in listed {
             let known = if tier == "hot" {
                 &inventory.hot
             } else {
@@ -195,6 +207,7 @@ impl Lake {
                 size: o.size,
                 last_modified: crate::clock::timestamp(o.last_modified),
                 kind,
+                upload_id,
                 kept: in_flight,
                 why: if in_flight { "in_flight" } else { "debris" },
             });
@@ -229,8 +242,16 @@ impl Lake {
             if !dry_run {
                 failpoint::hit("gc.deleting")?;
                 let storage = self.tier(o.tier);
-                match o.kind {
-                    "staging" => remove_staging(storage, &o.key)?,
+                match (o.kind, &o.upload_id) {
+                    ("staging", _) => remove_staging(storage, &o.key)?,
+                    ("upload", Some(id)) => {
+                        let upload = Upload {
+                            key: storage.path(&o.key).to_string(),
+                            id: id.clone(),
+                            initiated: modified,
+                        };
+                        storage.abort_upload(&upload).await?
+                    }
                     _ => storage.delete(&o.key).await?,
                 }
             }
@@ -376,7 +397,7 @@ impl Lake {
         report.orphans = orphans.iter().filter(|o| !o.kept).count() as u64;
         report.debris = orphans
             .iter()
-            .filter(|o| o.kind == "staging" && !o.kept)
+            .filter(|o| o.kind != "object" && !o.kept)
             .count() as u64;
         for w in &inventory.dead_writes {
             report.problems.push(Problem {

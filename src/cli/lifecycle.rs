@@ -357,10 +357,10 @@ pub async fn gc(lake: &Lake, args: &GcArgs, p: Printer) -> Result<(), Failure> {
             (_, true) => "would delete",
             (_, false) => "deleted",
         };
-        let staging = if o.kind == "staging" {
-            " (partial file of a crashed write)"
-        } else {
-            ""
+        let staging = match o.kind {
+            "staging" => " (partial file of a crashed write)",
+            "upload" => " (incomplete multipart upload of a crashed write)",
+            _ => "",
         };
         p.out(format!(
             "{what}: {} {}{staging}  {}",

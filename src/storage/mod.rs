@@ -8,6 +8,7 @@ pub mod conformance;
 #[cfg(test)]
 pub(crate) mod faulty;
 pub mod layout;
+mod uploads;
 
 use std::ops::Range;
 use std::path::Path;
@@ -24,6 +25,8 @@ use object_store::{
     ClientOptions, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, RetryConfig,
     WriteMultipart,
 };
+
+pub use uploads::Upload;
 
 use crate::config::S3Options;
 use crate::error::{Error, Result};
@@ -51,13 +54,15 @@ pub struct Storage {
 }
 
 /// Where a store's objects live, to tell whether two stores overlap.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 enum Place {
     /// A canonical local folder.
     Local(std::path::PathBuf),
     S3 {
         bucket: String,
         prefix: String,
+        /// For what object listings do not show (incomplete multipart uploads).
+        direct: uploads::Bucket,
     },
     /// A store of its own (in memory, or wrapped by a test): overlaps nothing.
     Private,
@@ -78,18 +83,27 @@ impl Storage {
             if bucket.is_empty() {
                 return Err(bad("no bucket after `s3://`"));
             }
-            let store = s3_store(bucket, s3).map_err(|source| Error::Storage {
+            let (store, region) = s3_store(bucket, s3).map_err(|source| Error::Storage {
                 url: url.to_string(),
                 operation: "configure",
                 source,
             })?;
+            let store = Arc::new(store);
+            let allow_http = s3.allow_http.unwrap_or_else(|| {
+                std::env::var("AWS_ALLOW_HTTP").is_ok_and(|v| v.eq_ignore_ascii_case("true"))
+            });
             return Ok(Storage {
-                store: Arc::new(store),
+                store: store.clone(),
                 url: url.trim_end_matches('/').to_string(),
                 prefix: ObjectPath::from(prefix.trim_matches('/')),
                 place: Place::S3 {
                     bucket: bucket.to_string(),
                     prefix: prefix.trim_matches('/').to_string(),
+                    direct: uploads::Bucket {
+                        store,
+                        region,
+                        allow_http,
+                    },
                 },
             });
         }
@@ -149,10 +163,12 @@ impl Storage {
                 Place::S3 {
                     bucket: a,
                     prefix: pa,
+                    ..
                 },
                 Place::S3 {
                     bucket: b,
                     prefix: pb,
+                    ..
                 },
             ) if a == b => {
                 let inside = |outer: &str, inner: &str| {
@@ -169,6 +185,33 @@ impl Storage {
                 archive: archive.url.clone(),
                 problem,
             }),
+        }
+    }
+
+    /// Multipart uploads under this root that were started and never completed or aborted
+    /// (S3 only: elsewhere there are none to find), with keys relative to the root.
+    pub async fn incomplete_uploads(&self) -> Result<Vec<(String, Upload)>> {
+        let Place::S3 { prefix, direct, .. } = &self.place else {
+            return Ok(Vec::new());
+        };
+        let within = if prefix.is_empty() {
+            String::new()
+        } else {
+            format!("{prefix}/")
+        };
+        Ok(direct
+            .incomplete_uploads(&within)
+            .await?
+            .into_iter()
+            .map(|u| (self.key_of(&ObjectPath::from(u.key.as_str())), u))
+            .collect())
+    }
+
+    /// Abort an incomplete upload found by [`Storage::incomplete_uploads`].
+    pub async fn abort_upload(&self, upload: &Upload) -> Result<()> {
+        match &self.place {
+            Place::S3 { direct, .. } => direct.abort(upload).await,
+            _ => Ok(()),
         }
     }
 
@@ -446,7 +489,11 @@ pub fn is_not_found(e: &Error) -> bool {
     )
 }
 
-fn s3_store(bucket: &str, s3: &S3Options) -> object_store::Result<object_store::aws::AmazonS3> {
+/// The store, and the region it signs requests for.
+fn s3_store(
+    bucket: &str,
+    s3: &S3Options,
+) -> object_store::Result<(object_store::aws::AmazonS3, String)> {
     // Credentials, and anything the user sets in AWS_* variables, come from the environment.
     let mut builder = AmazonS3Builder::from_env()
         .with_bucket_name(bucket)
@@ -472,7 +519,10 @@ fn s3_store(bucket: &str, s3: &S3Options) -> object_store::Result<object_store::
     if let Some(allow) = s3.allow_http {
         builder = builder.with_allow_http(allow);
     }
-    builder.build()
+    let region = builder
+        .get_config_value(&object_store::aws::AmazonS3ConfigKey::Region)
+        .unwrap_or_else(|| "us-east-1".into());
+    Ok((builder.build()?, region))
 }
 
 /// Streams one new object: held in memory until it outgrows one part, then uploaded in parts.

@@ -553,3 +553,37 @@ fn s3_promote_archive_restore_gc_and_check() {
     let du = lake.json(["du"]);
     assert!(du["hot_bytes"].as_u64().unwrap() > 0);
 }
+
+#[test]
+fn s3_an_upload_killed_midway_is_found_and_aborted() {
+    let Some(s3) = s3() else { return };
+    let (lake, _) = s3_lake(&s3, &s3.endpoint);
+    lake.write("big.csv", big_csv(OUTAGE_ROWS));
+    let uploads = |report: &Value, why: &str| {
+        report["orphans"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|o| o["kind"] == "upload" && o["why"] == why)
+            .count()
+    };
+    let mut child = lake.spawn(&["ingest", "big.csv", "--into", "bronze.big"]);
+    // While the ingest lives, gc sees its upload and keeps it.
+    crate::faults::wait_until("a multipart upload under way", || {
+        uploads(
+            &lake.json(["gc", "--dry-run", "--grace", "0s"]),
+            "in_flight",
+        ) > 0
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let check = lake.json(["check"]);
+    assert!(check["debris"].as_u64().unwrap() >= 1, "{check:#}");
+    let gc = lake.json(["gc", "--grace", "0s"]);
+    assert!(uploads(&gc, "debris") >= 1, "{gc:#}");
+    assert_eq!(gc["dead_writes_closed"], 1, "{gc:#}");
+    let after = lake.json(["gc", "--dry-run", "--grace", "0s"]);
+    assert_eq!(after["orphans"], serde_json::json!([]), "{after:#}");
+    lake.assert_clean();
+}
