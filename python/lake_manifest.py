@@ -10,10 +10,13 @@ the units of work are (file, row group) pairs in manifest order, and shard ``ran
     m = lm.Manifest.from_lock("lake.lock", "gold.features", root="lake-data")
     table = m.read(columns=["customer_id", "orders"], shard=(0, 2))
 
-DuckDB and Polars can read the same verified files:
+Files written before a column was added lack it, and a widened column (int64 to float64) keeps
+its old type in old files: ``read`` returns every row in the version's own schema, with nulls
+for the missing columns and old values cast. DuckDB and Polars read the same verified files by
+column name:
 
-    duckdb.sql(f"SELECT * FROM read_parquet({m.paths()!r})")
-    polars.read_parquet(m.paths())
+    duckdb.sql(f"SELECT * FROM read_parquet({m.paths()!r}, union_by_name = true)")
+    polars.scan_parquet(m.paths(), schema=m.polars_schema(), missing_columns="insert")
 """
 
 import hashlib
@@ -77,23 +80,69 @@ class Manifest:
             if actual != f["sha256"] or p.stat().st_size != f["size"]:
                 raise IntegrityError(f"{p}: sha256 {actual}, the manifest says {f['sha256']}")
 
+    def schema(self):
+        """The version's schema as pyarrow types, in the manifest's column order."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        # Types lake names as pyarrow does are taken as named; any other from the newest file
+        # holding the column (files are in path order, and write ids sort by time).
+        newest = {}
+        for f in self.files:
+            for field in pq.read_schema(self.root / f["path"]):
+                newest[field.name] = field.type
+        fields = []
+        for spec in self.data["schema"]["fields"]:
+            try:
+                t = pa.type_for_alias(spec["type"])
+            except (ValueError, KeyError):
+                t = newest.get(spec["name"], pa.null())
+            fields.append(pa.field(spec["name"], t, nullable=True))
+        return pa.schema(fields)
+
+    def polars_schema(self):
+        """The version's schema for Polars (which otherwise takes the first file's)."""
+        import polars
+
+        return polars.from_arrow(self.schema().empty_table()).schema
+
     def read(self, columns=None, shard=None, verify=True):
-        """The version (or one shard of it) as a pyarrow Table, in unit order."""
+        """The version (or one shard of it) as a pyarrow Table in the version's schema, in unit
+        order."""
         import pyarrow as pa
         import pyarrow.parquet as pq
 
         if verify:
             self.verify()
+        target = self.schema()
+        if columns:
+            missing = [c for c in columns if c not in target.names]
+            if missing:
+                raise KeyError(f"no column {missing[0]!r} in {self.path}")
+            target = pa.schema([f for f in target if f.name in columns])
         units = self.units() if shard is None else self.shard_units(*shard)
         files = {}
         tables = []
         for i, g in units:
             if i not in files:
                 files[i] = pq.ParquetFile(self.root / self.files[i]["path"])
-            tables.append(files[i].read_row_group(g, columns=columns))
+            have = set(files[i].schema_arrow.names)
+            part = files[i].read_row_group(g, columns=[c for c in target.names if c in have])
+            tables.append(_conform(part, target))
         if not tables:
-            schema = pq.ParquetFile(self.paths()[0]).schema_arrow if self.files else pa.schema([])
-            if columns:
-                schema = pa.schema([schema.field(c) for c in columns])
-            return schema.empty_table()
+            return target.empty_table()
         return pa.concat_tables(tables)
+
+
+def _conform(table, target):
+    """``table`` in ``target``'s shape: its columns in order, cast, and nulls for those it lacks."""
+    import pyarrow as pa
+
+    columns = []
+    for field in target:
+        if field.name in table.column_names:
+            col = table.column(field.name)
+            columns.append(col if col.type == field.type else col.cast(field.type))
+        else:
+            columns.append(pa.nulls(table.num_rows, type=field.type))
+    return pa.Table.from_arrays(columns, schema=target)

@@ -30,9 +30,9 @@ export AWS_SECRET_ACCESS_KEY=$SEAWEED_SECRET_KEY
 export AWS_REGION=us-east-1
 echo "SeaweedFS $SEAWEED_ENDPOINT (pid $SEAWEED_PID)"
 
-echo "== pyarrow, for reading versions from Python with no lake installed"
-"$LAKE_VENV/bin/python" -c "import pyarrow" 2>/dev/null \
-  || "$LAKE_VENV/bin/pip" install --quiet --disable-pip-version-check pyarrow
+echo "== pyarrow, DuckDB and Polars, for reading versions with no lake installed"
+"$LAKE_VENV/bin/python" -c "import pyarrow, duckdb, polars" 2>/dev/null \
+  || "$LAKE_VENV/bin/pip" install --quiet --disable-pip-version-check pyarrow duckdb polars
 export LAKE_TEST_PYTHON=$LAKE_VENV/bin/python
 
 echo "== tests"

@@ -182,31 +182,26 @@ impl Lake {
         })
     }
 
-    /// The Arrow schema of what a scan returns (from the first file's footer).
+    /// The Arrow schema of what a scan returns: the version's own (its manifest's), so files
+    /// written before a column was added or widened read back in the version's shape. With
+    /// `columns`, those columns in the version's order.
     async fn read_schema(&self, manifest: &Manifest, options: &ScanOptions) -> Result<SchemaRef> {
-        let Some(first) = manifest.files.first() else {
-            let all = crate::format::schema::schema_from_json(&manifest.schema)
-                .map_err(|e| Error::Internal(format!("manifest schema: {e}")))?;
-            return Ok(Arc::new(all));
-        };
-        let builder = open(self.storage(), first, &mut HashMap::new()).await?;
-        let schema = builder.schema().clone();
+        let all = crate::format::schema::schema_from_json(&manifest.schema)
+            .map_err(|e| Error::Internal(format!("manifest schema: {e}")))?;
         Ok(match &options.columns {
-            // Parquet projections keep the file's column order, whatever order was asked for.
             Some(cols) => {
                 let mut idx = cols
                     .iter()
-                    .map(|c| column_index(&schema, c))
+                    .map(|c| column_index(&all, c))
                     .collect::<Result<Vec<_>>>()?;
                 idx.sort_unstable();
                 idx.dedup();
                 Arc::new(
-                    schema
-                        .project(&idx)
+                    all.project(&idx)
                         .map_err(|e| Error::Internal(e.to_string()))?,
                 )
             }
-            None => schema,
+            None => Arc::new(all),
         })
     }
 }
@@ -312,17 +307,15 @@ impl Reader {
                 }
             }
             let builder = open(&self.storage, f, &mut footers).await?;
-            let mask = match &self.options.columns {
-                Some(cols) => {
-                    let schema = builder.schema().clone();
-                    let idx = cols
-                        .iter()
-                        .map(|c| column_index(&schema, c))
-                        .collect::<Result<Vec<_>>>()?;
-                    ProjectionMask::roots(builder.parquet_schema(), idx)
-                }
-                None => ProjectionMask::all(),
-            };
+            // Read the columns of the scan this file has; the rest are added as nulls below.
+            let file_schema = builder.schema().clone();
+            let idx: Vec<usize> = self
+                .schema
+                .fields()
+                .iter()
+                .filter_map(|field| file_schema.index_of(field.name()).ok())
+                .collect();
+            let mask = ProjectionMask::roots(builder.parquet_schema(), idx);
             let mut stream = builder
                 .with_row_groups(vec![unit.row_group])
                 .with_projection(mask)
@@ -336,6 +329,13 @@ impl Reader {
                 path: self.storage.object_url(&f.path),
                 problem: e.to_string(),
             })? {
+                // In the version's shape: columns added since as nulls, widened types cast.
+                let batch = crate::format::schema::conform(&batch, &self.schema).map_err(|e| {
+                    Error::Integrity {
+                        path: self.storage.object_url(&f.path),
+                        problem: format!("does not fit the version's schema: {e}"),
+                    }
+                })?;
                 match (&mut rng, shuffle) {
                     (Some(rng), Some(s)) => {
                         buffered += batch.num_rows();

@@ -192,3 +192,108 @@ fn python_reads_the_same_rows_per_shard_without_lake() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("IntegrityError"));
 }
+
+/// The sample data's own drift: February's export adds `channel`; the version holds both months.
+fn drifted_orders() -> TestLake {
+    let lake = TestLake::new();
+    let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/data/orders");
+    for month in ["orders-2026-01.csv", "orders-2026-02.csv"] {
+        lake.cmd(["ingest"])
+            .arg(data.join(month))
+            .args(["--into", "bronze.orders", "--null-value", "NA"])
+            .assert()
+            .success();
+    }
+    lake
+}
+
+#[test]
+fn scans_of_a_drifted_version_read_every_row_in_the_versions_shape() {
+    let lake = drifted_orders();
+    let rows = lake.json(["show", "bronze.orders"])["rows"]
+        .as_u64()
+        .unwrap();
+    let out = lake.cmd(["scan", "bronze.orders"]).output().unwrap();
+    let (csv, err) = text(&out);
+    assert!(out.status.success(), "{err}");
+    let mut lines = csv.lines();
+    let header = lines.next().unwrap();
+    assert!(header.ends_with(",channel"), "{header}");
+    let body: Vec<&str> = lines.collect();
+    assert_eq!(body.len() as u64, rows);
+    let columns = header.split(',').count();
+    let january_row = body
+        .iter()
+        .find(|l| l.starts_with("100001,"))
+        .expect("a January row");
+    assert!(
+        january_row.ends_with(','),
+        "January has no channel: {january_row}"
+    );
+    assert!(body.iter().all(|l| l.split(',').count() >= columns - 1));
+
+    // A column only February has, and a buffered shuffle across both months' files.
+    let out = lake
+        .cmd(["scan", "bronze.orders", "--columns", "order_id,channel"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out).1);
+    assert_eq!(text(&out).0.lines().count() as u64, rows + 1);
+    let out = lake
+        .cmd(["scan", "bronze.orders", "--seed", "7", "--buffer", "500"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out).1);
+    assert_eq!(text(&out).0.lines().count() as u64, rows + 1);
+}
+
+#[test]
+fn every_reader_reads_a_drifted_version_alike() {
+    let Some(python) = std::env::var("LAKE_TEST_PYTHON")
+        .ok()
+        .filter(|p| !p.is_empty())
+    else {
+        eprintln!("skipping: LAKE_TEST_PYTHON is not set (scripts/test.sh installs pyarrow)");
+        return;
+    };
+    let lake = drifted_orders();
+    lake.cmd(["pin", "bronze.orders"]).assert().success();
+    // rows, rows with a channel, orders, total amount in cents: by lake's own SQL...
+    let sql = "SELECT count(*) AS n, count(channel) AS c, count(DISTINCT order_id) AS o, \
+               CAST(round(sum(amount) * 100) AS BIGINT) AS cents FROM bronze.orders";
+    let expected = lake.query_csv(sql, &[]).lines().nth(1).unwrap().to_string();
+    // ...and by every reader that needs no lake.
+    let module = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("python");
+    let script = format!(
+        r#"import sys; sys.path.insert(0, {module:?})
+import lake_manifest as lm, duckdb, polars
+m = lm.Manifest.from_lock('lake.lock', 'bronze.orders', root='lake-data')
+t = m.read()
+assert t.schema.names[-1] == 'channel', t.schema.names
+print('pyarrow', t.num_rows, t.num_rows - t.column('channel').null_count,
+      len(set(t.column('order_id').to_pylist())),
+      round(sum(x for x in t.column('amount').to_pylist() if x is not None) * 100))
+d = duckdb.sql(f"SELECT count(*), count(channel), count(DISTINCT order_id), "
+               f"CAST(round(sum(amount) * 100) AS BIGINT) FROM read_parquet({{m.paths()!r}}, union_by_name = true)").fetchall()[0]
+print('duckdb', *d)
+p = polars.scan_parquet(m.paths(), schema=m.polars_schema(), missing_columns="insert").collect()
+print('polars', p.height, p['channel'].count(), p['order_id'].n_unique(), round(p['amount'].sum() * 100))
+"#,
+        module = module.display().to_string()
+    );
+    let out = std::process::Command::new(&python)
+        .current_dir(lake.path())
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    let (said, err) = text(&out);
+    assert!(out.status.success(), "{err}");
+    let expected: Vec<&str> = expected.split(',').collect();
+    for line in said.lines() {
+        let mut words = line.split_whitespace();
+        let reader = words.next().unwrap();
+        let got: Vec<&str> = words.collect();
+        assert_eq!(got, expected, "{reader} reads the version as lake does");
+    }
+    assert_eq!(said.lines().count(), 3, "{said}");
+}
