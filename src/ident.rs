@@ -254,7 +254,17 @@ pub fn check_tag(tag: &str) -> std::result::Result<(), &'static str> {
     if parse_version(tag).is_some() || tag == "latest" || tag.starts_with("latest~") {
         return Err("a tag cannot look like a version (`v3`) or `latest`");
     }
+    if looks_like_time(tag) {
+        return Err(
+            "a tag cannot look like a date or time: `@2026-01-01` means the version current then",
+        );
+    }
     Ok(())
+}
+
+/// Is this selector text a time (`2026-01-01`, `2026-01-01T00:00:00Z`) rather than a tag?
+fn looks_like_time(s: &str) -> bool {
+    s.len() >= 10 && s.as_bytes()[0].is_ascii_digit() && s.as_bytes().get(4) == Some(&b'-')
 }
 
 /// An age: `90s`, `30m`, `12h`, `30d`, `2w`, or a plain number of seconds.
@@ -319,7 +329,9 @@ fn parse_selector(input: &str, s: &str) -> Result<Selector> {
     if let Some(k) = s.strip_prefix("latest~") {
         let back = k
             .parse::<u64>()
-            .map_err(|_| invalid("`latest~K` takes a whole number K"))?;
+            .ok()
+            .filter(|b| i64::try_from(*b).is_ok())
+            .ok_or_else(|| invalid("`latest~K` takes a whole number K"))?;
         return Ok(Selector::Latest { back });
     }
     if let Some(hex) = s.strip_prefix("sha256:") {
@@ -331,11 +343,7 @@ fn parse_selector(input: &str, s: &str) -> Result<Selector> {
         }
         return Ok(Selector::Digest(hex.to_string()));
     }
-    if s.as_bytes()[0].is_ascii_digit()
-        && s.contains('-')
-        && s.len() >= 10
-        && s.as_bytes().get(4) == Some(&b'-')
-    {
+    if looks_like_time(s) {
         return parse_time(s).map(Selector::AsOf).ok_or_else(|| {
             invalid("a time must be RFC 3339, such as 2026-01-01T00:00:00Z, or a date 2026-01-01")
         });

@@ -196,10 +196,15 @@ impl Tx<'_> {
                 "WHERE v.dataset_id = ?1 AND v.version = ?2",
                 params![id, v.0 as i64],
             )?,
-            Selector::Latest { back } => self.query_version(
-                "WHERE v.dataset_id = ?1 ORDER BY v.version DESC LIMIT 1 OFFSET ?2",
-                params![id, *back as i64],
-            )?,
+            // A K past the number of versions finds none; one past i64 would wrap to a negative
+            // OFFSET, which SQLite takes as none at all (the latest).
+            Selector::Latest { back } => match i64::try_from(*back) {
+                Ok(back) => self.query_version(
+                    "WHERE v.dataset_id = ?1 ORDER BY v.version DESC LIMIT 1 OFFSET ?2",
+                    params![id, back],
+                )?,
+                Err(_) => None,
+            },
             Selector::AsOf(t) => self.query_version(
                 "WHERE v.dataset_id = ?1 AND v.created_at <= ?2 ORDER BY v.version DESC LIMIT 1",
                 params![id, clock::timestamp(*t)],
@@ -495,6 +500,15 @@ mod tests {
             at("bronze.x@latest~3"),
             Err(Error::VersionNotFound { .. })
         ));
+        assert!(matches!(
+            at("bronze.x@latest~9223372036854775807"),
+            Err(Error::VersionNotFound { .. })
+        ));
+        assert!(
+            "bronze.x@latest~18446744073709551615"
+                .parse::<DatasetRef>()
+                .is_err()
+        );
         assert!(matches!(
             at("bronze.x@2025-01-01"),
             Err(Error::VersionNotFound { .. })

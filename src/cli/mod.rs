@@ -139,6 +139,14 @@ async fn dispatch(cli: Cli) -> Result<(), Failure> {
         })
         .unwrap_or_else(|| PathBuf::from("."));
     let p = |json: bool| printer(cli.quiet, json);
+    // A clock set wrongly must not fall back to the real one unnoticed: it stamps versions.
+    if let Some(now) = std::env::var("LAKE_NOW").ok().filter(|v| !v.is_empty())
+        && lake::clock::parse_timestamp(&now).is_none()
+    {
+        return Err(Failure::usage(&format!(
+            "LAKE_NOW `{now}` is not an RFC 3339 time, such as 2026-01-01T00:00:00Z"
+        )));
+    }
     if let Command::Init(args) = cli.command {
         let printer = p(args.json);
         return init::run(&start, args, printer);
@@ -182,7 +190,7 @@ async fn dispatch(cli: Cli) -> Result<(), Failure> {
         Command::Pin(args) => reads::pin(lake, &args, p(args.json)),
         Command::Verify(args) => reads::verify(lake, &args, p(args.json)).await,
         Command::Get(args) => reads::get(lake, &args, p(args.json)).await,
-        Command::Manifest(args) => reads::manifest(lake, &args, p(false)).await,
+        Command::Manifest(args) => reads::manifest(lake, &args, p(args.json)).await,
         Command::Scan(args) => reads::scan(lake, &args, p(args.json)).await,
         Command::Ls(args) => inspect::ls(lake, &args, p(args.json)),
         Command::Show(args) => inspect::show(lake, &args, p(args.json)),

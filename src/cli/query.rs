@@ -123,7 +123,10 @@ pub async fn run(lake: &Lake, args: Args, p: Printer) -> Result<(), Failure> {
             sink = w.into_inner();
         }
         Format::Json => {
-            let mut w = arrow::json::ArrayWriter::new(sink);
+            // Every row has every column: a null is written as `null`, not left out.
+            let mut w = arrow::json::WriterBuilder::new()
+                .with_explicit_nulls(true)
+                .build::<_, arrow::json::writer::JsonArray>(sink);
             while let Some(batch) = stream.try_next().await.map_err(query_err)? {
                 w.write(&batch).map_err(write_err)?;
             }

@@ -44,6 +44,9 @@ pub struct GetArgs {
 pub struct ManifestArgs {
     #[arg(value_name = "REF")]
     reference: String,
+    /// The manifest is JSON already: the same canonical bytes either way.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -206,7 +209,9 @@ pub async fn scan(lake: &Lake, args: &ScanArgs, _p: Printer) -> Result<(), Failu
     };
     let arrow_err = |e: arrow::error::ArrowError| io_err(std::io::Error::other(e));
     if args.json || args.format == Format::Json {
-        let mut w = arrow::json::LineDelimitedWriter::new(out);
+        let mut w = arrow::json::WriterBuilder::new()
+            .with_explicit_nulls(true)
+            .build::<_, arrow::json::writer::LineDelimited>(out);
         while let Some(batch) = stream.try_next().await? {
             w.write(&batch).map_err(arrow_err)?;
         }

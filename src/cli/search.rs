@@ -236,6 +236,11 @@ pub async fn diff(lake: &Lake, args: &DiffArgs, p: Printer) -> Result<(), Failur
 
 pub fn reindex(lake: &Lake, _args: &ReindexArgs, p: Printer) -> Result<(), Failure> {
     lake.reindex()?;
+    if p.json {
+        let datasets = lake.datasets(None)?.len();
+        p.json(&serde_json::json!({ "status": "rebuilt", "datasets": datasets }));
+        return Ok(());
+    }
     p.out("✓ rebuilt the search index");
     Ok(())
 }

@@ -68,15 +68,22 @@ fn tags_point_move_and_resolve() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    let out = lake
-        .cmd(["tag", "bronze.orders@v1", "v9"])
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(2),
-        "a tag may not look like a version"
-    );
+    for bad in ["v9", "latest", "2026-01-01", "2026-01-01t00-00"] {
+        let out = lake.cmd(["tag", "bronze.orders@v1", bad]).output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "a tag may not look like a version or a time: {bad}"
+        );
+    }
+    // Further back than there are versions is no version, however far.
+    for back in ["latest~4", "latest~9223372036854775807"] {
+        let out = lake
+            .cmd(["show", &format!("bronze.orders@{back}")])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{back}");
+    }
 }
 
 #[test]

@@ -125,3 +125,63 @@ fn query_refuses_everything_but_queries() {
         2
     );
 }
+
+#[test]
+fn json_rows_carry_every_column_even_when_null() {
+    let lake = TestLake::new();
+    lake.write("orders.csv", crate::util::orders_csv(10, 0));
+    lake.cmd(["ingest", "orders.csv", "--into", "bronze.orders"])
+        .assert()
+        .success();
+    // Order 0's note is empty, so null.
+    let out = lake
+        .cmd([
+            "query",
+            "SELECT order_id, note FROM bronze.orders WHERE order_id < 2 ORDER BY order_id",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        rows,
+        serde_json::json!([{"order_id": 0, "note": null}, {"order_id": 1, "note": "ok"}])
+    );
+    let out = lake
+        .cmd([
+            "scan",
+            "bronze.orders",
+            "--format",
+            "json",
+            "--columns",
+            "order_id,note",
+        ])
+        .output()
+        .unwrap();
+    let first: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().next().unwrap()).unwrap();
+    assert_eq!(first, serde_json::json!({"order_id": 0, "note": null}));
+}
+
+#[test]
+fn misleading_inputs_are_refused_and_every_command_speaks_json() {
+    let lake = TestLake::new();
+    lake.write("orders.csv", crate::util::orders_csv(10, 0));
+    lake.cmd(["ingest", "orders.csv", "--into", "bronze.orders"])
+        .assert()
+        .success();
+    let out = lake
+        .cmd(["ls"])
+        .env("LAKE_NOW", "yesterday")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("LAKE_NOW"));
+    let r = lake.json(["reindex"]);
+    assert_eq!(r["status"], "rebuilt");
+    assert_eq!(r["datasets"], 1);
+    let m = lake.json(["manifest", "bronze.orders"]);
+    assert_eq!(m["dataset"], "bronze.orders");
+}
