@@ -87,7 +87,9 @@ fn s3_hint(url: &str, source: &object_store::Error) -> String {
         .next()
         .unwrap_or_default();
     let general = "check the bucket exists, the endpoint in lake.toml, and AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY";
-    if said.contains("NoSuchBucket") {
+    if said.contains("scheme is not allowed") {
+        "the endpoint is plain http://, which S3 clients refuse unless told: set `allow_http = true` under [s3] in lake.toml, or AWS_ALLOW_HTTP=true".to_string()
+    } else if said.contains("NoSuchBucket") {
         format!("the bucket `{bucket}` does not exist: create it or fix the URL ({general})")
     } else if [
         "SignatureDoesNotMatch",
@@ -104,7 +106,7 @@ fn s3_hint(url: &str, source: &object_store::Error) -> String {
         .any(|s| said.contains(s))
     {
         format!(
-            "nothing answered: check the server runs and the endpoint ([s3] endpoint in lake.toml or AWS_ENDPOINT); {general}"
+            "nothing answered: check the server runs and the endpoint ([s3] endpoint in lake.toml, or AWS_ENDPOINT_URL); {general}"
         )
     } else {
         general.to_string()

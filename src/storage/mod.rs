@@ -17,13 +17,13 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::TryStreamExt;
-use object_store::aws::{AmazonS3Builder, S3ConditionalPut};
+use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey, S3ConditionalPut};
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::path::Path as ObjectPath;
 use object_store::{
-    ClientOptions, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, RetryConfig,
-    WriteMultipart,
+    ClientConfigKey, ClientOptions, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload,
+    RetryConfig, WriteMultipart,
 };
 
 pub use uploads::Upload;
@@ -494,15 +494,28 @@ fn s3_store(
     bucket: &str,
     s3: &S3Options,
 ) -> object_store::Result<(object_store::aws::AmazonS3, String)> {
-    // Credentials, and anything the user sets in AWS_* variables, come from the environment.
-    let mut builder = AmazonS3Builder::from_env()
+    // Credentials, and anything the user sets in AWS_* variables (AWS_ENDPOINT_URL,
+    // AWS_REGION, AWS_ALLOW_HTTP, …), come from the environment; lake.toml overrides them.
+    let builder = AmazonS3Builder::from_env();
+    // The client options below replace the ones the environment gave: carry those over first.
+    let mut client = ClientOptions::new()
+        .with_connect_timeout(Duration::from_secs(5))
+        .with_timeout(Duration::from_secs(s3.request_timeout_secs.unwrap_or(60)));
+    for key in [
+        ClientConfigKey::AllowHttp,
+        ClientConfigKey::AllowInvalidCertificates,
+        ClientConfigKey::ProxyUrl,
+        ClientConfigKey::ProxyCaCertificate,
+        ClientConfigKey::ProxyExcludes,
+    ] {
+        if let Some(value) = builder.get_config_value(&AmazonS3ConfigKey::Client(key)) {
+            client = client.with_config(key, value);
+        }
+    }
+    let mut builder = builder
         .with_bucket_name(bucket)
         .with_conditional_put(S3ConditionalPut::ETagMatch)
-        .with_client_options(
-            ClientOptions::new()
-                .with_connect_timeout(Duration::from_secs(5))
-                .with_timeout(Duration::from_secs(s3.request_timeout_secs.unwrap_or(60))),
-        )
+        .with_client_options(client)
         // 5xx answers, timeouts and refused connections are retried with exponential backoff
         // until either limit is reached.
         .with_retry(RetryConfig {
@@ -520,7 +533,7 @@ fn s3_store(
         builder = builder.with_allow_http(allow);
     }
     let region = builder
-        .get_config_value(&object_store::aws::AmazonS3ConfigKey::Region)
+        .get_config_value(&AmazonS3ConfigKey::Region)
         .unwrap_or_else(|| "us-east-1".into());
     Ok((builder.build()?, region))
 }

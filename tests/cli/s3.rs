@@ -587,3 +587,43 @@ fn s3_an_upload_killed_midway_is_found_and_aborted() {
     assert_eq!(after["orphans"], serde_json::json!([]), "{after:#}");
     lake.assert_clean();
 }
+
+#[test]
+fn s3_standard_environment_variables_are_enough() {
+    let Some(s3) = s3() else { return };
+    let prefix = unique();
+    let init = |lake: &TestLake, allow_http: Option<&str>| {
+        let mut cmd = lake.cmd([
+            "init",
+            "--root",
+            &format!("{}/{prefix}", s3.url),
+            "--archive",
+            &format!("{}/{prefix}", s3.archive),
+        ]);
+        cmd.env("AWS_ENDPOINT_URL", &s3.endpoint)
+            .env_remove("AWS_ENDPOINT")
+            .env_remove("AWS_ALLOW_HTTP");
+        if let Some(v) = allow_http {
+            cmd.env("AWS_ALLOW_HTTP", v);
+        }
+        cmd.output().unwrap()
+    };
+    // Plain http without saying so: refused, and the hint names the setting, not credentials.
+    let lake = TestLake::empty();
+    let out = init(&lake, None);
+    let (_, err) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("AWS_ALLOW_HTTP"), "{err}");
+    // As every MinIO or SeaweedFS guide sets them: init and ingest work with no [s3] section.
+    let lake = TestLake::empty();
+    let out = init(&lake, Some("true"));
+    assert!(out.status.success(), "{}", text(&out).1);
+    lake.write("o.csv", orders_csv(100, 0));
+    let out = lake
+        .cmd(["ingest", "o.csv", "--into", "bronze.orders"])
+        .env("AWS_ENDPOINT_URL", &s3.endpoint)
+        .env("AWS_ALLOW_HTTP", "true")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out).1);
+}
