@@ -5,6 +5,7 @@
 pub mod hash;
 pub mod json;
 pub mod manifest;
+pub mod quotes;
 pub mod schema;
 pub mod source;
 pub mod writer;

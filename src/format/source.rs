@@ -17,6 +17,7 @@ use serde::Serialize;
 
 use super::hash::HashingReader;
 use super::json::JsonRecords;
+use super::quotes::{QuoteProblem, QuoteScan};
 use super::schema::{check_names, conform};
 use crate::error::{Error, Location, Result};
 
@@ -291,12 +292,15 @@ pub fn decode(
                 .with_batch_size(batch_size)
                 .build_decoder();
             let mut reader = BufReader::with_capacity(READ_CHUNK, HashingReader::new(open(path)?));
+            let mut quotes = QuoteScan::new(csv.delimiter_for(path));
+            let quote_err = |p: QuoteProblem| bad(path, Location::Line(p.line()), p.message());
             loop {
                 let buf = reader.fill_buf().map_err(io_err(path))?;
                 let len = buf.len();
                 let consumed = decoder
                     .decode(buf)
                     .map_err(|e| csv_error(path, &e, Some(&own)))?;
+                quotes.feed(&buf[..consumed]).map_err(quote_err)?;
                 reader.consume(consumed);
                 if consumed == len {
                     progress(len as u64);
@@ -314,6 +318,7 @@ pub fn decode(
                     }
                 }
             }
+            quotes.finish().map_err(quote_err)?;
             reader.into_inner().finish().map_err(io_err(path))?
         }
         SourceFormat::Ndjson | SourceFormat::Json => {

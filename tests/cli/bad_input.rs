@@ -304,3 +304,21 @@ fn an_unknown_extension_asks_for_a_format() {
         &["cannot tell the format of `data.xlsx`", "--format"],
     );
 }
+
+#[test]
+fn a_stray_quote_names_the_line_it_opened_on_instead_of_merging_rows() {
+    let lake = TestLake::new();
+    // Line 3's quote never closes: read on, it would swallow lines 4 to 6 into one field.
+    lake.write(
+        "stray.csv",
+        "id,note\n1,fine\n2,\"six feet\n3,x\n4,y\n5,z\n",
+    );
+    refused(&lake, &["stray.csv"], 1, &["stray.csv:3:", "never closes"]);
+    // Quoted fields that close, with commas, escaped quotes and newlines inside, still read.
+    lake.write(
+        "good.csv",
+        "id,note\n1,\"a, \"\"b\"\"\nc\"\n2,plain \"quote\" inside\n3,\"\"\n",
+    );
+    let r = lake.json(["ingest", "good.csv", "--into", "bronze.notes"]);
+    assert_eq!(r["rows"], 3);
+}
