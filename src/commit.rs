@@ -194,6 +194,13 @@ impl StagedWrite<'_> {
                 let Some(draft) = plan(tx, latest.as_ref())? else {
                     return Ok(None);
                 };
+                // A version whose schema would not read back could never be read again.
+                if schema::storable(&draft.schema).as_ref() != Ok(&draft.schema) {
+                    return Err(Error::Internal(format!(
+                        "`{dataset}` would be committed with a schema that does not read back: {:?}",
+                        schema::storable(&draft.schema).err()
+                    )));
+                }
                 let version = Version(latest.as_ref().map_or(1, |v| v.version.0 + 1));
                 let created_at = clock::timestamp(lake.clock().now());
                 let mut files = draft.files;

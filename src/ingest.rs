@@ -248,11 +248,21 @@ impl Ingest<'_> {
                 None => source::infer_schema(s, &self.csv, infer_rows)?,
             });
         }
+        // Each source's columns in the form lake stores (dictionaries as values, views as plain
+        // types), or the file and column that cannot be stored, before anything is written.
+        let mut stored = Vec::with_capacity(todo.len());
+        for (s, o) in todo.iter().zip(&own) {
+            stored.push(schema::storable(o).map_err(|problem| Error::BadInput {
+                path: s.path.clone(),
+                at: Location::File,
+                problem,
+            })?);
+        }
         let incoming = match &given {
             Some(schema) => schema.clone(),
             None => {
-                let mut merged = own[0].clone();
-                for s in &own[1..] {
+                let mut merged = stored[0].clone();
+                for s in &stored[1..] {
                     merged = schema::unify(&merged, s)?;
                 }
                 match (&previous, self.mode) {

@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::datatypes::{Schema, SchemaRef};
 use datafusion::catalog::MemorySchemaProvider;
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::TableReference;
@@ -328,25 +328,6 @@ fn line_column(text: &str) -> Option<(u64, u64)> {
     let (line, rest) = rest.split_once(", Column: ")?;
     let column: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
     Some((line.trim().parse().ok()?, column.parse().ok()?))
-}
-
-/// Result columns as the lake stores them: view and large string types become plain ones.
-pub(crate) fn storable(schema: &Schema) -> Schema {
-    fn plain(dt: &DataType) -> DataType {
-        match dt {
-            DataType::Utf8View | DataType::LargeUtf8 => DataType::Utf8,
-            DataType::BinaryView | DataType::LargeBinary => DataType::Binary,
-            DataType::Dictionary(_, v) => plain(v),
-            other => other.clone(),
-        }
-    }
-    Schema::new(
-        schema
-            .fields()
-            .iter()
-            .map(|f| Field::new(f.name(), plain(f.data_type()), f.is_nullable()))
-            .collect::<Vec<_>>(),
-    )
 }
 
 #[cfg(test)]

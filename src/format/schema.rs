@@ -54,10 +54,11 @@ pub fn type_name(dt: &DataType) -> String {
         DataType::Decimal256(p, s) => format!("decimal256({p}, {s})"),
         DataType::List(f) => format!("list<{}>", type_name(f.data_type())),
         DataType::LargeList(f) => format!("large_list<{}>", type_name(f.data_type())),
+        DataType::FixedSizeBinary(n) => format!("fixed_size_binary[{n}]"),
         DataType::Struct(fields) => {
             let inner: Vec<String> = fields
                 .iter()
-                .map(|f| format!("{}: {}", f.name(), type_name(f.data_type())))
+                .map(|f| format!("{}: {}", field_name(f.name()), type_name(f.data_type())))
                 .collect();
             format!("struct<{}>", inner.join(", "))
         }
@@ -65,8 +66,22 @@ pub fn type_name(dt: &DataType) -> String {
     }
 }
 
-/// The inverse of [`type_name`]: scalar types, `list<T>`, `large_list<T>` and
-/// `struct<name: T, …>` (nested fields nullable).
+/// A struct field's name in a type name: as it is when plain, else quoted as a JSON string, so
+/// names with `:`, `,`, brackets, quotes or edge spaces survive the round trip.
+fn field_name(name: &str) -> String {
+    let plain = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '_' || c == '-' || c == '.');
+    if plain {
+        name.to_string()
+    } else {
+        serde_json::to_string(name).expect("a string serializes")
+    }
+}
+
+/// The inverse of [`type_name`] on [`storable`] types: scalar types, `list<T>`, `large_list<T>`
+/// and `struct<name: T, …>` (nested fields nullable, list items named `item`).
 pub fn parse_type(name: &str) -> Option<DataType> {
     let name = name.trim();
     for (prefix, large) in [("list<", false), ("large_list<", true)] {
@@ -85,8 +100,18 @@ pub fn parse_type(name: &str) -> Option<DataType> {
     {
         let mut fields = Vec::new();
         for part in split_top_level(inner) {
-            let (field, ty) = part.split_once(':')?;
-            fields.push(Field::new(field.trim(), parse_type(ty)?, true));
+            let part = part.trim_start();
+            let (field, ty) = if part.starts_with('"') {
+                // A quoted name: a JSON string, then `:`.
+                let mut de = serde_json::Deserializer::from_str(part).into_iter::<String>();
+                let name = de.next()?.ok()?;
+                let rest = part[de.byte_offset()..].trim_start().strip_prefix(':')?;
+                (name, rest)
+            } else {
+                let (field, ty) = part.split_once(':')?;
+                (field.trim().to_string(), ty)
+            };
+            fields.push(Field::new(field, parse_type(ty)?, true));
         }
         return Some(DataType::Struct(fields.into()));
     }
@@ -97,8 +122,19 @@ pub fn parse_type(name: &str) -> Option<DataType> {
 fn split_top_level(s: &str) -> Vec<&str> {
     let mut parts = Vec::new();
     let (mut depth, mut start) = (0i32, 0);
+    let (mut quoted, mut escaped) = (false, false);
     for (i, c) in s.char_indices() {
+        if quoted {
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => quoted = false,
+                _ => {}
+            }
+            continue;
+        }
         match c {
+            '"' => quoted = true,
             '<' | '(' | '[' => depth += 1,
             '>' | ')' | ']' => depth -= 1,
             ',' if depth == 0 => {
@@ -140,6 +176,7 @@ fn parse_scalar(name: &str) -> Option<DataType> {
         "string" | "utf8" | "str" => DataType::Utf8,
         "large_string" => DataType::LargeUtf8,
         "binary" => DataType::Binary,
+        "large_binary" => DataType::LargeBinary,
         "date32" | "date" => DataType::Date32,
         "date64" => DataType::Date64,
         "timestamp" => DataType::Timestamp(TimeUnit::Microsecond, None),
@@ -154,20 +191,128 @@ fn parse_scalar(name: &str) -> Option<DataType> {
                 };
                 return Some(DataType::Timestamp(unit(u)?, tz.map(Arc::from)));
             }
-            if let Some(rest) = name
-                .strip_prefix("decimal128(")
-                .and_then(|r| r.strip_suffix(')'))
-            {
-                let (p, s) = rest.split_once(',')?;
-                return Some(DataType::Decimal128(
-                    p.trim().parse().ok()?,
-                    s.trim().parse().ok()?,
-                ));
+            for (prefix, wide) in [("decimal128(", false), ("decimal256(", true)] {
+                if let Some(rest) = name.strip_prefix(prefix).and_then(|r| r.strip_suffix(')')) {
+                    let (p, s) = rest.split_once(',')?;
+                    let (p, s) = (p.trim().parse().ok()?, s.trim().parse().ok()?);
+                    return Some(if wide {
+                        DataType::Decimal256(p, s)
+                    } else {
+                        DataType::Decimal128(p, s)
+                    });
+                }
+            }
+            let bracketed = |prefix: &str| {
+                name.strip_prefix(prefix)
+                    .and_then(|r| r.strip_prefix('['))
+                    .and_then(|r| r.strip_suffix(']'))
+                    .map(str::trim)
+            };
+            if let Some(u) = bracketed("time32") {
+                return Some(DataType::Time32(unit(u)?));
+            }
+            if let Some(u) = bracketed("time64") {
+                return Some(DataType::Time64(unit(u)?));
+            }
+            if let Some(u) = bracketed("duration") {
+                return Some(DataType::Duration(unit(u)?));
+            }
+            if let Some(n) = bracketed("fixed_size_binary") {
+                return Some(DataType::FixedSizeBinary(n.parse().ok()?));
             }
             return None;
         }
     };
     Some(simple)
+}
+
+/// `schema` in the form lake stores, or which column cannot be stored and why. Dictionaries are
+/// stored as their values, view and large string types as plain ones, nested fields as nullable
+/// with list items named `item`; every name must be there and distinct. What comes back parses
+/// back from its type names exactly (see [`type_name`], [`parse_type`]).
+pub fn storable(schema: &Schema) -> Result<Schema, String> {
+    let mut fields = Vec::with_capacity(schema.fields().len());
+    for f in schema.fields() {
+        let dt = storable_type(f.data_type())
+            .map_err(|problem| format!("column `{}`: {problem}", f.name()))?;
+        fields.push(Field::new(f.name(), dt, f.is_nullable()));
+    }
+    check_names(fields.iter().map(|f| f.name().as_str()))?;
+    let out = Schema::new(fields);
+    // The promise, checked: the stored form reads back as itself.
+    let back = schema_from_json(&schema_json(&out))
+        .map_err(|e| format!("the schema does not read back: {e}"))?;
+    if back != out {
+        let column = out
+            .fields()
+            .iter()
+            .zip(back.fields())
+            .find(|(a, b)| a != b)
+            .map_or_else(String::new, |(a, _)| a.name().clone());
+        return Err(format!(
+            "column `{column}`: its type does not read back as itself; this is a bug in lake"
+        ));
+    }
+    Ok(out)
+}
+
+fn storable_type(dt: &DataType) -> Result<DataType, String> {
+    use DataType::*;
+    Ok(match dt {
+        Utf8View | LargeUtf8 => Utf8,
+        BinaryView => Binary,
+        Dictionary(_, values) => storable_type(values)?,
+        List(f) | ListView(f) | LargeListView(f) => List(Arc::new(Field::new(
+            "item",
+            storable_type(f.data_type())?,
+            true,
+        ))),
+        LargeList(f) => LargeList(Arc::new(Field::new(
+            "item",
+            storable_type(f.data_type())?,
+            true,
+        ))),
+        Struct(fields) => {
+            let mut out = Vec::with_capacity(fields.len());
+            for f in fields {
+                if f.name().trim().is_empty() {
+                    return Err("a nested field has an empty name".into());
+                }
+                out.push(Field::new(f.name(), storable_type(f.data_type())?, true));
+            }
+            Struct(out.into())
+        }
+        Null
+        | Boolean
+        | Int8
+        | Int16
+        | Int32
+        | Int64
+        | UInt8
+        | UInt16
+        | UInt32
+        | UInt64
+        | Float16
+        | Float32
+        | Float64
+        | Utf8
+        | Binary
+        | LargeBinary
+        | FixedSizeBinary(_)
+        | Date32
+        | Date64
+        | Timestamp(_, _)
+        | Decimal128(_, _)
+        | Decimal256(_, _) => dt.clone(),
+        Time32(TimeUnit::Second | TimeUnit::Millisecond)
+        | Time64(TimeUnit::Microsecond | TimeUnit::Nanosecond)
+        | Duration(_) => dt.clone(),
+        other => {
+            return Err(format!(
+                "lake cannot store type {other} (maps, unions, intervals and fixed-size lists are not supported; cast it in SQL or convert it first)"
+            ));
+        }
+    })
 }
 
 /// One column as the manifest and catalog describe it.
@@ -387,6 +532,123 @@ pub fn conform(batch: &RecordBatch, target: &SchemaRef) -> Result<RecordBatch, A
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A generated storable type, from a SplitMix64 stream (deterministic, no extra crates).
+    fn step(seed: &mut u64) -> u64 {
+        *seed = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = *seed;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn generated(seed: &mut u64, depth: u32) -> DataType {
+        let units = [
+            TimeUnit::Second,
+            TimeUnit::Millisecond,
+            TimeUnit::Microsecond,
+            TimeUnit::Nanosecond,
+        ];
+        let names = [
+            "a", "b c", " edge ", "k:v", "x,y", "q\"uote", "<>", "ünï", "dot.ted",
+        ];
+        let pick = step(seed) % if depth > 3 { 22 } else { 25 };
+        let u = units[(step(seed) % 4) as usize];
+        match pick {
+            0 => DataType::Null,
+            1 => DataType::Boolean,
+            2 => DataType::Int8,
+            3 => DataType::Int16,
+            4 => DataType::Int32,
+            5 => DataType::Int64,
+            6 => DataType::UInt8,
+            7 => DataType::UInt32,
+            8 => DataType::UInt64,
+            9 => DataType::Float16,
+            10 => DataType::Float32,
+            11 => DataType::Float64,
+            12 => DataType::Utf8,
+            13 => DataType::Binary,
+            14 => DataType::LargeBinary,
+            15 => DataType::FixedSizeBinary((step(seed) % 64) as i32 + 1),
+            16 => DataType::Date32,
+            17 => DataType::Date64,
+            18 => DataType::Timestamp(u, step(seed).is_multiple_of(2).then(|| Arc::from("+02:00"))),
+            19 => DataType::Decimal128((step(seed) % 38) as u8 + 1, (step(seed) % 10) as i8),
+            20 => DataType::Decimal256((step(seed) % 76) as u8 + 1, (step(seed) % 10) as i8),
+            21 => match step(seed) % 3 {
+                0 => DataType::Duration(u),
+                1 => DataType::Time32(units[(step(seed) % 2) as usize]),
+                _ => DataType::Time64(units[2 + (step(seed) % 2) as usize]),
+            },
+            22 => DataType::List(Arc::new(Field::new(
+                "item",
+                generated(seed, depth + 1),
+                true,
+            ))),
+            23 => DataType::LargeList(Arc::new(Field::new(
+                "item",
+                generated(seed, depth + 1),
+                true,
+            ))),
+            _ => {
+                let n = 1 + (step(seed) % 4) as usize;
+                let fields: Vec<Field> = (0..n)
+                    .map(|i| {
+                        let name =
+                            format!("{}{i}", names[(step(seed) % names.len() as u64) as usize]);
+                        Field::new(name, generated(seed, depth + 1), true)
+                    })
+                    .collect();
+                DataType::Struct(fields.into())
+            }
+        }
+    }
+
+    #[test]
+    fn stored_type_names_read_back_exactly() {
+        let mut seed = 42;
+        for i in 0..5_000 {
+            let dt = generated(&mut seed, 0);
+            let name = type_name(&dt);
+            assert_eq!(parse_type(&name), Some(dt.clone()), "case {i}: {name}");
+            let schema = Schema::new(vec![Field::new("c", dt, true)]);
+            assert_eq!(storable(&schema).unwrap(), schema, "case {i}");
+        }
+    }
+
+    #[test]
+    fn unstorable_types_are_converted_or_refused_with_the_column_named() {
+        let dict = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
+        let schema = Schema::new(vec![
+            Field::new("d", dict, true),
+            Field::new("v", DataType::Utf8View, true),
+        ]);
+        let stored = storable(&schema).unwrap();
+        assert_eq!(stored.field(0).data_type(), &DataType::Utf8);
+        assert_eq!(stored.field(1).data_type(), &DataType::Utf8);
+        let map = DataType::Map(
+            Arc::new(Field::new(
+                "entries",
+                DataType::Struct(
+                    vec![
+                        Field::new("key", DataType::Utf8, false),
+                        Field::new("value", DataType::Int64, true),
+                    ]
+                    .into(),
+                ),
+                false,
+            )),
+            false,
+        );
+        let err = storable(&Schema::new(vec![Field::new("tags", map, true)])).unwrap_err();
+        assert!(err.contains("column `tags`"), "{err}");
+        for bad in ["", "  "] {
+            let err =
+                storable(&Schema::new(vec![Field::new(bad, DataType::Int64, true)])).unwrap_err();
+            assert!(err.contains("empty name"), "{err}");
+        }
+    }
     use arrow::array::{Int64Array, StringArray};
 
     fn schema(cols: &[(&str, DataType)]) -> Schema {

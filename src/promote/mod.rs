@@ -28,7 +28,7 @@ use crate::format::manifest::{Input, Operation};
 use crate::format::schema::{self, Drift};
 use crate::ident::{DatasetRef, Selector, Version};
 use crate::lake::Lake;
-use crate::sql::{Parsed, is_query, storable, version_schema};
+use crate::sql::{Parsed, is_query, version_schema};
 
 pub use job::Job;
 
@@ -409,7 +409,18 @@ impl Promote<'_> {
             .execute_logical_plan(plan)
             .await
             .map_err(|e| fail(query_err(e), vec![]))?;
-        let out_schema = Arc::new(storable(df.schema().as_arrow()));
+        // The result in the form lake stores, or the column it cannot store, before any write.
+        let out_schema = schema::storable(df.schema().as_arrow())
+            .map(Arc::new)
+            .map_err(|problem| {
+                fail(
+                    Error::JobInvalid {
+                        path: job.path.clone(),
+                        problem: format!("its result cannot be stored: {problem}"),
+                    },
+                    vec![],
+                )
+            })?;
 
         // Silver and gold keep their contracts: no dropped columns or changed types unless allowed.
         let prev_schema = match &previous {

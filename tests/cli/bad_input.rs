@@ -322,3 +322,86 @@ fn a_stray_quote_names_the_line_it_opened_on_instead_of_merging_rows() {
     let r = lake.json(["ingest", "good.csv", "--into", "bronze.notes"]);
     assert_eq!(r["rows"], 3);
 }
+
+#[test]
+fn exotic_types_are_stored_so_they_read_back_or_refused_with_the_column_named() {
+    let lake = TestLake::new();
+    // A Parquet file with types a DataFusion user meets: written by lake's own query.
+    let sql = "SELECT arrow_cast('a', 'Dictionary(Int32, Utf8)') AS dict, \
+               arrow_cast('v', 'Utf8View') AS viewed, \
+               arrow_cast(X'0102', 'FixedSizeBinary(2)') AS fsb, \
+               arrow_cast(5, 'Duration(Second)') AS dur, \
+               arrow_cast(1.5, 'Decimal256(40, 2)') AS big, \
+               CAST('10:00:00' AS TIME) AS at_time";
+    lake.cmd(["query", sql, "--format", "parquet", "-o", "exotic.parquet"])
+        .assert()
+        .success();
+    let r = lake.json(["ingest", "exotic.parquet", "--into", "bronze.exotic"]);
+    let types: Vec<String> = r["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            format!(
+                "{}:{}",
+                c["name"].as_str().unwrap(),
+                c["type"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "dict:string",
+            "viewed:string",
+            "fsb:fixed_size_binary[2]",
+            "dur:duration[s]",
+            "big:decimal256(40, 2)",
+            "at_time:time64[ns]"
+        ]
+    );
+    // It reads back, appends, and promotes, for good.
+    let out = lake
+        .cmd(["query", "SELECT dict, viewed, CAST(big AS VARCHAR) AS big, CAST(at_time AS VARCHAR) AS t FROM bronze.exotic", "--format", "csv"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out).1);
+    assert_eq!(text(&out).0, "dict,viewed,big,t\na,v,1.50,10:00:00\n");
+    lake.cmd([
+        "ingest",
+        "exotic.parquet",
+        "--into",
+        "bronze.exotic",
+        "--force",
+    ])
+    .assert()
+    .success();
+    lake.write(
+        "jobs/silver/times.sql",
+        "SELECT dict, CAST('10:00:00' AS TIME) AS opens FROM bronze.exotic",
+    );
+    let p = lake.json(["promote"]);
+    assert_eq!(p["ok"], 1, "{p:#}");
+    assert_eq!(
+        lake.query_csv("SELECT count(*) AS n FROM silver.times", &[]),
+        "n\n2\n"
+    );
+
+    // A map cannot be stored: refused, naming the column, with nothing written.
+    lake.cmd([
+        "query",
+        "SELECT MAP {'k': 1} AS tags",
+        "--format",
+        "parquet",
+        "-o",
+        "map.parquet",
+    ])
+    .assert()
+    .success();
+    refused(
+        &lake,
+        &["map.parquet", "--into", "bronze.maps"],
+        1,
+        &["map.parquet", "column `tags`"],
+    );
+}
