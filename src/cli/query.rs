@@ -22,6 +22,9 @@ pub struct Args {
     /// Write the result here instead of stdout (required for parquet).
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
+    /// With --format table: rows shown; the rest are counted and left out (0: all).
+    #[arg(long, default_value_t = 40, value_name = "N")]
+    max_rows: usize,
     /// Check the sha256 of every file read before any row is returned (or set `[read] verify`).
     #[arg(long)]
     verify: bool,
@@ -103,15 +106,39 @@ pub async fn run(lake: &Lake, args: Args, p: Printer) -> Result<(), Failure> {
     let mut stream = output.stream;
     match format {
         Format::Table => {
-            let batches: Vec<_> = p
-                .spinning("running the query", stream.try_collect())
-                .await
-                .map_err(query_err)?;
-            let text = arrow::util::pretty::pretty_format_batches(&batches).map_err(write_err)?;
+            // Keep the first rows to show; count the rest as they stream past, so a result of
+            // any size takes the memory of a screenful.
+            let limit = if args.max_rows == 0 {
+                usize::MAX
+            } else {
+                args.max_rows
+            };
+            let counted = async {
+                let (mut shown, mut rows) = (Vec::new(), 0usize);
+                while let Some(batch) = stream.try_next().await.map_err(query_err)? {
+                    let room = limit.saturating_sub(rows.min(limit));
+                    if room > 0 {
+                        shown.push(batch.slice(0, room.min(batch.num_rows())));
+                    }
+                    rows += batch.num_rows();
+                }
+                Ok::<_, Failure>((shown, rows))
+            };
+            let (shown, rows) = p.spinning("running the query", counted).await?;
+            let text =
+                arrow::util::pretty::pretty_format_batches_with_schema(schema.clone(), &shown)
+                    .map_err(write_err)?;
             writeln!(sink, "{text}").map_err(io(&out_path))?;
             sink.flush().map_err(io(&out_path))?;
-            let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
-            eprintln!("{} {}", rows, if rows == 1 { "row" } else { "rows" });
+            let noun = if rows == 1 { "row" } else { "rows" };
+            if rows > limit {
+                eprintln!(
+                    "{rows} {noun}, {limit} shown ({} left out; --max-rows N shows more, 0 all)",
+                    rows - limit
+                );
+            } else {
+                eprintln!("{rows} {noun}");
+            }
         }
         Format::Csv => {
             let mut w = arrow::csv::WriterBuilder::new()

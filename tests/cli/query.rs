@@ -185,3 +185,42 @@ fn misleading_inputs_are_refused_and_every_command_speaks_json() {
     let m = lake.json(["manifest", "bronze.orders"]);
     assert_eq!(m["dataset"], "bronze.orders");
 }
+
+#[test]
+fn table_output_shows_the_first_rows_and_counts_the_rest() {
+    let lake = TestLake::new();
+    lake.write("orders.csv", crate::util::orders_csv(5000, 0));
+    lake.cmd(["ingest", "orders.csv", "--into", "bronze.orders"])
+        .assert()
+        .success();
+    let sql = "SELECT order_id FROM bronze.orders ORDER BY order_id";
+    let out = lake.cmd(["query", sql]).output().unwrap();
+    let (table, err) = text(&out);
+    assert!(out.status.success(), "{err}");
+    let body = table
+        .lines()
+        .filter(|l| l.starts_with("| ") && !l.contains("order_id"));
+    assert_eq!(body.count(), 40);
+    assert!(err.contains("5000 rows, 40 shown (4960 left out"), "{err}");
+    let out = lake
+        .cmd(["query", sql, "--max-rows", "0"])
+        .output()
+        .unwrap();
+    let (table, err) = text(&out);
+    let body = table
+        .lines()
+        .filter(|l| l.starts_with("| ") && !l.contains("order_id"));
+    assert_eq!(body.count(), 5000);
+    assert_eq!(err.trim(), "5000 rows");
+    let out = lake
+        .cmd([
+            "query",
+            "SELECT order_id FROM bronze.orders WHERE order_id < 0",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        text(&out).0.contains("order_id"),
+        "an empty result still shows its columns"
+    );
+}
