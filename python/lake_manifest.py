@@ -3,7 +3,8 @@
 A version's manifest (``<root>/_lake/manifests/<zone>/<name>/v000012.json``) lists its Parquet
 files with their sizes, sha256 and row groups; its own sha256 is the version's digest, which a
 ``lake.lock`` entry records. This module checks both and reads the files, optionally one shard:
-the units of work are (file, row group) pairs in manifest order, and shard ``rank`` of
+the units of work are row ranges of each file's row groups in manifest order, each row group cut
+into ranges of ``max(1, rows // 64)`` rows (``rows`` being the version's), and shard ``rank`` of
 ``world`` takes unit ``k`` when ``k % world == rank`` -- the same rule as the Rust scan.
 
     import lake_manifest as lm
@@ -23,6 +24,10 @@ import hashlib
 import json
 import tomllib
 from pathlib import Path
+
+
+# Units per version at the least (when it has that many rows), as in the Rust scan.
+MIN_UNITS = 64
 
 
 class IntegrityError(Exception):
@@ -62,8 +67,15 @@ class Manifest:
         return self.data["files"]
 
     def units(self):
-        """(file index, row group index) in manifest order."""
-        return [(i, g) for i, f in enumerate(self.files) for g in range(len(f["row_groups"]))]
+        """(file index, row group index, first row, rows) in manifest order."""
+        total = sum(sum(f["row_groups"]) for f in self.files)
+        size = max(1, total // MIN_UNITS)
+        out = []
+        for i, f in enumerate(self.files):
+            for g, rows in enumerate(f["row_groups"]):
+                for offset in range(0, rows, size):
+                    out.append((i, g, offset, min(size, rows - offset)))
+        return out
 
     def shard_units(self, rank, world):
         return [u for k, u in enumerate(self.units()) if k % world == rank]
@@ -123,11 +135,17 @@ class Manifest:
         units = self.units() if shard is None else self.shard_units(*shard)
         files = {}
         tables = []
-        for i, g in units:
+        groups = {}
+        for i, g, offset, rows in units:
             if i not in files:
                 files[i] = pq.ParquetFile(self.root / self.files[i]["path"])
-            have = set(files[i].schema_arrow.names)
-            part = files[i].read_row_group(g, columns=[c for c in target.names if c in have])
+            if (i, g) not in groups:
+                # Units of one row group come in a row: read it once for them all.
+                groups.clear()
+                have = set(files[i].schema_arrow.names)
+                cols = [c for c in target.names if c in have]
+                groups[(i, g)] = files[i].read_row_group(g, columns=cols)
+            part = groups[(i, g)].slice(offset, rows)
             tables.append(_conform(part, target))
         if not tables:
             return target.empty_table()

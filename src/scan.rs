@@ -1,9 +1,12 @@
 //! Pinned reads for training: one exact version as a stream of Arrow batches.
 //!
 //! The manifest is the read contract: it is fetched and checked against the version's digest,
-//! and its files' row groups, in manifest order, are the units of work. A shard `(rank, world)`
-//! takes units `k` with `k % world == rank`, so the shards are disjoint and together are the
-//! version, each row once (`python/lake_manifest.py` applies the same rule). A shuffle permutes
+//! and the units of work are row ranges of its files' row groups, in manifest order: each row
+//! group is cut into ranges of `S = max(1, rows / 64)` rows (the last one shorter), so a version
+//! has at least 64 units, or one per row when it has fewer rows. A shard `(rank, world)` takes
+//! units `k` with `k % world == rank`, so the shards are disjoint and together are the version,
+//! each row once, and every rank of a world up to 64 gets rows whenever the version has at least
+//! as many rows as ranks (`python/lake_manifest.py` applies the same rule). A shuffle permutes
 //! the shard's units with a generator seeded by `(seed, epoch)`, and optionally rows within a
 //! bounded buffer: the same version, seed, epoch and world size give the same batches in the
 //! same order on every run. With verification on, each file's sha256 is checked against the
@@ -18,7 +21,9 @@ use arrow::datatypes::SchemaRef;
 use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
 use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, RowSelection, RowSelector,
+};
 use parquet::arrow::async_reader::{AsyncFileReader, ParquetRecordBatchStreamBuilder};
 use parquet::file::metadata::ParquetMetaData;
 use serde::Serialize;
@@ -64,23 +69,42 @@ impl Default for ScanOptions {
     }
 }
 
-/// A unit of work: one row group of one file, by position in the manifest.
+/// A unit of work: `rows` rows from `offset` in one row group of one file, by position in the
+/// manifest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub struct Unit {
     pub file: usize,
     pub row_group: usize,
+    pub offset: u64,
+    pub rows: u64,
 }
 
-/// Every (file, row group) of a manifest, in manifest order.
+/// Units per version at the least (when it has that many rows): a world of up to this many
+/// ranks gives every rank rows.
+pub const MIN_UNITS: u64 = 64;
+
+/// Every unit of a manifest, in manifest order: each row group cut into ranges of
+/// `max(1, rows / MIN_UNITS)` rows.
 pub fn units(manifest: &Manifest) -> Vec<Unit> {
-    manifest
-        .files
-        .iter()
-        .enumerate()
-        .flat_map(|(file, f)| {
-            (0..f.row_groups.len()).map(move |row_group| Unit { file, row_group })
-        })
-        .collect()
+    let total: u64 = manifest.files.iter().flat_map(|f| &f.row_groups).sum();
+    let size = (total / MIN_UNITS).max(1);
+    let mut out = Vec::new();
+    for (file, f) in manifest.files.iter().enumerate() {
+        for (row_group, &rows) in f.row_groups.iter().enumerate() {
+            let mut offset = 0;
+            while offset < rows {
+                let n = size.min(rows - offset);
+                out.push(Unit {
+                    file,
+                    row_group,
+                    offset,
+                    rows: n,
+                });
+                offset += n;
+            }
+        }
+    }
+    out
 }
 
 /// The units of shard `rank` of `world`.
@@ -316,8 +340,13 @@ impl Reader {
                 .filter_map(|field| file_schema.index_of(field.name()).ok())
                 .collect();
             let mask = ProjectionMask::roots(builder.parquet_schema(), idx);
+            let selection = RowSelection::from(vec![
+                RowSelector::skip(unit.offset as usize),
+                RowSelector::select(unit.rows as usize),
+            ]);
             let mut stream = builder
                 .with_row_groups(vec![unit.row_group])
+                .with_row_selection(selection)
                 .with_projection(mask)
                 .with_batch_size(self.options.batch_size.max(1))
                 .build()

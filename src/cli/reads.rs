@@ -199,6 +199,13 @@ pub async fn scan(lake: &Lake, args: &ScanArgs, _p: Printer) -> Result<(), Failu
         verify: !args.no_verify,
     };
     let scan = lake.scan(&r, options).await?;
+    if let (Some(shard), true) = (&args.shard, scan.units.is_empty() && scan.version.rows > 0) {
+        eprintln!(
+            "warning: shard {shard} of {} gets no rows: the version has {} rows, fewer than ranks",
+            scan.version.reference(),
+            scan.version.rows
+        );
+    }
     let mut stream = scan.into_stream();
     let out = super::printer::stdout();
     let io_err = |e: std::io::Error| {

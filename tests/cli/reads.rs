@@ -297,3 +297,40 @@ print('polars', p.height, p['channel'].count(), p['order_id'].n_unique(), round(
     }
     assert_eq!(said.lines().count(), 3, "{said}");
 }
+
+#[test]
+fn every_rank_gets_rows_from_a_small_version() {
+    let lake = TestLake::new();
+    lake.write("small.csv", crate::util::orders_csv(100, 0));
+    lake.cmd(["ingest", "small.csv", "--into", "bronze.small"])
+        .assert()
+        .success();
+    let rows_of = |args: &[&str]| -> Vec<String> {
+        let mut all = vec!["scan", "bronze.small", "--columns", "order_id"];
+        all.extend_from_slice(args);
+        let out = lake.cmd(&all).output().unwrap();
+        assert!(out.status.success(), "{}", text(&out).1);
+        text(&out).0.lines().skip(1).map(str::to_string).collect()
+    };
+    // One row group of 100 rows, 64 ranks: every rank reads, and together they read each row once.
+    let mut all = Vec::new();
+    for rank in 0..64 {
+        let part = rows_of(&["--shard", &format!("{rank}/64")]);
+        assert!(!part.is_empty(), "rank {rank} of 64 got no rows");
+        all.extend(part);
+    }
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), 100);
+    // More ranks than rows: the ranks left without rows are told so.
+    lake.write("tiny.csv", crate::util::orders_csv(3, 0));
+    lake.cmd(["ingest", "tiny.csv", "--into", "bronze.tiny"])
+        .assert()
+        .success();
+    let out = lake
+        .cmd(["scan", "bronze.tiny", "--shard", "5/8"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(text(&out).1.contains("gets no rows"), "{}", text(&out).1);
+}
