@@ -10,6 +10,7 @@ into ranges of ``max(1, rows // 64)`` rows (``rows`` being the version's), and s
     import lake_manifest as lm
     m = lm.Manifest.from_lock("lake.lock", "gold.features", root="lake-data")
     table = m.read(columns=["customer_id", "orders"], shard=(0, 2))
+    epoch3 = m.read(shard=(0, 2), shuffle=(42, 3, 10_000))   # the Rust scan's exact order
 
 Files written before a column was added lack it, and a widened column (int64 to float64) keeps
 its old type in old files: ``read`` returns every row in the version's own schema, with nulls
@@ -24,6 +25,29 @@ import hashlib
 import json
 import tomllib
 from pathlib import Path
+
+
+_M64 = (1 << 64) - 1
+
+
+class _SplitMix64:
+    """The generator of the Rust scan (``src/scan.rs``), bit for bit."""
+
+    def __init__(self, seed, epoch):
+        self.state = (seed ^ ((epoch * 0x9E3779B97F4A7C15) & _M64) ^ 0xD1B54A32D192ED03) & _M64
+
+    def next(self):
+        self.state = (self.state + 0x9E3779B97F4A7C15) & _M64
+        z = self.state
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _M64
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _M64
+        return z ^ (z >> 31)
+
+    def shuffle(self, items):
+        """Fisher-Yates, from the last item down."""
+        for i in range(len(items) - 1, 0, -1):
+            j = self.next() % (i + 1)
+            items[i], items[j] = items[j], items[i]
 
 
 # Units per version at the least (when it has that many rows), as in the Rust scan.
@@ -118,9 +142,10 @@ class Manifest:
 
         return polars.from_arrow(self.schema().empty_table()).schema
 
-    def read(self, columns=None, shard=None, verify=True):
+    def read(self, columns=None, shard=None, verify=True, shuffle=None, batch_size=8192):
         """The version (or one shard of it) as a pyarrow Table in the version's schema, in unit
-        order."""
+        order; with ``shuffle=(seed, epoch, buffer_rows)``, in the order the Rust scan gives for
+        the same seed, epoch, buffer and batch size."""
         import pyarrow as pa
         import pyarrow.parquet as pq
 
@@ -133,6 +158,9 @@ class Manifest:
                 raise KeyError(f"no column {missing[0]!r} in {self.path}")
             target = pa.schema([f for f in target if f.name in columns])
         units = self.units() if shard is None else self.shard_units(*shard)
+        seed, epoch, buffer_rows = shuffle if shuffle is not None else (0, 0, 0)
+        if shuffle is not None:
+            _SplitMix64(seed, epoch).shuffle(units)
         files = {}
         tables = []
         groups = {}
@@ -149,7 +177,37 @@ class Manifest:
             tables.append(_conform(part, target))
         if not tables:
             return target.empty_table()
-        return pa.concat_tables(tables)
+        if shuffle is None or buffer_rows == 0:
+            return pa.concat_tables(tables)
+        return _buffered_shuffle(tables, _SplitMix64(seed ^ 0x5555, epoch), buffer_rows, batch_size)
+
+
+def _buffered_shuffle(units, rng, buffer_rows, batch_size):
+    """Rows as the Rust scan emits them: each unit read in batches of ``batch_size``, gathered
+    until at least ``buffer_rows``, then the gathered rows permuted (Fisher-Yates) and emitted."""
+    import pyarrow as pa
+
+    out, buffer, buffered = [], [], 0
+
+    def flush():
+        if not buffer:
+            return
+        rows = pa.concat_tables(buffer)
+        order = list(range(rows.num_rows))
+        rng.shuffle(order)
+        out.append(rows.take(order))
+        buffer.clear()
+
+    for table in units:
+        for start in range(0, table.num_rows, max(1, batch_size)):
+            batch = table.slice(start, batch_size)
+            buffer.append(batch)
+            buffered += batch.num_rows
+            if buffered >= buffer_rows:
+                flush()
+                buffered = 0
+    flush()
+    return pa.concat_tables(out)
 
 
 def _conform(table, target):

@@ -334,3 +334,71 @@ fn every_rank_gets_rows_from_a_small_version() {
     assert!(out.status.success());
     assert!(text(&out).1.contains("gets no rows"), "{}", text(&out).1);
 }
+
+#[test]
+fn python_shuffles_exactly_like_rust() {
+    let Some(python) = std::env::var("LAKE_TEST_PYTHON")
+        .ok()
+        .filter(|p| !p.is_empty())
+    else {
+        eprintln!("skipping: LAKE_TEST_PYTHON is not set (scripts/test.sh installs pyarrow)");
+        return;
+    };
+    let lake = TestLake::new();
+    for i in 0..3 {
+        let name = format!("part{i}.csv");
+        lake.write(&name, crate::util::orders_csv(500, i * 500));
+        lake.cmd(["ingest", &name, "--into", "bronze.orders"])
+            .assert()
+            .success();
+    }
+    lake.cmd(["pin", "bronze.orders"]).assert().success();
+    let module = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("python");
+    for (seed, epoch, buffer, batch, shard) in [
+        (7u64, 0u64, 0usize, 8192usize, (0usize, 1usize)),
+        (7, 1, 0, 8192, (0, 1)),
+        (7, 2, 300, 64, (1, 2)),
+        (123_456_789, 5, 1000, 100, (0, 3)),
+    ] {
+        let out = lake
+            .cmd([
+                "scan",
+                "bronze.orders",
+                "--columns",
+                "order_id",
+                "--seed",
+                &seed.to_string(),
+                "--epoch",
+                &epoch.to_string(),
+                "--buffer",
+                &buffer.to_string(),
+                "--batch-size",
+                &batch.to_string(),
+                "--shard",
+                &format!("{}/{}", shard.0, shard.1),
+            ])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out).1);
+        let rust: Vec<String> = text(&out).0.lines().skip(1).map(str::to_string).collect();
+        let script = format!(
+            "import sys; sys.path.insert(0, {module:?}); import lake_manifest as lm\n\
+             m = lm.Manifest.from_lock('lake.lock', 'bronze.orders', root='lake-data')\n\
+             t = m.read(columns=['order_id'], shard={shard:?}, shuffle=({seed}, {epoch}, {buffer}), batch_size={batch})\n\
+             print('\\n'.join(str(x) for x in t.column('order_id').to_pylist()))",
+            module = module.display().to_string()
+        );
+        let out = std::process::Command::new(&python)
+            .current_dir(lake.path())
+            .args(["-c", &script])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out).1);
+        let py: Vec<String> = text(&out).0.lines().map(str::to_string).collect();
+        assert_eq!(py.len(), rust.len());
+        assert_eq!(
+            py, rust,
+            "seed {seed} epoch {epoch} buffer {buffer} batch {batch}"
+        );
+    }
+}
