@@ -24,8 +24,15 @@ use crate::format::source::{self, CsvOptions, Source, SourceFormat, SourceStats}
 use crate::ident::{DatasetRef, Version, Zone};
 use crate::lake::{Lake, ProgressEvent, ProgressFn};
 
-/// Rows per decoded batch.
-const BATCH_ROWS: usize = 64 * 1024;
+/// Cells (rows x columns) per decoded batch: 64 Ki rows of 64 columns. Decoders allocate for a
+/// whole batch of every column, so a batch of a fixed row count grows with the width; a fixed
+/// cell count keeps a 10,000-column file to a few hundred rows per batch.
+const BATCH_CELLS: usize = 64 * 1024 * 64;
+
+/// Rows per decoded batch for a source of `columns` columns (1 to 64 Ki).
+fn batch_rows(columns: usize) -> usize {
+    (BATCH_CELLS / columns.max(1)).clamp(1, 64 * 1024)
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -389,8 +396,9 @@ impl Ingest<'_> {
                     let mut emit = |batch: RecordBatch| {
                         sender.blocking_send(batch).map_err(|_| Error::Interrupted)
                     };
+                    let rows = batch_rows(own.fields().len().max(incoming.fields().len()));
                     stats.push(source::decode(
-                        s, &csv, &own, &incoming, BATCH_ROWS, &mut emit, &report,
+                        s, &csv, &own, &incoming, rows, &mut emit, &report,
                     )?);
                 }
                 Ok::<_, Error>(stats)

@@ -405,3 +405,26 @@ fn exotic_types_are_stored_so_they_read_back_or_refused_with_the_column_named() 
         &["map.parquet", "column `tags`"],
     );
 }
+
+#[test]
+fn a_ten_thousand_column_csv_ingests_and_reads_back() {
+    let lake = TestLake::new();
+    let cols = 10_000;
+    let mut csv = (0..cols)
+        .map(|i| format!("c{i}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    csv.push('\n');
+    for r in 0..5 {
+        let row: Vec<String> = (0..cols).map(|i| ((r * i) % 10).to_string()).collect();
+        csv.push_str(&row.join(","));
+        csv.push('\n');
+    }
+    lake.write("wide.csv", csv);
+    let r = lake.json(["ingest", "wide.csv", "--into", "bronze.wide"]);
+    assert_eq!(r["rows"], 5);
+    assert_eq!(r["columns"].as_array().unwrap().len(), cols);
+    let out = lake.query_csv("SELECT sum(c9999) AS s FROM bronze.wide", &[]);
+    // (r * 9999) % 10 for r in 0..5: 0 + 9 + 8 + 7 + 6
+    assert_eq!(out, "s\n30\n");
+}
