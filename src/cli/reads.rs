@@ -199,6 +199,19 @@ pub async fn scan(lake: &Lake, args: &ScanArgs, _p: Printer) -> Result<(), Failu
         verify: !args.no_verify,
     };
     let scan = lake.scan(&r, options).await?;
+    if !(args.json || args.format == Format::Json)
+        && let Some(f) = scan
+            .schema
+            .fields()
+            .iter()
+            .find(|f| f.data_type().is_nested())
+    {
+        return Err(Failure::usage(&format!(
+            "CSV cannot hold the nested column `{}` ({}); `--format json` prints it",
+            f.name(),
+            lake::format::schema::type_name(f.data_type())
+        )));
+    }
     if let (Some(shard), true) = (&args.shard, scan.units.is_empty() && scan.version.rows > 0) {
         eprintln!(
             "warning: shard {shard} of {} gets no rows: the version has {} rows, fewer than ranks",

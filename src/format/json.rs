@@ -41,10 +41,16 @@ enum Outer {
     Closed,
 }
 
+/// The deepest nesting of objects and arrays read. Deeper records are refused, naming their
+/// line, before any decoder recurses into them (deep enough to overflow a thread's stack).
+pub const MAX_NESTING: usize = 32;
+
 pub struct JsonRecords<R> {
     reader: R,
     outer: Outer,
     line: u64,
+    /// A UTF-8 byte order mark at the start has been looked for.
+    bom_checked: bool,
 }
 
 impl<R: BufRead> JsonRecords<R> {
@@ -53,6 +59,7 @@ impl<R: BufRead> JsonRecords<R> {
             reader,
             outer: Outer::Start,
             line: 1,
+            bom_checked: false,
         }
     }
 
@@ -73,6 +80,13 @@ impl<R: BufRead> JsonRecords<R> {
 
     /// The next record and the line it starts on, or `None` at the end.
     pub fn next_record(&mut self) -> Result<Option<(u64, Vec<u8>)>, ScanError> {
+        if !self.bom_checked {
+            self.bom_checked = true;
+            let buf = self.reader.fill_buf().map_err(ScanError::Io)?;
+            if buf.starts_with(b"\xEF\xBB\xBF") {
+                self.reader.consume(3);
+            }
+        }
         // Skip to the start of the next object.
         loop {
             let buf = self.reader.fill_buf().map_err(ScanError::Io)?;
@@ -150,7 +164,17 @@ impl<R: BufRead> JsonRecords<R> {
                 }
                 match b {
                     b'"' => in_string = true,
-                    b'{' | b'[' => depth += 1,
+                    b'{' | b'[' => {
+                        depth += 1;
+                        if depth > MAX_NESTING {
+                            return Err(ScanError::Bad {
+                                line: self.line,
+                                problem: format!(
+                                    "nested more than {MAX_NESTING} levels deep; lake reads at most {MAX_NESTING}"
+                                ),
+                            });
+                        }
+                    }
                     b'}' | b']' => {
                         depth = depth.saturating_sub(1);
                         if depth == 0 {

@@ -231,6 +231,10 @@ fn parse_scalar(name: &str) -> Option<DataType> {
 /// with list items named `item`; every name must be there and distinct. What comes back parses
 /// back from its type names exactly (see [`type_name`], [`parse_type`]).
 pub fn storable(schema: &Schema) -> Result<Schema, String> {
+    if schema.fields().is_empty() {
+        // A version of rows with no columns would read back as no rows at all.
+        return Err("the records have no fields, so there are no columns to store".into());
+    }
     let mut fields = Vec::with_capacity(schema.fields().len());
     for f in schema.fields() {
         let dt = storable_type(f.data_type())
