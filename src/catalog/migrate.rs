@@ -24,6 +24,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0005_in_flight",
         include_str!("../../catalog/0005_in_flight.sql"),
     ),
+    (
+        "0006_search_past_columns",
+        include_str!("../../catalog/0006_search_past_columns.sql"),
+    ),
 ];
 
 pub fn latest() -> i64 {

@@ -39,7 +39,7 @@ pub struct SearchFilter {
     pub ever: bool,
 }
 
-const FIELDS: [&str; 7] = [
+const FIELDS: [&str; 8] = [
     "name",
     "description",
     "owner",
@@ -47,6 +47,7 @@ const FIELDS: [&str; 7] = [
     "columns",
     "column_docs",
     "job_sql",
+    "past_columns",
 ];
 
 impl Tx<'_> {
@@ -140,7 +141,7 @@ impl Tx<'_> {
             .map_err(self.err())?;
         self.conn
             .execute(
-                "INSERT INTO search_index (rowid, name, description, owner, labels, columns, column_docs, job_sql)
+                "INSERT INTO search_index (rowid, name, description, owner, labels, columns, column_docs, job_sql, past_columns)
                  SELECT d.id,
                         d.zone || '.' || d.name,
                         coalesce(d.description, ''),
@@ -154,7 +155,14 @@ impl Tx<'_> {
                         coalesce((SELECT group_concat(cd.column_name || ': ' || cd.doc, ' | ')
                                   FROM column_docs cd WHERE cd.dataset_id = d.id), ''),
                         coalesce((SELECT r.sql_text FROM runs r WHERE r.job = d.zone || '.' || d.name
-                                  ORDER BY r.id DESC LIMIT 1), '')
+                                  ORDER BY r.id DESC LIMIT 1), ''),
+                        coalesce((SELECT group_concat(DISTINCT c.name) FROM schema_columns c
+                                  JOIN versions v ON v.schema_id = c.schema_id AND v.dataset_id = d.id
+                                  WHERE c.name NOT IN (
+                                      SELECT c2.name FROM schema_columns c2
+                                      WHERE c2.schema_id = (SELECT v2.schema_id FROM versions v2
+                                                            WHERE v2.dataset_id = d.id
+                                                            ORDER BY v2.version DESC LIMIT 1))), '')
                  FROM datasets d WHERE ?1 IS NULL OR d.id = ?1",
                 [dataset_id],
             )
@@ -215,11 +223,17 @@ impl Tx<'_> {
         let sql = match fts {
             // Rank every match cheaply, then make snippets for the top `limit` only.
             Some(q) => {
-                let pq = arg(q.to_string(), &mut args);
+                // Past column names count only with `--ever`.
+                let q = if filter.ever {
+                    q.to_string()
+                } else {
+                    format!("{{{}}} : ({q})", FIELDS[..FIELDS.len() - 1].join(" "))
+                };
+                let pq = arg(q, &mut args);
                 format!(
                     "WITH top AS (
                          SELECT search_index.rowid AS id,
-                                bm25(search_index, 10.0, 4.0, 2.0, 3.0, 5.0, 3.0, 1.0) AS rank
+                                bm25(search_index, 10.0, 4.0, 2.0, 3.0, 5.0, 3.0, 1.0, 1.0) AS rank
                          FROM search_index JOIN datasets d ON d.id = search_index.rowid
                          WHERE search_index MATCH {pq} AND {}
                          ORDER BY rank LIMIT {limit})
