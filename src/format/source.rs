@@ -593,3 +593,93 @@ pub fn hash_file(path: &Path) -> Result<(String, u64)> {
         .finish()
         .map_err(io_err(path))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The whole read path of an ingest over `bytes`: infer, store, decode; rows read.
+    fn read(dir: &Path, name: &str, bytes: &[u8]) -> Result<u64> {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        let format = SourceFormat::from_path(&path).unwrap();
+        let source = Source {
+            path,
+            format,
+            size: bytes.len() as u64,
+        };
+        let csv = CsvOptions::default();
+        let own = infer_schema(&source, &csv, 1000)?;
+        let target =
+            Arc::new(
+                super::super::schema::storable(&own).map_err(|problem| Error::BadInput {
+                    path: source.path.clone(),
+                    at: Location::File,
+                    problem,
+                })?,
+            );
+        let own = decode_schema(&own, &target);
+        let stats = decode(&source, &csv, &own, &target, 64, &mut |_| Ok(()), &|_| {})?;
+        Ok(stats.rows)
+    }
+
+    /// Mutated inputs never panic and never fail as a bug: each is read, or refused naming the
+    /// file (a short, fixed run here; the corpus in tests/corpus covers named cases).
+    #[test]
+    fn mutated_csv_and_json_are_read_or_refused_never_a_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        let seeds: [(&str, &[u8]); 3] = [
+            (
+                "m.csv",
+                b"id,name,amount,when\n1,\"a, \"\"b\"\"\",1.5,2026-01-01\n2,plain,-3,2026-02-01\n3,\"multi\nline\",,2026-03-01\n",
+            ),
+            (
+                "m.ndjson",
+                b"{\"a\":1,\"s\":{\"t\":[1,2,{\"u\":\"x\"}]},\"b\":null}\n{\"a\":2.5,\"b\":\"y\"}\n",
+            ),
+            ("m.json", b"[{\"k\":\"v\",\"n\":[1,[2,[3]]]},{\"k\":null}]"),
+        ];
+        let alphabet = b"\",\n\r{}[]\\:0a\xff\x00 -.e";
+        let mut state = 0x5EED_u64;
+        let mut next = move || {
+            state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        };
+        let (mut read_ok, mut refused) = (0, 0);
+        for (name, seed) in seeds {
+            for _ in 0..400 {
+                let mut bytes = seed.to_vec();
+                for _ in 0..1 + next() % 4 {
+                    let at = (next() as usize) % (bytes.len() + 1);
+                    let b = alphabet[(next() as usize) % alphabet.len()];
+                    match next() % 4 {
+                        0 if at < bytes.len() => bytes[at] = b,
+                        1 => bytes.insert(at, b),
+                        2 if at < bytes.len() => {
+                            bytes.remove(at);
+                        }
+                        _ => bytes.truncate(at),
+                    }
+                }
+                let shown = String::from_utf8_lossy(&bytes).into_owned();
+                let result = std::panic::catch_unwind(|| read(dir.path(), name, &bytes))
+                    .unwrap_or_else(|_| panic!("panicked on {shown:?}"));
+                match result {
+                    Ok(_) => read_ok += 1,
+                    Err(Error::Internal(e)) => panic!("a bug on {shown:?}: {e}"),
+                    Err(e) => {
+                        assert!(e.to_string().contains(name), "{e} does not name {name}");
+                        refused += 1;
+                    }
+                }
+            }
+        }
+        assert!(
+            read_ok > 0 && refused > 0,
+            "{read_ok} read, {refused} refused"
+        );
+    }
+}

@@ -166,7 +166,11 @@ fn column_search_covers_past_schemas_with_ever() {
     );
     assert_eq!(hits(&lake, &["--column", "customer_id"]).len(), 3);
     // As words too: a column only a past schema had is found with --ever, and only then.
-    assert!(hits(&lake, &["ssn"]).is_empty(), "{:?}", hits(&lake, &["ssn"]));
+    assert!(
+        hits(&lake, &["ssn"]).is_empty(),
+        "{:?}",
+        hits(&lake, &["ssn"])
+    );
     assert_eq!(hits(&lake, &["ssn", "--ever"]), ["bronze.customers"]);
     assert_eq!(
         hits(&lake, &["ssn", "--column", "ssn", "--ever"]),
