@@ -77,19 +77,12 @@ impl QuoteScan {
                 State::FieldStart => {
                     let b = bytes[i];
                     i += 1;
-                    self.state = match b {
-                        b'"' => {
-                            self.opened_at = self.line;
-                            self.quoted_bytes = 0;
-                            State::Quoted
-                        }
-                        b'\n' => {
-                            self.line += 1;
-                            State::FieldStart
-                        }
-                        b'\r' => State::FieldStart,
-                        b if b == self.delimiter => State::FieldStart,
-                        _ => State::Unquoted,
+                    self.state = if b == b'"' {
+                        self.opened_at = self.line;
+                        self.quoted_bytes = 0;
+                        State::Quoted
+                    } else {
+                        self.after(b)
                     };
                 }
                 State::Unquoted => match memchr::memchr2(self.delimiter, b'\n', &bytes[i..]) {
@@ -123,24 +116,31 @@ impl QuoteScan {
                 State::QuoteInQuoted => {
                     let b = bytes[i];
                     i += 1;
-                    self.state = match b {
-                        b'"' => {
-                            self.quoted_bytes += 1;
-                            State::Quoted
-                        }
-                        b'\n' => {
-                            self.line += 1;
-                            State::FieldStart
-                        }
-                        b'\r' => State::FieldStart,
-                        b if b == self.delimiter => State::FieldStart,
-                        // Text after the closing quote belongs to the field, unquoted.
-                        _ => State::Unquoted,
+                    self.state = if b == b'"' {
+                        self.quoted_bytes += 1;
+                        State::Quoted
+                    } else {
+                        // A closed field: text after the quote belongs to it, unquoted.
+                        self.after(b)
                     };
                 }
             }
         }
         Ok(())
+    }
+
+    /// The state after byte `b` outside quotes: a new field after a delimiter or line end,
+    /// otherwise the middle of an unquoted field.
+    fn after(&mut self, b: u8) -> State {
+        match b {
+            b'\n' => {
+                self.line += 1;
+                State::FieldStart
+            }
+            b'\r' => State::FieldStart,
+            b if b == self.delimiter => State::FieldStart,
+            _ => State::Unquoted,
+        }
     }
 
     /// The end of the file: nothing may still be quoted.

@@ -136,11 +136,7 @@ fn every_odd_input_reads_back_alike_or_is_refused_naming_where() {
 /// pyarrow (through the manifest), DuckDB and Polars read every accepted version with the rows
 /// and columns lake has.
 fn python_readers_agree(lake: &TestLake, read: &BTreeMap<String, (String, u64)>) {
-    let Some(python) = std::env::var("LAKE_TEST_PYTHON")
-        .ok()
-        .filter(|p| !p.is_empty())
-    else {
-        eprintln!("skipping the Python readers: LAKE_TEST_PYTHON is not set");
+    let Some(python) = crate::util::test_python() else {
         return;
     };
     let mut pin = vec!["pin".to_string()];

@@ -132,11 +132,7 @@ fn scan_shards_are_disjoint_complete_and_reproducible() {
 
 #[test]
 fn python_reads_the_same_rows_per_shard_without_lake() {
-    let Some(python) = std::env::var("LAKE_TEST_PYTHON")
-        .ok()
-        .filter(|p| !p.is_empty())
-    else {
-        eprintln!("skipping: LAKE_TEST_PYTHON is not set (scripts/test.sh installs pyarrow)");
+    let Some(python) = crate::util::test_python() else {
         return;
     };
     let lake = lake_with_data();
@@ -249,11 +245,7 @@ fn scans_of_a_drifted_version_read_every_row_in_the_versions_shape() {
 
 #[test]
 fn every_reader_reads_a_drifted_version_alike() {
-    let Some(python) = std::env::var("LAKE_TEST_PYTHON")
-        .ok()
-        .filter(|p| !p.is_empty())
-    else {
-        eprintln!("skipping: LAKE_TEST_PYTHON is not set (scripts/test.sh installs pyarrow)");
+    let Some(python) = crate::util::test_python() else {
         return;
     };
     let lake = drifted_orders();
@@ -337,11 +329,7 @@ fn every_rank_gets_rows_from_a_small_version() {
 
 #[test]
 fn python_shuffles_exactly_like_rust() {
-    let Some(python) = std::env::var("LAKE_TEST_PYTHON")
-        .ok()
-        .filter(|p| !p.is_empty())
-    else {
-        eprintln!("skipping: LAKE_TEST_PYTHON is not set (scripts/test.sh installs pyarrow)");
+    let Some(python) = crate::util::test_python() else {
         return;
     };
     let lake = TestLake::new();

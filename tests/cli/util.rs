@@ -268,3 +268,15 @@ pub fn orders_csv(rows: usize, start: usize) -> String {
     }
     s
 }
+
+/// The Python with pyarrow, DuckDB and Polars that scripts/test.sh installs, or `None` (and a
+/// "skipping" line) when it is not set.
+pub fn test_python() -> Option<String> {
+    let python = std::env::var("LAKE_TEST_PYTHON")
+        .ok()
+        .filter(|p| !p.is_empty());
+    if python.is_none() {
+        eprintln!("skipping: LAKE_TEST_PYTHON is not set (scripts/test.sh installs pyarrow)");
+    }
+    python
+}
