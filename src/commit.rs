@@ -72,6 +72,7 @@ impl Lake {
         let now = clock::timestamp(chrono::Utc::now());
         let name = dataset.to_string();
         self.catalog().write(|tx| {
+            self.keep_owner(tx)?;
             tx.insert_write(&NewWrite {
                 id: &id,
                 owner_id: &owner,

@@ -160,13 +160,28 @@ impl Lake {
         let me = Owner::current();
         let now = clock::timestamp(chrono::Utc::now());
         let command = std::env::args().collect::<Vec<_>>().join(" ");
-        self.catalog()
-            .write(|tx| tx.insert_owner(&me, &command, &now))?;
+        // Owners with no work on record are forgotten here, so the table stays as small as the
+        // work in flight; a live one puts itself back with its next piece of work (see
+        // `Lake::keep_owner`).
+        self.catalog().write(|tx| {
+            tx.remove_idle_owners(&me.id)?;
+            tx.insert_owner(&me, &command, &now)
+        })?;
         let id = me.id.clone();
         if self.owner.set(me).is_ok() {
             self.start_heartbeat(id.clone());
         }
         Ok(self.owner.get().map_or(id, |o| o.id.clone()))
+    }
+
+    /// Put this process's owner row back if another process forgot it while it was idle; called
+    /// in every transaction that records work in its name.
+    pub(crate) fn keep_owner(&self, tx: &crate::catalog::Tx<'_>) -> Result<()> {
+        let Some(me) = self.owner.get() else {
+            return Err(Error::Internal("work recorded before its owner".into()));
+        };
+        let now = clock::timestamp(chrono::Utc::now());
+        tx.insert_owner(me, "", &now)
     }
 
     /// Refresh this owner's heartbeat from a thread of its own, on a connection of its own, so

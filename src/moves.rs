@@ -47,6 +47,7 @@ impl Lake {
         let owner = self.owner()?;
         let now = clock::timestamp(chrono::Utc::now());
         let claimed = self.catalog().write(|tx| {
+            self.keep_owner(tx)?;
             let mut claimed = Vec::new();
             for f in files {
                 if tx.file_tier(f.id)?.as_deref() != Some(from) {
@@ -84,9 +85,10 @@ impl Lake {
         let mut removed = 0;
         for m in dead {
             // Take the lease over, so two processes never resume the same move.
-            let taken = self
-                .catalog()
-                .write(|tx| tx.take_over_move(m.file_id, &m.owner.id, &me))?;
+            let taken = self.catalog().write(|tx| {
+                self.keep_owner(tx)?;
+                tx.take_over_move(m.file_id, &m.owner.id, &me)
+            })?;
             if taken {
                 removed += self.resume_move(&m, &me).await?;
             }
@@ -106,6 +108,7 @@ impl Lake {
         let owner = self.owner()?;
         let now = clock::timestamp(chrono::Utc::now());
         let claimed = self.catalog().write(|tx| {
+            self.keep_owner(tx)?;
             Ok(tx.file_tier(f.id)?.as_deref() == Some(home)
                 && tx.claim_move(f.id, &owner, "repair", from, home, &now)?)
         })?;

@@ -951,3 +951,24 @@ fn a_query_over_its_memory_limit_fails_cleanly() {
         "{err}"
     );
 }
+
+#[test]
+fn the_record_of_owners_stays_as_small_as_the_work_in_flight() {
+    let lake = TestLake::new();
+    for i in 0..6 {
+        let name = format!("p{i}.csv");
+        lake.write(&name, orders_csv(100, i * 100));
+        lake.cmd(["ingest", &name, "--into", "bronze.orders"])
+            .assert()
+            .success();
+    }
+    let catalog = rusqlite::Connection::open(lake.path().join(".lake/catalog.sqlite")).unwrap();
+    let owners: i64 = catalog
+        .query_row("SELECT count(*) FROM owners", [], |r| r.get(0))
+        .unwrap();
+    assert!(
+        owners <= 1,
+        "{owners} owners on record after six finished ingests"
+    );
+    assert_invariants(&lake, "six ingests");
+}
