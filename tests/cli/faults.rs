@@ -46,19 +46,19 @@ impl TestLake {
         report
     }
 
-    /// Rows in `r` counted through SQL (so a missing file fails instead of counting short).
+    /// Rows in `dataset` (at `at`) counted through SQL, so a missing file fails instead of
+    /// counting short.
     pub fn count(&self, dataset: &str, at: Option<&str>) -> u64 {
         let sql = format!("SELECT count(*) AS n FROM {dataset}");
-        let mut args = vec!["query", sql.as_str(), "--format", "csv"];
-        let pin;
-        if let Some(a) = at {
-            pin = format!("{dataset}={a}");
-            args.extend(["--at", pin.as_str()]);
-        }
-        let out = self.run_with(&args, &[]);
-        let (stdout, stderr) = text(&out);
-        assert!(out.status.success(), "{stderr}");
-        stdout.lines().nth(1).unwrap().trim().parse().unwrap()
+        let pin = at.map(|a| format!("{dataset}={a}"));
+        let at: Vec<&str> = pin.iter().map(String::as_str).collect();
+        self.query_csv(&sql, &at)
+            .lines()
+            .nth(1)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
     }
 }
 
@@ -232,13 +232,7 @@ fn a_commit_whose_files_vanished_commits_nothing() {
 #[test]
 fn reads_of_a_version_with_a_missing_or_altered_file_fail() {
     let lake = TestLake::new();
-    for i in 0..4 {
-        let name = format!("part{i}.csv");
-        lake.write(&name, orders_csv(1000, i * 1000));
-        lake.cmd(["ingest", &name, "--into", "bronze.orders"])
-            .assert()
-            .success();
-    }
+    lake.ingest_orders("bronze.orders", 4, 1000);
     assert_eq!(lake.count("bronze.orders", None), 4000);
     let keys = lake.file_paths("bronze.orders");
     assert_eq!(keys.len(), 4);
@@ -955,13 +949,7 @@ fn a_query_over_its_memory_limit_fails_cleanly() {
 #[test]
 fn the_record_of_owners_stays_as_small_as_the_work_in_flight() {
     let lake = TestLake::new();
-    for i in 0..6 {
-        let name = format!("p{i}.csv");
-        lake.write(&name, orders_csv(100, i * 100));
-        lake.cmd(["ingest", &name, "--into", "bronze.orders"])
-            .assert()
-            .success();
-    }
+    lake.ingest_orders("bronze.orders", 6, 100);
     let catalog = rusqlite::Connection::open(lake.path().join(".lake/catalog.sqlite")).unwrap();
     let owners: i64 = catalog
         .query_row("SELECT count(*) FROM owners", [], |r| r.get(0))

@@ -129,10 +129,7 @@ fn query_refuses_everything_but_queries() {
 #[test]
 fn json_rows_carry_every_column_even_when_null() {
     let lake = TestLake::new();
-    lake.write("orders.csv", crate::util::orders_csv(10, 0));
-    lake.cmd(["ingest", "orders.csv", "--into", "bronze.orders"])
-        .assert()
-        .success();
+    lake.ingest_orders("bronze.orders", 1, 10);
     // Order 0's note is empty, so null.
     let out = lake
         .cmd([
@@ -168,10 +165,7 @@ fn json_rows_carry_every_column_even_when_null() {
 #[test]
 fn misleading_inputs_are_refused_and_every_command_speaks_json() {
     let lake = TestLake::new();
-    lake.write("orders.csv", crate::util::orders_csv(10, 0));
-    lake.cmd(["ingest", "orders.csv", "--into", "bronze.orders"])
-        .assert()
-        .success();
+    lake.ingest_orders("bronze.orders", 1, 10);
     let out = lake
         .cmd(["ls"])
         .env("LAKE_NOW", "yesterday")
@@ -189,10 +183,7 @@ fn misleading_inputs_are_refused_and_every_command_speaks_json() {
 #[test]
 fn table_output_shows_the_first_rows_and_counts_the_rest() {
     let lake = TestLake::new();
-    lake.write("orders.csv", crate::util::orders_csv(5000, 0));
-    lake.cmd(["ingest", "orders.csv", "--into", "bronze.orders"])
-        .assert()
-        .success();
+    lake.ingest_orders("bronze.orders", 1, 5000);
     let sql = "SELECT order_id FROM bronze.orders ORDER BY order_id";
     let out = lake.cmd(["query", sql]).output().unwrap();
     let (table, err) = text(&out);

@@ -137,28 +137,18 @@ fn python_reads_the_same_rows_per_shard_without_lake() {
     };
     let lake = lake_with_data();
     lake.cmd(["pin", "bronze.rows@train-1"]).assert().success();
-    let module = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("python");
     for world in [1, 2, 3] {
         for rank in 0..world {
             let rust = scan_ids(&lake, &["--shard", &format!("{rank}/{world}")]);
-            let script = format!(
-                "import sys; sys.path.insert(0, {module:?}); import lake_manifest as lm\n\
-                 m = lm.Manifest.from_lock('lake.lock', 'bronze.rows', root='lake-data')\n\
-                 t = m.read(columns=['id'], shard=({rank}, {world}))\n\
-                 print(','.join(str(x) for x in t.column('id').to_pylist()))",
-                module = module.display().to_string()
+            let said = lake.run_python(
+                &python,
+                &format!(
+                    "m = lm.Manifest.from_lock('lake.lock', 'bronze.rows', root='lake-data')\n\
+                     t = m.read(columns=['id'], shard=({rank}, {world}))\n\
+                     print(','.join(str(x) for x in t.column('id').to_pylist()))"
+                ),
             );
-            let out = std::process::Command::new(&python)
-                .current_dir(lake.path())
-                .args(["-c", &script])
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            let py: Vec<i64> = String::from_utf8_lossy(&out.stdout)
+            let py: Vec<i64> = said
                 .trim()
                 .split(',')
                 .filter(|s| !s.is_empty())
@@ -174,6 +164,7 @@ fn python_reads_the_same_rows_per_shard_without_lake() {
     let mut text = std::fs::read_to_string(&manifest).unwrap();
     text.push(' ');
     std::fs::write(&manifest, text).unwrap();
+    let module = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("python");
     let out = std::process::Command::new(&python)
         .current_dir(lake.path())
         .args([
@@ -255,10 +246,9 @@ fn every_reader_reads_a_drifted_version_alike() {
                CAST(round(sum(amount) * 100) AS BIGINT) AS cents FROM bronze.orders";
     let expected = lake.query_csv(sql, &[]).lines().nth(1).unwrap().to_string();
     // ...and by every reader that needs no lake.
-    let module = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("python");
-    let script = format!(
-        r#"import sys; sys.path.insert(0, {module:?})
-import lake_manifest as lm, duckdb, polars
+    let said = lake.run_python(
+        &python,
+        r#"import duckdb, polars
 m = lm.Manifest.from_lock('lake.lock', 'bronze.orders', root='lake-data')
 t = m.read()
 assert t.schema.names[-1] == 'channel', t.schema.names
@@ -266,20 +256,12 @@ print('pyarrow', t.num_rows, t.num_rows - t.column('channel').null_count,
       len(set(t.column('order_id').to_pylist())),
       round(sum(x for x in t.column('amount').to_pylist() if x is not None) * 100))
 d = duckdb.sql(f"SELECT count(*), count(channel), count(DISTINCT order_id), "
-               f"CAST(round(sum(amount) * 100) AS BIGINT) FROM read_parquet({{m.paths()!r}}, union_by_name = true)").fetchall()[0]
+               f"CAST(round(sum(amount) * 100) AS BIGINT) FROM read_parquet({m.paths()!r}, union_by_name = true)").fetchall()[0]
 print('duckdb', *d)
 p = polars.scan_parquet(m.paths(), schema=m.polars_schema(), missing_columns="insert").collect()
 print('polars', p.height, p['channel'].count(), p['order_id'].n_unique(), round(p['amount'].sum() * 100))
 "#,
-        module = module.display().to_string()
     );
-    let out = std::process::Command::new(&python)
-        .current_dir(lake.path())
-        .args(["-c", &script])
-        .output()
-        .unwrap();
-    let (said, err) = text(&out);
-    assert!(out.status.success(), "{err}");
     let expected: Vec<&str> = expected.split(',').collect();
     for line in said.lines() {
         let mut words = line.split_whitespace();
@@ -333,15 +315,8 @@ fn python_shuffles_exactly_like_rust() {
         return;
     };
     let lake = TestLake::new();
-    for i in 0..3 {
-        let name = format!("part{i}.csv");
-        lake.write(&name, crate::util::orders_csv(500, i * 500));
-        lake.cmd(["ingest", &name, "--into", "bronze.orders"])
-            .assert()
-            .success();
-    }
+    lake.ingest_orders("bronze.orders", 3, 500);
     lake.cmd(["pin", "bronze.orders"]).assert().success();
-    let module = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("python");
     for (seed, epoch, buffer, batch, shard) in [
         (7u64, 0u64, 0usize, 8192usize, (0usize, 1usize)),
         (7, 1, 0, 8192, (0, 1)),
@@ -369,20 +344,15 @@ fn python_shuffles_exactly_like_rust() {
             .unwrap();
         assert!(out.status.success(), "{}", text(&out).1);
         let rust: Vec<String> = text(&out).0.lines().skip(1).map(str::to_string).collect();
-        let script = format!(
-            "import sys; sys.path.insert(0, {module:?}); import lake_manifest as lm\n\
-             m = lm.Manifest.from_lock('lake.lock', 'bronze.orders', root='lake-data')\n\
-             t = m.read(columns=['order_id'], shard={shard:?}, shuffle=({seed}, {epoch}, {buffer}), batch_size={batch})\n\
-             print('\\n'.join(str(x) for x in t.column('order_id').to_pylist()))",
-            module = module.display().to_string()
+        let said = lake.run_python(
+            &python,
+            &format!(
+                "m = lm.Manifest.from_lock('lake.lock', 'bronze.orders', root='lake-data')\n\
+                 t = m.read(columns=['order_id'], shard={shard:?}, shuffle=({seed}, {epoch}, {buffer}), batch_size={batch})\n\
+                 print('\\n'.join(str(x) for x in t.column('order_id').to_pylist()))"
+            ),
         );
-        let out = std::process::Command::new(&python)
-            .current_dir(lake.path())
-            .args(["-c", &script])
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", text(&out).1);
-        let py: Vec<String> = text(&out).0.lines().map(str::to_string).collect();
+        let py: Vec<String> = said.lines().map(str::to_string).collect();
         assert_eq!(py.len(), rust.len());
         assert_eq!(
             py, rust,

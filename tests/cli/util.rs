@@ -214,6 +214,34 @@ impl TestLake {
 }
 
 impl TestLake {
+    /// `parts` ingests (appends) of `rows` orders each into `dataset`, from `part0.csv`, ….
+    pub fn ingest_orders(&self, dataset: &str, parts: usize, rows: usize) {
+        for i in 0..parts {
+            let name = format!("part{i}.csv");
+            self.write(&name, orders_csv(rows, i * rows));
+            self.cmd(["ingest", &name, "--into", dataset])
+                .assert()
+                .success();
+        }
+    }
+
+    /// Run a Python snippet in the project folder with `lake_manifest` importable as `lm`;
+    /// its stdout, after asserting it succeeded.
+    pub fn run_python(&self, python: &str, body: &str) -> String {
+        let module = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("python");
+        let script = format!(
+            "import sys; sys.path.insert(0, {:?})\nimport lake_manifest as lm\n{body}",
+            module.display().to_string()
+        );
+        let out = std::process::Command::new(python)
+            .current_dir(self.path())
+            .args(["-c", &script])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out).1);
+        text(&out).0
+    }
+
     /// A version's lifecycle state: `active`, `archived` or `expired`.
     pub fn state(&self, r: &str) -> String {
         self.json(["show", r])["state"]
