@@ -196,11 +196,14 @@ impl StagedWrite<'_> {
                     return Ok(None);
                 };
                 // A version whose schema would not read back could never be read again.
-                if schema::storable(&draft.schema).as_ref() != Ok(&draft.schema) {
-                    return Err(Error::Internal(format!(
-                        "`{dataset}` would be committed with a schema that does not read back: {:?}",
-                        schema::storable(&draft.schema).err()
-                    )));
+                match schema::storable(&draft.schema) {
+                    Ok(stored) if stored == draft.schema => {}
+                    other => {
+                        let why = other.err().unwrap_or_else(|| "its stored form differs".into());
+                        return Err(Error::Internal(format!(
+                            "`{dataset}` would be committed with a schema that does not read back: {why}"
+                        )));
+                    }
                 }
                 let version = Version(latest.as_ref().map_or(1, |v| v.version.0 + 1));
                 let created_at = clock::timestamp(lake.clock().now());

@@ -242,8 +242,8 @@ pub enum Error {
     #[error("files of `{version}` are being moved by another process; nothing was changed")]
     MoveInProgress { version: String },
 
-    #[error("the lease on moving file {file_id} was taken by another process")]
-    LeaseLost { file_id: i64 },
+    #[error("the lease on moving `{path}` was taken by another process; nothing was changed")]
+    LeaseLost { path: String },
 
     #[error(
         "write `{write_id}` of `{dataset}` was taken for debris while it ran; nothing was committed"

@@ -218,7 +218,16 @@ impl Tx<'_> {
             .optional()
             .map_err(self.err())?;
         let Some(to) = to else {
-            return Err(Error::LeaseLost { file_id });
+            let path: Option<String> = self
+                .conn
+                .query_row("SELECT path FROM files WHERE id = ?1", [file_id], |r| {
+                    r.get(0)
+                })
+                .optional()
+                .map_err(self.err())?;
+            return Err(Error::LeaseLost {
+                path: path.unwrap_or_else(|| format!("file {file_id}")),
+            });
         };
         self.set_file_tier(file_id, &to)
     }

@@ -45,6 +45,9 @@ fn hint(e: &Error) -> Option<String> {
         Error::VersionNotFound { dataset, .. } => {
             format!("`lake log {dataset}` lists its versions")
         }
+        Error::MoveInProgress { .. } | Error::LeaseLost { .. } => {
+            "another lifecycle command is moving these files; run this again once it ends (`lake check` lists moves in progress)".into()
+        }
         Error::CommitConflict { .. } => {
             "run the command again; it will take the next number".into()
         }
