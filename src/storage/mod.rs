@@ -8,6 +8,7 @@ pub mod conformance;
 #[cfg(test)]
 pub(crate) mod faulty;
 pub mod layout;
+mod local;
 mod uploads;
 
 use std::ops::Range;
@@ -341,6 +342,26 @@ impl Storage {
 
     /// The sha256 (hex) and size of the object at `key`, read as a stream.
     pub async fn hash(&self, key: &str) -> Result<(String, u64)> {
+        if let Some(dir) = self.local_dir() {
+            let path = dir.join(key);
+            let hashed = tokio::task::spawn_blocking(move || local::hash_file(&path))
+                .await
+                .map_err(|e| Error::Internal(format!("hash thread: {e}")))?;
+            return hashed.map_err(|e| {
+                let source = if e.kind() == std::io::ErrorKind::NotFound {
+                    object_store::Error::NotFound {
+                        path: key.to_string(),
+                        source: Box::new(e),
+                    }
+                } else {
+                    object_store::Error::Generic {
+                        store: "LocalFileSystem",
+                        source: Box::new(e),
+                    }
+                };
+                self.err(key, "read")(source)
+            });
+        }
         use sha2::{Digest, Sha256};
         let mut stream = self.stream(key).await?;
         let mut hasher = Sha256::new();
@@ -368,6 +389,32 @@ impl Storage {
                     "holds sha256 {found}, but the catalog says {sha256}; left as it is"
                 ),
             });
+        }
+        if let (Some(from_dir), Some(to_dir)) = (self.local_dir(), to.local_dir()) {
+            let (source, dest) = (from_dir.join(key), to_dir.join(key));
+            let expected = sha256.to_string();
+            let copied = tokio::task::spawn_blocking(move || {
+                local::copy_verified(&source, &dest, &expected)
+            })
+            .await
+            .map_err(|e| Error::Internal(format!("copy thread: {e}")))?;
+            return match copied {
+                Ok(()) => Ok(()),
+                Err(local::CopyError::Io(e)) => Err(e),
+                Err(local::CopyError::Source(found)) => Err(Error::Integrity {
+                    path: self.object_url(key),
+                    problem: format!("sha256 is {found}, the catalog recorded {sha256}"),
+                }),
+                Err(local::CopyError::Copy(found)) => Err(Error::Integrity {
+                    path: to.object_url(key),
+                    problem: format!(
+                        "the copy reads back as sha256 {found}, expected {sha256}; removed"
+                    ),
+                }),
+                Err(local::CopyError::Exists) => {
+                    Box::pin(self.copy_verified(to, key, sha256)).await
+                }
+            };
         }
         use sha2::{Digest, Sha256};
         let mut stream = self.stream(key).await?;
