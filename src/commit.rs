@@ -227,6 +227,7 @@ impl StagedWrite<'_> {
                             sha256: f.sha256.clone(),
                             rows: f.rows,
                             row_groups: f.row_groups.clone(),
+                            blocks: f.blocks.clone(),
                         })
                         .collect(),
                 };

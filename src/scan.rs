@@ -9,15 +9,18 @@
 //! as many rows as ranks (`python/lake_manifest.py` applies the same rule). A shuffle permutes
 //! the shard's units with a generator seeded by `(seed, epoch)`, and optionally rows within a
 //! bounded buffer: the same version, seed, epoch and world size give the same batches in the
-//! same order on every run. With verification on, each file's sha256 is checked against the
-//! manifest before any of its rows are returned.
+//! same order on every run. With verification on, no byte reaches the decoder unchecked: a file
+//! with block hashes in the manifest (every file lake writes) is fetched in whole blocks, each
+//! checked against its sha256 as it arrives, so a read is one pass; an older file without them
+//! is hashed whole before any of its rows are returned. A few units decode at once, on their own
+//! tasks; their batches come out in unit order all the same.
 
-use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use arrow::array::{RecordBatch, UInt32Array};
 use arrow::compute::{concat_batches, take_record_batch};
 use arrow::datatypes::SchemaRef;
+use bytes::Bytes;
 use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
 use parquet::arrow::ProjectionMask;
@@ -25,14 +28,14 @@ use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, RowSelection, RowSelector,
 };
 use parquet::arrow::async_reader::{AsyncFileReader, ParquetRecordBatchStreamBuilder};
-use parquet::file::metadata::ParquetMetaData;
+use parquet::file::metadata::{PageIndexPolicy, ParquetMetaData, ParquetMetaDataReader};
 use serde::Serialize;
 use tokio::sync::mpsc;
 
 use crate::catalog::{VersionRow, VersionState};
 use crate::error::{Error, Result};
 use crate::format::Manifest;
-use crate::format::manifest::ManifestFile;
+use crate::format::manifest::{Blocks, ManifestFile};
 use crate::ident::DatasetRef;
 use crate::lake::Lake;
 use crate::storage::Storage;
@@ -182,15 +185,15 @@ impl Lake {
         }
         let schema = self.read_schema(&manifest, &options).await?;
         let (tx, rx) = mpsc::channel::<Result<RecordBatch>>(2);
-        let reader = Reader {
-            storage: self.storage().clone(),
-            files: manifest.files.clone(),
-            units: todo.clone(),
+        let reader = Reader::new(
+            self.storage().clone(),
+            manifest.files.clone(),
             options,
-            schema: schema.clone(),
-        };
+            schema.clone(),
+        );
+        let units = todo.clone();
         tokio::spawn(async move {
-            if let Err(e) = reader.run(&tx).await {
+            if let Err(e) = reader.run(units, &tx).await {
                 let _ = tx.send(Err(e)).await;
             }
         });
@@ -237,23 +240,143 @@ fn column_index(schema: &arrow::datatypes::Schema, name: &str) -> Result<usize> 
     })
 }
 
-/// Reads one Parquet object through the lake's storage: ranged reads, footer first.
+/// Reads one Parquet object through the lake's storage: ranged reads, footer first. With the
+/// file's block hashes, every byte handed to the decoder was fetched as part of a whole block
+/// whose sha256 matched the manifest: verification happens in the same pass as the read.
 struct ObjectFile {
     storage: Storage,
     key: String,
     size: u64,
+    check: Option<Arc<BlockCheck>>,
+}
+
+/// Verified blocks of the files of one scan, the most recent kept so that neighbouring reads
+/// (the column chunks of a row group, the units of one row group) fetch and hash each once.
+struct BlockCheck {
+    storage: Storage,
+    file: usize,
+    key: String,
+    file_size: u64,
+    blocks: Blocks,
+    cache: Arc<BlockCache>,
+}
+
+#[derive(Default)]
+struct BlockCache {
+    recent: std::sync::Mutex<std::collections::VecDeque<((usize, u64), Bytes)>>,
+}
+
+/// Verified blocks kept per scan (of [`crate::format::hash::BLOCK_SIZE`] each).
+const CACHED_BLOCKS: usize = 64;
+
+impl BlockCache {
+    fn get(&self, key: (usize, u64)) -> Option<Bytes> {
+        let recent = self.recent.lock().expect("block cache lock");
+        recent
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, b)| b.clone())
+    }
+
+    fn put(&self, key: (usize, u64), bytes: Bytes) {
+        let mut recent = self.recent.lock().expect("block cache lock");
+        if recent.len() >= CACHED_BLOCKS {
+            recent.pop_front();
+        }
+        recent.push_back((key, bytes));
+    }
+}
+
+impl BlockCheck {
+    fn integrity(&self, problem: String) -> Error {
+        Error::Integrity {
+            path: self.storage.object_url(&self.key),
+            problem,
+        }
+    }
+
+    /// The bytes of `range`, from blocks that were each checked against the manifest.
+    async fn read(&self, range: std::ops::Range<u64>) -> Result<Bytes> {
+        if range.start >= range.end {
+            return Ok(Bytes::new());
+        }
+        if range.end > self.file_size {
+            return Err(self.integrity(format!(
+                "a read of bytes {range:?} goes past its size of {} bytes in the manifest",
+                self.file_size
+            )));
+        }
+        let bs = self.blocks.size;
+        let (first, last) = (range.start / bs, (range.end - 1) / bs);
+        let mut parts = Vec::with_capacity((last - first + 1) as usize);
+        let mut i = first;
+        while i <= last {
+            if let Some(b) = self.cache.get((self.file, i)) {
+                parts.push(b);
+                i += 1;
+                continue;
+            }
+            let mut j = i;
+            while j < last && self.cache.get((self.file, j + 1)).is_none() {
+                j += 1;
+            }
+            let (start, end) = (i * bs, ((j + 1) * bs).min(self.file_size));
+            let fetched = self.storage.get_range(&self.key, start..end).await?;
+            if fetched.len() as u64 != end - start {
+                return Err(self.integrity(format!(
+                    "bytes {start}..{end} came back as {} bytes; the file is shorter than the manifest says",
+                    fetched.len()
+                )));
+            }
+            for k in i..=j {
+                let from = ((k - i) * bs) as usize;
+                let block = fetched.slice(from..(from + bs as usize).min(fetched.len()));
+                let found = crate::format::hash::sha256_hex(&block);
+                let expected = self.blocks.sha256.get(k as usize);
+                if expected != Some(&found) {
+                    return Err(self.integrity(format!(
+                        "block {k} (bytes {}..{}) has sha256 {found}; the manifest says {}",
+                        k * bs,
+                        k * bs + block.len() as u64,
+                        expected.map_or("no block there", |e| e.as_str())
+                    )));
+                }
+                self.cache.put((self.file, k), block.clone());
+                parts.push(block);
+            }
+            i = j + 1;
+        }
+        let offset = (range.start - first * bs) as usize;
+        let len = (range.end - range.start) as usize;
+        if parts.len() == 1 {
+            return Ok(parts[0].slice(offset..offset + len));
+        }
+        let mut out = Vec::with_capacity(len);
+        let mut skip = offset;
+        for part in &parts {
+            let take = &part[skip.min(part.len())..];
+            skip = skip.saturating_sub(part.len());
+            out.extend_from_slice(&take[..take.len().min(len - out.len())]);
+        }
+        Ok(Bytes::from(out))
+    }
+}
+
+fn external(e: Error) -> parquet::errors::ParquetError {
+    parquet::errors::ParquetError::External(Box::new(e))
 }
 
 impl AsyncFileReader for ObjectFile {
     fn get_bytes(
         &mut self,
         range: std::ops::Range<u64>,
-    ) -> futures::future::BoxFuture<'_, parquet::errors::Result<bytes::Bytes>> {
+    ) -> futures::future::BoxFuture<'_, parquet::errors::Result<Bytes>> {
         Box::pin(async move {
-            self.storage
-                .get_range(&self.key, range)
-                .await
-                .map_err(|e| parquet::errors::ParquetError::External(Box::new(e)))
+            match &self.check {
+                Some(check) => check.read(range).await,
+                None => self.storage.get_range(&self.key, range).await,
+            }
+            .map_err(external)
         })
     }
 
@@ -262,109 +385,213 @@ impl AsyncFileReader for ObjectFile {
         _options: Option<&'a ArrowReaderOptions>,
     ) -> futures::future::BoxFuture<'a, parquet::errors::Result<Arc<ParquetMetaData>>> {
         Box::pin(async move {
-            crate::read::footer(&self.storage, &self.key, self.size)
-                .await
-                .map(Arc::new)
-                .map_err(|e| parquet::errors::ParquetError::External(Box::new(e)))
+            let size = self.size;
+            // The offset index lets a unit fetch only the pages holding its rows.
+            let metadata = ParquetMetaDataReader::new()
+                .with_prefetch_hint(Some(64 * 1024))
+                .with_offset_index_policy(PageIndexPolicy::Optional)
+                .load_and_finish(&mut *self, size)
+                .await?;
+            Ok(Arc::new(metadata))
         })
     }
 }
 
-/// A reader of one file's row groups. Its footer is fetched once and kept in `footers`, so
-/// reading a file's row groups one unit at a time does not fetch the footer again.
-async fn open(
-    storage: &Storage,
-    f: &ManifestFile,
-    footers: &mut HashMap<String, ArrowReaderMetadata>,
-) -> Result<ParquetRecordBatchStreamBuilder<ObjectFile>> {
-    let mut reader = ObjectFile {
-        storage: storage.clone(),
-        key: f.path.clone(),
-        size: f.size,
-    };
-    let metadata = match footers.get(&f.path) {
-        Some(m) => m.clone(),
-        None => {
-            let m = ArrowReaderMetadata::load_async(&mut reader, ArrowReaderOptions::default())
-                .await
-                .map_err(|e| Error::Integrity {
-                    path: storage.object_url(&f.path),
-                    problem: format!("cannot read it as Parquet: {e}"),
-                })?;
-            footers.insert(f.path.clone(), m.clone());
-            m
-        }
-    };
-    Ok(ParquetRecordBatchStreamBuilder::new_with_metadata(
-        reader, metadata,
-    ))
+/// The error a Parquet failure stands for: ours when it carried one (a block that does not
+/// hash), else an integrity error naming the file.
+fn parquet_failure(storage: &Storage, key: &str, e: parquet::errors::ParquetError) -> Error {
+    match e {
+        parquet::errors::ParquetError::External(inner) => match inner.downcast::<Error>() {
+            Ok(ours) => *ours,
+            Err(other) => Error::Integrity {
+                path: storage.object_url(key),
+                problem: other.to_string(),
+            },
+        },
+        other => Error::Integrity {
+            path: storage.object_url(key),
+            problem: format!("cannot read it as Parquet: {other}"),
+        },
+    }
 }
 
+/// What every unit of one file shares: its footer, read (and checked) once.
+struct OpenFile {
+    metadata: ArrowReaderMetadata,
+    check: Option<Arc<BlockCheck>>,
+}
+
+/// Units decoded at once, each on its own task (the version's order is kept).
+const PARALLEL_UNITS: usize = 2;
+
+#[derive(Clone)]
 struct Reader {
     storage: Storage,
-    files: Vec<ManifestFile>,
-    units: Vec<Unit>,
+    files: Arc<Vec<ManifestFile>>,
     options: ScanOptions,
     schema: SchemaRef,
+    opened: Arc<Vec<tokio::sync::OnceCell<Arc<OpenFile>>>>,
+    cache: Arc<BlockCache>,
 }
 
 impl Reader {
-    async fn run(self, tx: &mpsc::Sender<Result<RecordBatch>>) -> Result<()> {
-        let mut verified = HashSet::new();
-        let mut footers = HashMap::new();
+    fn new(
+        storage: Storage,
+        files: Vec<ManifestFile>,
+        options: ScanOptions,
+        schema: SchemaRef,
+    ) -> Self {
+        let opened = (0..files.len())
+            .map(|_| tokio::sync::OnceCell::new())
+            .collect();
+        Reader {
+            storage,
+            files: Arc::new(files),
+            options,
+            schema,
+            opened: Arc::new(opened),
+            cache: Arc::new(BlockCache::default()),
+        }
+    }
+
+    /// File `i` opened: checked whole first when it has no block hashes (and verification is
+    /// on), then its footer read.
+    async fn open(&self, i: usize) -> Result<Arc<OpenFile>> {
+        let f = &self.files[i];
+        self.opened[i]
+            .get_or_try_init(|| async {
+                let check = match (&f.blocks, self.options.verify) {
+                    (Some(blocks), true) => Some(Arc::new(BlockCheck {
+                        storage: self.storage.clone(),
+                        file: i,
+                        key: f.path.clone(),
+                        file_size: f.size,
+                        blocks: blocks.clone(),
+                        cache: self.cache.clone(),
+                    })),
+                    (None, true) => {
+                        let (sha, size) = self.storage.hash(&f.path).await?;
+                        if sha != f.sha256 || size != f.size {
+                            return Err(Error::Integrity {
+                                path: self.storage.object_url(&f.path),
+                                problem: format!(
+                                    "sha256 {sha} ({size} bytes); the manifest says {} ({} bytes)",
+                                    f.sha256, f.size
+                                ),
+                            });
+                        }
+                        None
+                    }
+                    (_, false) => None,
+                };
+                let mut reader = self.object(i, check.clone());
+                let metadata = ArrowReaderMetadata::load_async(
+                    &mut reader,
+                    ArrowReaderOptions::new().with_page_index_policy(PageIndexPolicy::Optional),
+                )
+                .await
+                .map_err(|e| parquet_failure(&self.storage, &f.path, e))?;
+                Ok(Arc::new(OpenFile { metadata, check }))
+            })
+            .await
+            .cloned()
+    }
+
+    fn object(&self, i: usize, check: Option<Arc<BlockCheck>>) -> ObjectFile {
+        let f = &self.files[i];
+        ObjectFile {
+            storage: self.storage.clone(),
+            key: f.path.clone(),
+            size: f.size,
+            check,
+        }
+    }
+
+    /// Decode one unit, sending its batches (in the version's shape) to `tx`.
+    async fn unit(&self, unit: Unit, tx: &mpsc::Sender<Result<RecordBatch>>) -> Result<()> {
+        let f = &self.files[unit.file];
+        let open = self.open(unit.file).await?;
+        let builder = ParquetRecordBatchStreamBuilder::new_with_metadata(
+            self.object(unit.file, open.check.clone()),
+            open.metadata.clone(),
+        );
+        // Read the columns of the scan this file has; the rest are added as nulls below.
+        let file_schema = builder.schema().clone();
+        let idx: Vec<usize> = self
+            .schema
+            .fields()
+            .iter()
+            .filter_map(|field| file_schema.index_of(field.name()).ok())
+            .collect();
+        let mask = ProjectionMask::roots(builder.parquet_schema(), idx);
+        let selection = RowSelection::from(vec![
+            RowSelector::skip(unit.offset as usize),
+            RowSelector::select(unit.rows as usize),
+        ]);
+        let mut stream = builder
+            .with_row_groups(vec![unit.row_group])
+            .with_row_selection(selection)
+            .with_projection(mask)
+            .with_batch_size(self.options.batch_size.max(1))
+            .build()
+            .map_err(|e| parquet_failure(&self.storage, &f.path, e))?;
+        while let Some(batch) = stream
+            .try_next()
+            .await
+            .map_err(|e| parquet_failure(&self.storage, &f.path, e))?
+        {
+            // In the version's shape: columns added since as nulls, widened types cast.
+            let batch = crate::format::schema::conform(&batch, &self.schema).map_err(|e| {
+                Error::Integrity {
+                    path: self.storage.object_url(&f.path),
+                    problem: format!("does not fit the version's schema: {e}"),
+                }
+            })?;
+            if tx.send(Ok(batch)).await.is_err() {
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+
+    /// Decode `units` a few at a time, handing their batches on in unit order.
+    async fn run(self, units: Vec<Unit>, tx: &mpsc::Sender<Result<RecordBatch>>) -> Result<()> {
         let mut buffer: Vec<RecordBatch> = Vec::new();
         let mut buffered = 0usize;
         let shuffle = self.options.shuffle.filter(|s| s.buffer_rows > 0);
         let mut rng = shuffle.map(|s| Rng::new(s.seed ^ 0x5555, s.epoch));
-        for unit in &self.units {
-            let f = &self.files[unit.file];
-            if self.options.verify && verified.insert(unit.file) {
-                let (sha, size) = self.storage.hash(&f.path).await?;
-                if sha != f.sha256 || size != f.size {
-                    return Err(Error::Integrity {
-                        path: self.storage.object_url(&f.path),
-                        problem: format!(
-                            "sha256 {sha} ({size} bytes); the manifest says {} ({} bytes)",
-                            f.sha256, f.size
-                        ),
-                    });
+        let mut todo = units.into_iter();
+        let mut running = std::collections::VecDeque::new();
+        let spawn = |unit: Unit| {
+            let (unit_tx, unit_rx) = mpsc::channel::<Result<RecordBatch>>(2);
+            let reader = self.clone();
+            let task = tokio::spawn(async move {
+                if let Err(e) = reader.unit(unit, &unit_tx).await {
+                    let _ = unit_tx.send(Err(e)).await;
+                }
+            });
+            (unit_rx, task)
+        };
+        loop {
+            while running.len() < PARALLEL_UNITS {
+                match todo.next() {
+                    Some(unit) => running.push_back(spawn(unit)),
+                    None => break,
                 }
             }
-            let builder = open(&self.storage, f, &mut footers).await?;
-            // Read the columns of the scan this file has; the rest are added as nulls below.
-            let file_schema = builder.schema().clone();
-            let idx: Vec<usize> = self
-                .schema
-                .fields()
-                .iter()
-                .filter_map(|field| file_schema.index_of(field.name()).ok())
-                .collect();
-            let mask = ProjectionMask::roots(builder.parquet_schema(), idx);
-            let selection = RowSelection::from(vec![
-                RowSelector::skip(unit.offset as usize),
-                RowSelector::select(unit.rows as usize),
-            ]);
-            let mut stream = builder
-                .with_row_groups(vec![unit.row_group])
-                .with_row_selection(selection)
-                .with_projection(mask)
-                .with_batch_size(self.options.batch_size.max(1))
-                .build()
-                .map_err(|e| Error::Integrity {
-                    path: self.storage.object_url(&f.path),
-                    problem: e.to_string(),
-                })?;
-            while let Some(batch) = stream.try_next().await.map_err(|e| Error::Integrity {
-                path: self.storage.object_url(&f.path),
-                problem: e.to_string(),
-            })? {
-                // In the version's shape: columns added since as nulls, widened types cast.
-                let batch = crate::format::schema::conform(&batch, &self.schema).map_err(|e| {
-                    Error::Integrity {
-                        path: self.storage.object_url(&f.path),
-                        problem: format!("does not fit the version's schema: {e}"),
+            let Some((mut unit_rx, task)) = running.pop_front() else {
+                break;
+            };
+            while let Some(batch) = unit_rx.recv().await {
+                let batch = match batch {
+                    Ok(b) => b,
+                    Err(e) => {
+                        for (_, t) in &running {
+                            t.abort();
+                        }
+                        return Err(e);
                     }
-                })?;
+                };
                 match (&mut rng, shuffle) {
                     (Some(rng), Some(s)) => {
                         buffered += batch.num_rows();
@@ -376,11 +603,15 @@ impl Reader {
                     }
                     _ => {
                         if tx.send(Ok(batch)).await.is_err() {
+                            for (_, t) in &running {
+                                t.abort();
+                            }
                             return Ok(());
                         }
                     }
                 }
             }
+            let _ = task.await;
         }
         if let Some(rng) = &mut rng {
             self.flush(&mut buffer, rng, tx).await?;
@@ -426,7 +657,8 @@ pub struct BlockingScan {
 impl Lake {
     /// [`Lake::scan`] as a blocking iterator. Call it outside any async runtime.
     pub fn scan_blocking(&self, r: &DatasetRef, options: ScanOptions) -> Result<BlockingScan> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(PARALLEL_UNITS)
             .enable_all()
             .build()
             .map_err(|e| Error::Internal(format!("cannot start a runtime: {e}")))?;
@@ -622,6 +854,85 @@ mod tests {
             .unwrap_err();
         assert!(matches!(err, Error::Integrity { .. }), "{err}");
         assert!(err.to_string().contains("the manifest says"), "{err}");
+    }
+
+    /// Replace the object at `key` by `bytes`.
+    async fn overwrite(lake: &Lake, key: &str, bytes: Vec<u8>) {
+        lake.storage().delete(key).await.unwrap();
+        lake.storage()
+            .put_new(key, bytes::Bytes::from(bytes))
+            .await
+            .unwrap();
+    }
+
+    /// Read `manifest`'s units with a reader of its own, as the scan would.
+    async fn read_all(lake: &Lake, manifest: &Manifest) -> Result<usize> {
+        let schema = Arc::new(crate::format::schema::schema_from_json(&manifest.schema).unwrap());
+        let reader = Reader::new(
+            lake.storage().clone(),
+            manifest.files.clone(),
+            ScanOptions::default(),
+            schema,
+        );
+        let (tx, mut rx) = mpsc::channel(1024);
+        let todo = units(manifest);
+        let run = tokio::spawn(async move { reader.run(todo, &tx).await });
+        let mut rows = 0;
+        while let Some(b) = rx.recv().await {
+            rows += b?.num_rows();
+        }
+        run.await.unwrap()?;
+        Ok(rows)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_file_written_has_block_hashes_that_match_its_bytes() {
+        let (lake, r) = lake_with_rows(3000).await;
+        let (_, manifest, _) = lake.manifest(&r).await.unwrap();
+        for f in &manifest.files {
+            let blocks = f.blocks.as_ref().expect("block hashes in the manifest");
+            let bytes = lake.storage().get(&f.path).await.unwrap();
+            let expected: Vec<String> = bytes
+                .chunks(blocks.size as usize)
+                .map(crate::format::hash::sha256_hex)
+                .collect();
+            assert_eq!(blocks.sha256, expected);
+        }
+        assert_eq!(read_all(&lake, &manifest).await.unwrap(), 3000);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_file_without_block_hashes_is_checked_whole() {
+        let (lake, r) = lake_with_rows(300).await;
+        let (_, mut manifest, _) = lake.manifest(&r).await.unwrap();
+        for f in &mut manifest.files {
+            f.blocks = None;
+        }
+        assert_eq!(read_all(&lake, &manifest).await.unwrap(), 300);
+        let key = manifest.files[0].path.clone();
+        let mut bytes = lake.storage().get(&key).await.unwrap().to_vec();
+        let last = bytes.len() - 20;
+        bytes[last] ^= 0x01;
+        overwrite(&lake, &key, bytes).await;
+        let err = read_all(&lake, &manifest).await.unwrap_err();
+        assert!(
+            err.to_string().contains("bytes); the manifest says"),
+            "{err}"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_truncated_file_stops_the_read() {
+        let (lake, r) = lake_with_rows(300).await;
+        let (_, manifest, _) = lake.manifest(&r).await.unwrap();
+        let key = &manifest.files[0].path;
+        let bytes = lake.storage().get(key).await.unwrap().to_vec();
+        overwrite(&lake, key, bytes[..bytes.len() - 100].to_vec()).await;
+        let err = read_all(&lake, &manifest).await.unwrap_err();
+        assert!(
+            matches!(err, Error::Integrity { .. } | Error::Storage { .. }),
+            "{err}"
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -11,6 +11,8 @@ use arrow::datatypes::SchemaRef;
 use parquet::errors::ParquetError;
 use tokio::sync::mpsc;
 
+use crate::format::manifest::Blocks;
+
 use crate::catalog::FileRow;
 use crate::error::{Error, Result};
 use crate::format::{EncodeOptions, ParquetFileWriter};
@@ -123,6 +125,10 @@ fn encode_files(
                 size: written.size,
                 rows: written.rows,
                 row_groups: written.row_groups,
+                blocks: Some(Blocks {
+                    size: crate::format::hash::BLOCK_SIZE,
+                    sha256: written.blocks,
+                }),
             });
             Ok(())
         };

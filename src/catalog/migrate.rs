@@ -28,6 +28,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0006_search_past_columns",
         include_str!("../../catalog/0006_search_past_columns.sql"),
     ),
+    (
+        "0007_file_blocks",
+        include_str!("../../catalog/0007_file_blocks.sql"),
+    ),
 ];
 
 pub fn latest() -> i64 {

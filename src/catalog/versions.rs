@@ -9,6 +9,7 @@ use serde::Serialize;
 use super::Tx;
 use crate::clock;
 use crate::error::{Error, Result};
+use crate::format::manifest::Blocks;
 use crate::ident::{DatasetRef, Selector, Version};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -75,6 +76,9 @@ pub struct FileRow {
     pub size: u64,
     pub rows: u64,
     pub row_groups: Vec<u64>,
+    /// Per-block sha256, where the file was written with them (in the manifest, not in reports).
+    #[serde(skip_serializing)]
+    pub blocks: Option<Blocks>,
 }
 
 /// An ingested source file.
@@ -245,7 +249,7 @@ impl Tx<'_> {
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT f.path, f.sha256, f.size, f.rows, f.row_groups
+                "SELECT f.path, f.sha256, f.size, f.rows, f.row_groups, f.blocks
                  FROM version_files vf JOIN files f ON f.id = vf.file_id
                  WHERE vf.version_id = ?1 ORDER BY f.path",
             )
@@ -259,6 +263,9 @@ impl Tx<'_> {
                     size: r.get::<_, i64>(2)? as u64,
                     rows: r.get::<_, i64>(3)? as u64,
                     row_groups: serde_json::from_str(&groups).unwrap_or_default(),
+                    blocks: r
+                        .get::<_, Option<String>>(5)?
+                        .and_then(|b| serde_json::from_str(&b).ok()),
                 })
             })
             .map_err(self.err())?;
@@ -366,15 +373,18 @@ impl Tx<'_> {
         for f in &v.files {
             self.conn
                 .execute(
-                    "INSERT INTO files (path, sha256, size, rows, row_groups, created_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (path) DO NOTHING",
+                    "INSERT INTO files (path, sha256, size, rows, row_groups, created_at, blocks)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (path) DO NOTHING",
                     params![
                         f.path,
                         f.sha256,
                         f.size as i64,
                         f.rows as i64,
                         serde_json::to_string(&f.row_groups).expect("numbers serialize"),
-                        v.created_at
+                        v.created_at,
+                        f.blocks
+                            .as_ref()
+                            .map(|b| serde_json::to_string(b).expect("hashes serialize")),
                     ],
                 )
                 .map_err(self.err())?;
@@ -450,6 +460,7 @@ mod tests {
                 size: 10,
                 rows: 2,
                 row_groups: vec![2],
+                blocks: None,
             }],
             sources: vec![],
             changes: vec![],

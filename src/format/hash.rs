@@ -56,11 +56,16 @@ impl<R: Read> Read for HashingReader<R> {
     }
 }
 
-/// Hashes everything written through it.
+/// Bytes per block of a file's block hashes (the last block may be shorter).
+pub const BLOCK_SIZE: u64 = 1 << 20;
+
+/// Hashes everything written through it: the whole, and each [`BLOCK_SIZE`] block on its own.
 pub struct HashingWriter<W> {
     inner: W,
     hasher: Sha256,
     bytes: u64,
+    block: Sha256,
+    blocks: Vec<String>,
 }
 
 impl<W: Write> HashingWriter<W> {
@@ -69,6 +74,8 @@ impl<W: Write> HashingWriter<W> {
             inner,
             hasher: Sha256::new(),
             bytes: 0,
+            block: Sha256::new(),
+            blocks: Vec::new(),
         }
     }
 
@@ -81,16 +88,45 @@ impl<W: Write> HashingWriter<W> {
         &mut self.inner
     }
 
-    pub fn finish(self) -> (W, String, u64) {
-        (self.inner, hex(&self.hasher.finalize()), self.bytes)
+    pub fn finish(self) -> Written<W> {
+        let mut blocks = self.blocks;
+        if !self.bytes.is_multiple_of(BLOCK_SIZE) {
+            blocks.push(hex(&self.block.finalize()));
+        }
+        Written {
+            sink: self.inner,
+            sha256: hex(&self.hasher.finalize()),
+            size: self.bytes,
+            blocks,
+        }
     }
+}
+
+/// What a [`HashingWriter`] saw.
+pub struct Written<W> {
+    pub sink: W,
+    pub sha256: String,
+    pub size: u64,
+    /// sha256 of each [`BLOCK_SIZE`] block, in order.
+    pub blocks: Vec<String>,
 }
 
 impl<W: Write> Write for HashingWriter<W> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let n = self.inner.write(buf)?;
         self.hasher.update(&buf[..n]);
-        self.bytes += n as u64;
+        let mut rest = &buf[..n];
+        while !rest.is_empty() {
+            let room = (BLOCK_SIZE - self.bytes % BLOCK_SIZE) as usize;
+            let (now, later) = rest.split_at(room.min(rest.len()));
+            self.block.update(now);
+            self.bytes += now.len() as u64;
+            if self.bytes.is_multiple_of(BLOCK_SIZE) {
+                let done = std::mem::take(&mut self.block);
+                self.blocks.push(hex(&done.finalize()));
+            }
+            rest = later;
+        }
         Ok(n)
     }
 
@@ -111,8 +147,33 @@ mod tests {
         assert_eq!(hash, sha256_hex(&data));
         let mut w = HashingWriter::new(Vec::new());
         w.write_all(&data).unwrap();
-        let (out, hash2, _) = w.finish();
-        assert_eq!(out, data);
-        assert_eq!(hash2, hash);
+        let written = w.finish();
+        assert_eq!(written.sink, data);
+        assert_eq!(written.sha256, hash);
+    }
+
+    #[test]
+    fn blocks_hash_each_block_however_the_writes_fall() {
+        let data: Vec<u8> = (0..(2 * BLOCK_SIZE + 1234))
+            .map(|i| (i * 31 % 251) as u8)
+            .collect();
+        let expected: Vec<String> = data.chunks(BLOCK_SIZE as usize).map(sha256_hex).collect();
+        assert_eq!(expected.len(), 3);
+        for step in [1usize, 4096, 1 << 20, 3 << 20, 777_777] {
+            let mut w = HashingWriter::new(Vec::new());
+            for chunk in data.chunks(step) {
+                w.write_all(chunk).unwrap();
+            }
+            let written = w.finish();
+            assert_eq!(written.blocks, expected, "writes of {step} bytes");
+            assert_eq!(written.sha256, sha256_hex(&data));
+        }
+        let mut exact = HashingWriter::new(Vec::new());
+        exact.write_all(&data[..BLOCK_SIZE as usize]).unwrap();
+        assert_eq!(
+            exact.finish().blocks.len(),
+            1,
+            "no empty block at a boundary"
+        );
     }
 }

@@ -71,6 +71,18 @@ pub struct ManifestFile {
     pub sha256: String,
     pub rows: u64,
     pub row_groups: Vec<u64>,
+    /// Per-block hashes, for readers that check the bytes they fetch as they read them; absent
+    /// for files written before lake recorded them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocks: Option<Blocks>,
+}
+
+/// The sha256 of each `size`-byte block of a file, in order; the last block may be shorter.
+/// Block `i` covers bytes `i * size .. min((i + 1) * size, file size)`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Blocks {
+    pub size: u64,
+    pub sha256: Vec<String>,
 }
 
 impl Manifest {
@@ -146,6 +158,7 @@ mod tests {
                     path: p.into(),
                     size: 1,
                     sha256: "00".into(),
+                    blocks: None,
                     rows: 0,
                     row_groups: vec![],
                 })

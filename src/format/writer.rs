@@ -47,6 +47,8 @@ pub struct WrittenFile<W> {
     pub size: u64,
     pub rows: u64,
     pub row_groups: Vec<u64>,
+    /// sha256 of each [`super::hash::BLOCK_SIZE`] block.
+    pub blocks: Vec<String>,
 }
 
 /// Encodes batches into one Parquet file on `W`, hashing as it writes.
@@ -87,14 +89,14 @@ impl<W: Write + Send> ParquetFileWriter<W> {
             .iter()
             .map(|rg| rg.num_rows() as u64)
             .collect();
-        let hashing = self.inner.into_inner()?;
-        let (sink, sha256, size) = hashing.finish();
+        let written = self.inner.into_inner()?.finish();
         Ok(WrittenFile {
-            sink,
-            sha256,
-            size,
+            sink: written.sink,
+            sha256: written.sha256,
+            size: written.size,
             rows: row_groups.iter().sum(),
             row_groups,
+            blocks: written.blocks,
         })
     }
 }
