@@ -3,6 +3,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
+use arrow::array::RecordBatch;
 use futures::TryStreamExt;
 use lake::scan::{ScanOptions, Shuffle};
 use lake::{DatasetRef, Lake};
@@ -80,7 +81,35 @@ pub struct ScanArgs {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum Format {
     Csv,
+    /// One JSON object per row.
     Json,
+    /// An Arrow IPC stream (`pyarrow.ipc.open_stream`), the scan's batches as they are.
+    Arrow,
+}
+
+/// Batches being formatted as text at once, beyond the one being written.
+const TEXT_IN_FLIGHT: usize = 3;
+
+/// One batch as CSV (with the header line when `header`) or as JSON lines.
+fn format_batch(
+    batch: &RecordBatch,
+    format: Format,
+    header: bool,
+) -> Result<Vec<u8>, arrow::error::ArrowError> {
+    let mut text = Vec::with_capacity(batch.get_array_memory_size());
+    if format == Format::Json {
+        let mut w = arrow::json::WriterBuilder::new()
+            .with_explicit_nulls(true)
+            .build::<_, arrow::json::writer::LineDelimited>(&mut text);
+        w.write(batch)?;
+        w.finish()?;
+    } else {
+        let mut w = arrow::csv::WriterBuilder::new()
+            .with_header(header)
+            .build(&mut text);
+        w.write(batch)?;
+    }
+    Ok(text)
 }
 
 pub fn pin(lake: &Lake, args: &PinArgs, p: Printer) -> Result<(), Failure> {
@@ -199,7 +228,8 @@ pub async fn scan(lake: &Lake, args: &ScanArgs, _p: Printer) -> Result<(), Failu
         verify: !args.no_verify,
     };
     let scan = lake.scan(&r, options).await?;
-    if !(args.json || args.format == Format::Json)
+    if !args.json
+        && args.format == Format::Csv
         && let Some(f) = scan
             .schema
             .fields()
@@ -219,8 +249,9 @@ pub async fn scan(lake: &Lake, args: &ScanArgs, _p: Printer) -> Result<(), Failu
             scan.version.rows
         );
     }
+    let scan_schema = scan.schema.clone();
     let mut stream = scan.into_stream();
-    let out = super::printer::stdout();
+    let mut out = super::printer::stdout();
     let io_err = |e: std::io::Error| {
         Failure::from(lake::Error::Io {
             path: "stdout".into(),
@@ -228,23 +259,43 @@ pub async fn scan(lake: &Lake, args: &ScanArgs, _p: Printer) -> Result<(), Failu
         })
     };
     let arrow_err = |e: arrow::error::ArrowError| io_err(std::io::Error::other(e));
-    if args.json || args.format == Format::Json {
-        let mut w = arrow::json::WriterBuilder::new()
-            .with_explicit_nulls(true)
-            .build::<_, arrow::json::writer::LineDelimited>(out);
+    let format = if args.json { Format::Json } else { args.format };
+    if format == Format::Arrow {
+        let mut w =
+            arrow::ipc::writer::StreamWriter::try_new(out, &scan_schema).map_err(arrow_err)?;
         while let Some(batch) = stream.try_next().await? {
             w.write(&batch).map_err(arrow_err)?;
         }
         w.finish().map_err(arrow_err)?;
-        w.into_inner().flush().map_err(io_err)?;
-    } else {
-        let mut w = arrow::csv::WriterBuilder::new()
-            .with_header(true)
-            .build(out);
-        while let Some(batch) = stream.try_next().await? {
-            w.write(&batch).map_err(arrow_err)?;
-        }
-        w.into_inner().flush().map_err(io_err)?;
+        w.into_inner().map_err(arrow_err)?.flush().map_err(io_err)?;
+        return Ok(());
     }
+    // Text is formatted batch by batch on blocking threads, a few at once, and written in order:
+    // formatting costs more than reading, so it gets the cores the read leaves.
+    let mut pending = std::collections::VecDeque::new();
+    let mut first = true;
+    loop {
+        let batch = stream.try_next().await?;
+        let done = batch.is_none();
+        if let Some(batch) = batch {
+            let header = std::mem::take(&mut first);
+            pending.push_back(tokio::task::spawn_blocking(move || {
+                format_batch(&batch, format, header)
+            }));
+        }
+        while pending.len() > TEXT_IN_FLIGHT || (done && !pending.is_empty()) {
+            let text = pending
+                .pop_front()
+                .expect("not empty")
+                .await
+                .map_err(|e| Failure::from(lake::Error::Internal(format!("format thread: {e}"))))?
+                .map_err(arrow_err)?;
+            out.write_all(&text).map_err(io_err)?;
+        }
+        if done {
+            break;
+        }
+    }
+    out.flush().map_err(io_err)?;
     Ok(())
 }
