@@ -116,6 +116,19 @@ class Manifest:
             if actual != f["sha256"] or p.stat().st_size != f["size"]:
                 raise IntegrityError(f"{p}: sha256 {actual}, the manifest says {f['sha256']}")
 
+    def _verified_bytes(self, i):
+        """File ``i`` read once into memory and checked there, so the rows decoded are exactly
+        the bytes that were hashed (one pass over storage, not a hash pass and a read pass)."""
+        f = self.files[i]
+        p = self.root / f["path"]
+        if not p.exists():
+            raise IntegrityError(f"{p}: missing")
+        raw = p.read_bytes()
+        actual = hashlib.sha256(raw).hexdigest()
+        if actual != f["sha256"] or len(raw) != f["size"]:
+            raise IntegrityError(f"{p}: sha256 {actual}, the manifest says {f['sha256']}")
+        return raw
+
     def schema(self):
         """The version's schema as pyarrow types, in the manifest's column order."""
         import pyarrow as pa
@@ -149,8 +162,6 @@ class Manifest:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        if verify:
-            self.verify()
         target = self.schema()
         if columns:
             missing = [c for c in columns if c not in target.names]
@@ -166,7 +177,10 @@ class Manifest:
         groups = {}
         for i, g, offset, rows in units:
             if i not in files:
-                files[i] = pq.ParquetFile(self.root / self.files[i]["path"])
+                source = self.root / self.files[i]["path"]
+                if verify:
+                    source = pa.BufferReader(self._verified_bytes(i))
+                files[i] = pq.ParquetFile(source)
             if (i, g) not in groups:
                 # Units of one row group come in a row: read it once for them all.
                 groups.clear()
