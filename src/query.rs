@@ -5,10 +5,13 @@
 //! and a table that is not `<zone>.<name>` (a file path, say) is not found.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use datafusion::execution::SendableRecordBatchStream;
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::sql::parser::Statement;
 use datafusion::sql::sqlparser::ast::Statement as SqlStatement;
+use futures::StreamExt;
 
 use crate::error::{Error, Result};
 use crate::ident::{DatasetRef, Selector};
@@ -74,6 +77,17 @@ impl Query<'_> {
             .map_err(err)?;
         let df = ctx.execute_logical_plan(plan).await.map_err(err)?;
         let stream = df.execute_stream().await.map_err(err)?;
+        // Results in their stored types (plain strings, not the engine's views).
+        let plain = Arc::new(crate::format::schema::without_views(&stream.schema()));
+        let target = plain.clone();
+        let batches = stream.map(move |batch| {
+            batch.and_then(|b| {
+                crate::format::schema::conform(&b, &target)
+                    .map_err(|e| datafusion::error::DataFusionError::ArrowError(Box::new(e), None))
+            })
+        });
+        let stream: SendableRecordBatchStream =
+            Box::pin(RecordBatchStreamAdapter::new(plain, batches));
         Ok(QueryOutput { inputs, stream })
     }
 }

@@ -55,11 +55,9 @@ impl Lake {
         let config = SessionConfig::new()
             .with_target_partitions(std::thread::available_parallelism().map_or(2, |n| n.get()))
             .with_information_schema(false)
-            // Plain strings, so results and their schemas read the same in every tool.
-            .set_bool(
-                "datafusion.execution.parquet.schema_force_view_types",
-                false,
-            )
+            // Scans decode strings as views (no copy of their bytes); results leave as plain
+            // strings (`schema::storable`), so they read the same in every tool.
+            .set_bool("datafusion.execution.parquet.schema_force_view_types", true)
             .set_bool("datafusion.sql_parser.map_string_types_to_utf8view", false);
         let runtime = RuntimeEnvBuilder::new()
             .with_memory_pool(Arc::new(FairSpillPool::new(
@@ -217,6 +215,7 @@ impl Lake {
         schema: SchemaRef,
         files: &[FileRow],
     ) -> Result<()> {
+        let schema = Arc::new(schema::with_views(&schema));
         let provider: Arc<dyn TableProvider> = if files.is_empty() {
             Arc::new(EmptyTable::new(schema))
         } else {

@@ -260,6 +260,43 @@ pub fn storable(schema: &Schema) -> Result<Schema, String> {
     Ok(out)
 }
 
+/// `schema` as the SQL engine reads it: top-level strings and binaries as views, which scans
+/// decode without copying the bytes and group-bys and joins hash faster. What leaves the engine
+/// goes back through [`storable`].
+pub fn with_views(schema: &Schema) -> Schema {
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|f| {
+            let dt = match f.data_type() {
+                DataType::Utf8 => DataType::Utf8View,
+                DataType::Binary => DataType::BinaryView,
+                other => other.clone(),
+            };
+            f.as_ref().clone().with_data_type(dt)
+        })
+        .collect();
+    Schema::new_with_metadata(fields, schema.metadata().clone())
+}
+
+/// `schema` with the engine's string and binary views as plain strings and binaries again
+/// (at the top level, where [`with_views`] puts them).
+pub fn without_views(schema: &Schema) -> Schema {
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|f| {
+            let dt = match f.data_type() {
+                DataType::Utf8View => DataType::Utf8,
+                DataType::BinaryView => DataType::Binary,
+                other => other.clone(),
+            };
+            f.as_ref().clone().with_data_type(dt)
+        })
+        .collect();
+    Schema::new_with_metadata(fields, schema.metadata().clone())
+}
+
 fn storable_type(dt: &DataType) -> Result<DataType, String> {
     use DataType::*;
     Ok(match dt {
