@@ -63,6 +63,17 @@ impl<R: BufRead> JsonRecords<R> {
         }
     }
 
+    /// Records of a part of a source that starts on `line`, after its start (no byte order
+    /// mark is looked for).
+    pub fn starting_at(reader: R, line: u64) -> Self {
+        JsonRecords {
+            reader,
+            outer: Outer::Start,
+            line,
+            bom_checked: line > 1,
+        }
+    }
+
     pub fn get_ref(&self) -> &R {
         &self.reader
     }

@@ -5,6 +5,7 @@
 pub mod hash;
 pub mod json;
 pub mod manifest;
+mod ndjson;
 pub mod quotes;
 pub mod schema;
 pub mod source;

@@ -321,27 +321,13 @@ pub fn decode(
             quotes.finish().map_err(quote_err)?;
             reader.into_inner().finish().map_err(io_err(path))?
         }
+        SourceFormat::Ndjson | SourceFormat::Json if starts_with_object(path)? => {
+            super::ndjson::decode(path, &own, batch_size, &mut send, progress)?
+        }
         SourceFormat::Ndjson | SourceFormat::Json => {
             let reader = HashingReader::new(open(path)?);
             let mut records = JsonRecords::new(BufReader::with_capacity(READ_CHUNK, reader));
-            let mut chunk = JsonChunk::default();
-            let mut reported = 0u64;
-            loop {
-                let next = records.next_record().map_err(|e| e.at(path))?;
-                let done = next.is_none();
-                if let Some((line, bytes)) = next {
-                    chunk.push(line, &bytes);
-                }
-                if chunk.len() >= batch_size || (done && chunk.len() > 0) {
-                    send(chunk.decode(path, &own, batch_size)?)?;
-                    let read = records.get_ref().get_ref().bytes();
-                    progress(read - reported);
-                    reported = read;
-                }
-                if done {
-                    break;
-                }
-            }
+            decode_records(&mut records, path, &own, batch_size, &mut send, progress)?;
             records
                 .into_inner()
                 .into_inner()
@@ -376,9 +362,72 @@ pub fn decode(
     Ok(SourceStats { sha256, size, rows })
 }
 
+/// Is the first thing in the JSON source at `path` (after a byte order mark and white space) an
+/// object, so that it is a stream of objects rather than one array?
+fn starts_with_object(path: &Path) -> Result<bool> {
+    use std::io::Read;
+    let mut head = Vec::with_capacity(64 * 1024);
+    open(path)?
+        .take(64 * 1024)
+        .read_to_end(&mut head)
+        .map_err(io_err(path))?;
+    let head = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&head);
+    Ok(head
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|&b| b == b'{'))
+}
+
+/// How far a reader has read, for progress.
+pub(super) trait Position {
+    fn position(&self) -> u64;
+}
+
+impl Position for BufReader<HashingReader<File>> {
+    fn position(&self) -> u64 {
+        self.get_ref().bytes()
+    }
+}
+
+impl Position for std::io::Cursor<&[u8]> {
+    fn position(&self) -> u64 {
+        std::io::Cursor::position(self)
+    }
+}
+
+/// Split `records` and decode them in batches of `batch_size`, handing each to `send`. Every
+/// complaint names its line.
+pub(super) fn decode_records<R: BufRead + Position>(
+    records: &mut JsonRecords<R>,
+    path: &Path,
+    own: &SchemaRef,
+    batch_size: usize,
+    send: &mut dyn FnMut(RecordBatch) -> Result<()>,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<()> {
+    let mut chunk = JsonChunk::default();
+    let mut reported = 0u64;
+    loop {
+        let next = records.next_record().map_err(|e| e.at(path))?;
+        let done = next.is_none();
+        if let Some((line, bytes)) = next {
+            chunk.push(line, &bytes);
+        }
+        if chunk.len() >= batch_size || (done && chunk.len() > 0) {
+            send(chunk.decode(path, own, batch_size)?)?;
+            let read = records.get_ref().position();
+            progress(read - reported);
+            reported = read;
+        }
+        if done {
+            return Ok(());
+        }
+    }
+}
+
 /// NDJSON/JSON records waiting to be decoded together, with the line each starts on.
 #[derive(Default)]
-struct JsonChunk {
+pub(super) struct JsonChunk {
     bytes: Vec<u8>,
     records: Vec<(u64, std::ops::Range<usize>)>,
 }
@@ -395,7 +444,10 @@ impl JsonChunk {
         self.records.len()
     }
 
-    fn decoder(schema: &SchemaRef, batch_size: usize) -> Result<arrow::json::reader::Decoder> {
+    pub(super) fn decoder(
+        schema: &SchemaRef,
+        batch_size: usize,
+    ) -> Result<arrow::json::reader::Decoder> {
         arrow::json::ReaderBuilder::new(schema.clone())
             .with_batch_size(batch_size.max(1))
             .with_strict_mode(true)
