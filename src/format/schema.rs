@@ -262,36 +262,33 @@ pub fn storable(schema: &Schema) -> Result<Schema, String> {
 
 /// `schema` as the SQL engine reads it: top-level strings and binaries as views, which scans
 /// decode without copying the bytes and group-bys and joins hash faster. What leaves the engine
-/// goes back through [`storable`].
+/// goes back through [`storable`] or [`without_views`].
 pub fn with_views(schema: &Schema) -> Schema {
-    let fields: Vec<Field> = schema
-        .fields()
-        .iter()
-        .map(|f| {
-            let dt = match f.data_type() {
-                DataType::Utf8 => DataType::Utf8View,
-                DataType::Binary => DataType::BinaryView,
-                other => other.clone(),
-            };
-            f.as_ref().clone().with_data_type(dt)
-        })
-        .collect();
-    Schema::new_with_metadata(fields, schema.metadata().clone())
+    retype_top_level(schema, |dt| match dt {
+        DataType::Utf8 => Some(DataType::Utf8View),
+        DataType::Binary => Some(DataType::BinaryView),
+        _ => None,
+    })
 }
 
 /// `schema` with the engine's string and binary views as plain strings and binaries again
 /// (at the top level, where [`with_views`] puts them).
 pub fn without_views(schema: &Schema) -> Schema {
+    retype_top_level(schema, |dt| match dt {
+        DataType::Utf8View => Some(DataType::Utf8),
+        DataType::BinaryView => Some(DataType::Binary),
+        _ => None,
+    })
+}
+
+/// `schema` with each top-level column whose type `retype` maps given the new type.
+fn retype_top_level(schema: &Schema, retype: impl Fn(&DataType) -> Option<DataType>) -> Schema {
     let fields: Vec<Field> = schema
         .fields()
         .iter()
-        .map(|f| {
-            let dt = match f.data_type() {
-                DataType::Utf8View => DataType::Utf8,
-                DataType::BinaryView => DataType::Binary,
-                other => other.clone(),
-            };
-            f.as_ref().clone().with_data_type(dt)
+        .map(|f| match retype(f.data_type()) {
+            Some(dt) => f.as_ref().clone().with_data_type(dt),
+            None => f.as_ref().clone(),
         })
         .collect();
     Schema::new_with_metadata(fields, schema.metadata().clone())
