@@ -157,7 +157,7 @@ fn python_readers_agree(lake: &TestLake, read: &BTreeMap<String, (String, u64)>)
         .collect();
     let script = format!(
         r#"import json, sys; sys.path.insert(0, {module:?})
-import math
+import math, os
 import lake_manifest as lm, duckdb, polars, pyarrow.parquet as pq
 
 def cell(v):
@@ -196,6 +196,9 @@ for line in sys.stdin:
     lq = [tuple(r[c] for c in columns) for r in q.to_pylist()]
     assert rows_of(a) == rows_of(lq), (dataset, 'pyarrow vs lake query', rows_of(a)[:2], rows_of(lq)[:2])
 print(checked)
+# Leave at once: pyarrow's thread pools now and then abort the teardown after the work is done.
+sys.stdout.flush()
+os._exit(0)
 "#,
         module = module.display().to_string()
     );

@@ -229,8 +229,11 @@ impl TestLake {
     /// its stdout, after asserting it succeeded.
     pub fn run_python(&self, python: &str, body: &str) -> String {
         let module = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("python");
+        // The snippet ends by leaving at once: pyarrow's thread pools now and then abort the
+        // interpreter's teardown ("terminate called without an active exception"), after all
+        // the work is done; an exception before that still exits non-zero.
         let script = format!(
-            "import sys; sys.path.insert(0, {:?})\nimport lake_manifest as lm\n{body}",
+            "import os, sys; sys.path.insert(0, {:?})\nimport lake_manifest as lm\n{body}\nsys.stdout.flush(); os._exit(0)",
             module.display().to_string()
         );
         let out = std::process::Command::new(python)
