@@ -23,7 +23,7 @@ use datafusion::datasource::listing::PartitionedFile;
 use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder};
 use datafusion::datasource::table_schema::TableSchema;
 use datafusion::error::DataFusionError;
-use datafusion::execution::memory_pool::FairSpillPool;
+use datafusion::execution::memory_pool::{GreedyMemoryPool, TrackConsumersPool};
 use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::logical_expr::Expr;
@@ -60,8 +60,12 @@ impl Lake {
             .set_bool("datafusion.execution.parquet.schema_force_view_types", true)
             .set_bool("datafusion.sql_parser.map_string_types_to_utf8view", false);
         let runtime = RuntimeEnvBuilder::new()
-            .with_memory_pool(Arc::new(FairSpillPool::new(
-                options.memory_mb as usize * 1024 * 1024,
+            // First come, first served up to the limit, as datafusion-cli does by default. A fair
+            // pool splits the limit evenly over every operator that can spill, so one big
+            // DISTINCT among ten small aggregates spilled at a tenth of it.
+            .with_memory_pool(Arc::new(TrackConsumersPool::new(
+                GreedyMemoryPool::new(options.memory_mb as usize * 1024 * 1024),
+                std::num::NonZeroUsize::new(3).expect("not zero"),
             )))
             .build_arc()
             .map_err(|e| Error::Internal(format!("DataFusion runtime: {e}")))?;
