@@ -428,3 +428,76 @@ fn a_ten_thousand_column_csv_ingests_and_reads_back() {
     // (r * 9999) % 10 for r in 0..5: 0 + 9 + 8 + 7 + 6
     assert_eq!(out, "s\n30\n");
 }
+
+/// NDJSON of `rows` records of about 100 bytes, pretty-printed over four lines each when
+/// `pretty`; record `bad` (0-based), if any, holds a malformed literal.
+fn big_ndjson(rows: usize, pretty: bool, bad: Option<usize>) -> String {
+    let mut out = String::with_capacity(rows * 110);
+    for i in 0..rows {
+        let y = if Some(i) == bad {
+            "tru".to_string()
+        } else {
+            (i % 7).to_string()
+        };
+        if pretty {
+            out.push_str(&format!(
+                "{{\n  \"id\": {i}, \"note\": \"{i:0>60}\",\n  \"x\": {{\"y\": {y}}}\n}}\n"
+            ));
+        } else {
+            out.push_str(&format!(
+                "{{\"id\": {i}, \"note\": \"{i:0>60}\", \"x\": {{\"y\": {y}}}}}\n"
+            ));
+        }
+    }
+    out
+}
+
+#[test]
+fn big_json_streams_decode_whole_and_name_the_line_of_a_late_error() {
+    // Over 8 MiB, so the source is read and decoded in several chunks at once.
+    let rows = 120_000;
+    let lake = TestLake::new();
+    for (name, pretty) in [("flat.ndjson", false), ("pretty.json", true)] {
+        lake.write(name, big_ndjson(rows, pretty, None));
+        let dataset = format!("bronze.{}", name.split('.').next().unwrap());
+        lake.cmd(["ingest", name, "--into", &dataset])
+            .assert()
+            .success();
+        let out = lake
+            .cmd([
+                "query",
+                &format!(
+                    "SELECT count(*) AS n, sum(id) AS s, count(DISTINCT id) AS d FROM {dataset}"
+                ),
+                "--format",
+                "csv",
+            ])
+            .output()
+            .unwrap();
+        let expected_sum = rows as u64 * (rows as u64 - 1) / 2;
+        assert_eq!(
+            text(&out).0.lines().nth(1).unwrap(),
+            format!("{rows},{expected_sum},{rows}"),
+            "{name}: every record once"
+        );
+    }
+    // A malformed record deep in the file, in a later chunk: its own line is named.
+    let bad = 100_000;
+    lake.write("late_flat.ndjson", big_ndjson(rows, false, Some(bad)));
+    refused(
+        &lake,
+        &["late_flat.ndjson"],
+        1,
+        &[&format!("late_flat.ndjson:{}:", bad + 1), "malformed JSON"],
+    );
+    lake.write("late_pretty.json", big_ndjson(rows, true, Some(bad)));
+    refused(
+        &lake,
+        &["late_pretty.json"],
+        1,
+        &[
+            &format!("late_pretty.json:{}:", bad * 4 + 3),
+            "malformed JSON",
+        ],
+    );
+}

@@ -360,3 +360,48 @@ fn python_shuffles_exactly_like_rust() {
         );
     }
 }
+
+#[test]
+fn scan_writes_an_arrow_stream_with_the_same_rows_in_the_same_order() {
+    let lake = lake_with_data();
+    let json = scan_ids(&lake, &["--shard", "1/3", "--seed", "5"]);
+    let out = lake
+        .cmd([
+            "scan",
+            "bronze.rows@train-1",
+            "--format",
+            "arrow",
+            "--shard",
+            "1/3",
+            "--seed",
+            "5",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out).1);
+    let reader = arrow::ipc::reader::StreamReader::try_new(std::io::Cursor::new(out.stdout), None)
+        .expect("an Arrow IPC stream");
+    let names: Vec<String> = reader
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    assert_eq!(names, ["id", "score"]);
+    let mut ids = Vec::new();
+    for batch in reader {
+        let batch = batch.unwrap();
+        let col = batch
+            .column_by_name("id")
+            .unwrap()
+            .as_any()
+            .downcast_ref::<arrow::array::Int64Array>()
+            .unwrap();
+        ids.extend(col.values().iter().copied());
+    }
+    assert_eq!(
+        ids, json,
+        "the same rows as --format json, in the same order"
+    );
+    assert!(!ids.is_empty());
+}
