@@ -121,13 +121,13 @@ pub fn shard(units: &[Unit], rank: usize, world: usize) -> Vec<Unit> {
 }
 
 /// SplitMix64: small, fast, and the same everywhere, so an order can be reproduced years later.
-struct Rng(u64);
+pub(crate) struct Rng(u64);
 
 impl Rng {
-    fn new(seed: u64, epoch: u64) -> Rng {
+    pub(crate) fn new(seed: u64, epoch: u64) -> Rng {
         Rng(seed ^ epoch.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0xD1B5_4A32_D192_ED03)
     }
-    fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);

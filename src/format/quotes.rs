@@ -290,14 +290,8 @@ mod tests {
     #[test]
     fn the_jumping_scan_agrees_with_the_state_machine() {
         let alphabet = b"\"\"a,\n\r;";
-        let mut seed = 7u64;
-        let mut next = move || {
-            seed = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = seed;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^ (z >> 31)
-        };
+        let mut rng = crate::scan::Rng::new(7, 0);
+        let mut next = move || rng.next();
         for case in 0..20_000 {
             let len = (next() % 40) as usize;
             let text: Vec<u8> = (0..len)

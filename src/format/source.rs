@@ -692,14 +692,8 @@ mod tests {
             ("m.json", b"[{\"k\":\"v\",\"n\":[1,[2,[3]]]},{\"k\":null}]"),
         ];
         let alphabet = b"\",\n\r{}[]\\:0a\xff\x00 -.e";
-        let mut state = 0x5EED_u64;
-        let mut next = move || {
-            state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = state;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^ (z >> 31)
-        };
+        let mut rng = crate::scan::Rng::new(0x5EED, 0);
+        let mut next = move || rng.next();
         let (mut read_ok, mut refused) = (0, 0);
         for (name, seed) in seeds {
             for _ in 0..400 {
