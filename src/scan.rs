@@ -250,13 +250,10 @@ struct ObjectFile {
     check: Option<Arc<BlockCheck>>,
 }
 
-/// Verified blocks of the files of one scan, the most recent kept so that neighbouring reads
-/// (the column chunks of a row group, the units of one row group) fetch and hash each once.
+/// A file's block hashes, and the scan's cache of verified blocks, keyed by the file's position
+/// in the manifest.
 struct BlockCheck {
-    storage: Storage,
     file: usize,
-    key: String,
-    file_size: u64,
     blocks: Blocks,
     cache: Arc<BlockCache>,
 }
@@ -287,7 +284,7 @@ impl BlockCache {
     }
 }
 
-impl BlockCheck {
+impl ObjectFile {
     fn integrity(&self, problem: String) -> Error {
         Error::Integrity {
             path: self.storage.object_url(&self.key),
@@ -295,32 +292,34 @@ impl BlockCheck {
         }
     }
 
-    /// The bytes of `range`, from blocks that were each checked against the manifest.
-    async fn read(&self, range: std::ops::Range<u64>) -> Result<Bytes> {
+    /// The bytes of `range`, from whole blocks that were each checked against the manifest
+    /// (the most recent kept, so neighbouring reads fetch and hash each block once).
+    async fn read_checked(&self, check: &BlockCheck, range: std::ops::Range<u64>) -> Result<Bytes> {
         if range.start >= range.end {
             return Ok(Bytes::new());
         }
-        if range.end > self.file_size {
+        if range.end > self.size {
             return Err(self.integrity(format!(
                 "a read of bytes {range:?} goes past its size of {} bytes in the manifest",
-                self.file_size
+                self.size
             )));
         }
-        let bs = self.blocks.size;
+        let (cache, file, blocks) = (&check.cache, check.file, &check.blocks);
+        let bs = blocks.size;
         let (first, last) = (range.start / bs, (range.end - 1) / bs);
         let mut parts = Vec::with_capacity((last - first + 1) as usize);
         let mut i = first;
         while i <= last {
-            if let Some(b) = self.cache.get((self.file, i)) {
+            if let Some(b) = cache.get((file, i)) {
                 parts.push(b);
                 i += 1;
                 continue;
             }
             let mut j = i;
-            while j < last && self.cache.get((self.file, j + 1)).is_none() {
+            while j < last && cache.get((file, j + 1)).is_none() {
                 j += 1;
             }
-            let (start, end) = (i * bs, ((j + 1) * bs).min(self.file_size));
+            let (start, end) = (i * bs, ((j + 1) * bs).min(self.size));
             let fetched = self.storage.get_range(&self.key, start..end).await?;
             if fetched.len() as u64 != end - start {
                 return Err(self.integrity(format!(
@@ -332,7 +331,7 @@ impl BlockCheck {
                 let from = ((k - i) * bs) as usize;
                 let block = fetched.slice(from..(from + bs as usize).min(fetched.len()));
                 let found = crate::format::hash::sha256_hex(&block);
-                let expected = self.blocks.sha256.get(k as usize);
+                let expected = blocks.sha256.get(k as usize);
                 if expected != Some(&found) {
                     return Err(self.integrity(format!(
                         "block {k} (bytes {}..{}) has sha256 {found}; the manifest says {}",
@@ -341,7 +340,7 @@ impl BlockCheck {
                         expected.map_or("no block there", |e| e.as_str())
                     )));
                 }
-                self.cache.put((self.file, k), block.clone());
+                cache.put((file, k), block.clone());
                 parts.push(block);
             }
             i = j + 1;
@@ -373,7 +372,7 @@ impl AsyncFileReader for ObjectFile {
     ) -> futures::future::BoxFuture<'_, parquet::errors::Result<Bytes>> {
         Box::pin(async move {
             match &self.check {
-                Some(check) => check.read(range).await,
+                Some(check) => self.read_checked(check, range).await,
                 None => self.storage.get_range(&self.key, range).await,
             }
             .map_err(external)
@@ -382,14 +381,14 @@ impl AsyncFileReader for ObjectFile {
 
     fn get_metadata<'a>(
         &'a mut self,
-        _options: Option<&'a ArrowReaderOptions>,
+        options: Option<&'a ArrowReaderOptions>,
     ) -> futures::future::BoxFuture<'a, parquet::errors::Result<Arc<ParquetMetaData>>> {
         Box::pin(async move {
             let size = self.size;
-            // The offset index lets a unit fetch only the pages holding its rows.
+            let offset_index = options.map_or(PageIndexPolicy::Skip, |o| o.offset_index_policy());
             let metadata = ParquetMetaDataReader::new()
                 .with_prefetch_hint(Some(64 * 1024))
-                .with_offset_index_policy(PageIndexPolicy::Optional)
+                .with_offset_index_policy(offset_index)
                 .load_and_finish(&mut *self, size)
                 .await?;
             Ok(Arc::new(metadata))
@@ -462,10 +461,7 @@ impl Reader {
             .get_or_try_init(|| async {
                 let check = match (&f.blocks, self.options.verify) {
                     (Some(blocks), true) => Some(Arc::new(BlockCheck {
-                        storage: self.storage.clone(),
                         file: i,
-                        key: f.path.clone(),
-                        file_size: f.size,
                         blocks: blocks.clone(),
                         cache: self.cache.clone(),
                     })),
@@ -485,9 +481,10 @@ impl Reader {
                     (_, false) => None,
                 };
                 let mut reader = self.object(i, check.clone());
+                // The offset index lets a unit fetch only the pages holding its rows.
                 let metadata = ArrowReaderMetadata::load_async(
                     &mut reader,
-                    ArrowReaderOptions::new().with_page_index_policy(PageIndexPolicy::Optional),
+                    ArrowReaderOptions::new().with_offset_index_policy(PageIndexPolicy::Optional),
                 )
                 .await
                 .map_err(|e| parquet_failure(&self.storage, &f.path, e))?;
@@ -583,15 +580,8 @@ impl Reader {
                 break;
             };
             while let Some(batch) = unit_rx.recv().await {
-                let batch = match batch {
-                    Ok(b) => b,
-                    Err(e) => {
-                        for (_, t) in &running {
-                            t.abort();
-                        }
-                        return Err(e);
-                    }
-                };
+                // Returning drops the other units' receivers: their tasks stop at their next send.
+                let batch = batch?;
                 match (&mut rng, shuffle) {
                     (Some(rng), Some(s)) => {
                         buffered += batch.num_rows();
@@ -603,9 +593,6 @@ impl Reader {
                     }
                     _ => {
                         if tx.send(Ok(batch)).await.is_err() {
-                            for (_, t) in &running {
-                                t.abort();
-                            }
                             return Ok(());
                         }
                     }
@@ -841,11 +828,7 @@ mod tests {
         let key = &manifest.files[0].path;
         let mut bytes = lake.storage().get(key).await.unwrap().to_vec();
         bytes[10] ^= 0xff;
-        lake.storage().delete(key).await.unwrap();
-        lake.storage()
-            .put_new(key, bytes::Bytes::from(bytes))
-            .await
-            .unwrap();
+        overwrite(&lake, key, bytes).await;
         let scan = lake.scan(&r, ScanOptions::default()).await.unwrap();
         let err = scan
             .into_stream()
