@@ -51,9 +51,6 @@ pub(super) fn hash_file(path: &Path) -> std::io::Result<(String, u64)> {
 }
 
 pub(super) fn copy_verified(source: &Path, dest: &Path, sha256: &str) -> Result<(), CopyError> {
-    if dest.exists() {
-        return Err(CopyError::Exists);
-    }
     let mut from = File::open(source).map_err(io(source))?;
     let (mut to, staging) = staging_file(dest)?;
     let result = (|| {

@@ -401,16 +401,10 @@ impl Storage {
             return match copied {
                 Ok(()) => Ok(()),
                 Err(local::CopyError::Io(e)) => Err(e),
-                Err(local::CopyError::Source(found)) => Err(Error::Integrity {
-                    path: self.object_url(key),
-                    problem: format!("sha256 is {found}, the catalog recorded {sha256}"),
-                }),
-                Err(local::CopyError::Copy(found)) => Err(Error::Integrity {
-                    path: to.object_url(key),
-                    problem: format!(
-                        "the copy reads back as sha256 {found}, expected {sha256}; removed"
-                    ),
-                }),
+                Err(local::CopyError::Source(found)) => {
+                    Err(self.source_differs(key, &found, sha256))
+                }
+                Err(local::CopyError::Copy(found)) => Err(to.copy_differs(key, &found, sha256)),
                 Err(local::CopyError::Exists) => {
                     Box::pin(self.copy_verified(to, key, sha256)).await
                 }
@@ -430,23 +424,31 @@ impl Storage {
         let read = crate::format::hash::hex(&hasher.finalize());
         if read != sha256 {
             writer.abort().await;
-            return Err(Error::Integrity {
-                path: self.object_url(key),
-                problem: format!("sha256 is {read}, the catalog recorded {sha256}"),
-            });
+            return Err(self.source_differs(key, &read, sha256));
         }
         writer.finish().await?;
         let (written, _) = to.hash(key).await?;
         if written != sha256 {
             to.delete(key).await?;
-            return Err(Error::Integrity {
-                path: to.object_url(key),
-                problem: format!(
-                    "the copy reads back as sha256 {written}, expected {sha256}; removed"
-                ),
-            });
+            return Err(to.copy_differs(key, &written, sha256));
         }
         Ok(())
+    }
+
+    /// The object to be copied does not hash to what the catalog recorded.
+    fn source_differs(&self, key: &str, found: &str, expected: &str) -> Error {
+        Error::Integrity {
+            path: self.object_url(key),
+            problem: format!("sha256 is {found}, the catalog recorded {expected}"),
+        }
+    }
+
+    /// The copy made here did not read back whole, and was removed.
+    fn copy_differs(&self, key: &str, found: &str, expected: &str) -> Error {
+        Error::Integrity {
+            path: self.object_url(key),
+            problem: format!("the copy reads back as sha256 {found}, expected {expected}; removed"),
+        }
     }
 
     pub async fn get_range(&self, key: &str, range: Range<u64>) -> Result<Bytes> {
