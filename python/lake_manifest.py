@@ -66,6 +66,14 @@ def _sha256(path, chunk=1 << 20):
     return h.hexdigest()
 
 
+def _check(path, f, sha256, size):
+    """A file whose bytes hash to ``sha256`` (``size`` bytes) is the manifest's entry ``f``."""
+    if sha256 != f["sha256"] or size != f["size"]:
+        raise IntegrityError(
+            f"{path}: sha256 {sha256} ({size} bytes), the manifest says {f['sha256']} ({f['size']} bytes)"
+        )
+
+
 class Manifest:
     def __init__(self, path, root=None, digest=None):
         self.path = Path(path)
@@ -109,24 +117,22 @@ class Manifest:
 
     def verify(self):
         for f in self.files:
-            p = self.root / f["path"]
-            if not p.exists():
-                raise IntegrityError(f"{p}: missing")
-            actual = _sha256(p)
-            if actual != f["sha256"] or p.stat().st_size != f["size"]:
-                raise IntegrityError(f"{p}: sha256 {actual}, the manifest says {f['sha256']}")
+            p = self._existing(f)
+            _check(p, f, _sha256(p), p.stat().st_size)
+
+    def _existing(self, f):
+        p = self.root / f["path"]
+        if not p.exists():
+            raise IntegrityError(f"{p}: missing")
+        return p
 
     def _verified_bytes(self, i):
         """File ``i`` read once into memory and checked there, so the rows decoded are exactly
         the bytes that were hashed (one pass over storage, not a hash pass and a read pass)."""
         f = self.files[i]
-        p = self.root / f["path"]
-        if not p.exists():
-            raise IntegrityError(f"{p}: missing")
+        p = self._existing(f)
         raw = p.read_bytes()
-        actual = hashlib.sha256(raw).hexdigest()
-        if actual != f["sha256"] or len(raw) != f["size"]:
-            raise IntegrityError(f"{p}: sha256 {actual}, the manifest says {f['sha256']}")
+        _check(p, f, hashlib.sha256(raw).hexdigest(), len(raw))
         return raw
 
     def schema(self):
