@@ -129,6 +129,37 @@ pub enum Error {
         source: rusqlite::Error,
     },
 
+    #[error(
+        "another scheduler runs this lake: pid {pid} on {host}, since {since} (`{command}`); stop it, or use --watch to wait and take over when it ends"
+    )]
+    SchedulerRunning {
+        pid: u32,
+        host: String,
+        since: String,
+        command: String,
+    },
+
+    #[error(
+        "`{job}` ran longer than its timeout of {after} and was cancelled; nothing was committed"
+    )]
+    JobTimedOut { job: String, after: String },
+
+    #[error("`{job}` was stopped before it committed; nothing was committed")]
+    JobCancelled { job: String },
+
+    #[error("there is no run {id}")]
+    RunNotFound { id: i64 },
+
+    #[error("run {id} was of `{job}`, which has no job file now")]
+    JobGone { id: i64, job: String },
+
+    #[error("catalog `{}`: migration {migration} {problem}", path.display())]
+    CatalogMigration {
+        path: PathBuf,
+        migration: String,
+        problem: String,
+    },
+
     #[error("catalog `{}` has schema version {found}, newer than this lake ({supported}); upgrade lake", path.display())]
     CatalogTooNew {
         path: PathBuf,

@@ -2,7 +2,8 @@
 //!
 //! `LAKE_FAILPOINT=name:action[,name:action…]` with actions `panic`, `abort` (the process ends at
 //! once, running no cleanup, as under `kill -9`), `sleep(ms)` (widens a race window
-//! deterministically) and `error` (the operation fails there as if storage had). They are always
+//! deterministically), `error` (the operation fails there as if storage had) and `error(n)` (it
+//! fails the first n times the process passes there, then passes: a flaky step). They are always
 //! compiled in: checking one is a lookup in a map read once per process, and the fault suite runs
 //! the same binary users do. [`ALL`] lists every name.
 
@@ -30,6 +31,7 @@ pub const ALL: &[&str] = &[
     "gc.listed",
     "gc.deleting",
     "repair.copied",
+    "promote.batch",
 ];
 
 #[derive(Debug, Clone, PartialEq)]
@@ -38,6 +40,7 @@ enum Action {
     Abort,
     Sleep(Duration),
     Error,
+    ErrorTimes(usize),
 }
 
 fn configured() -> &'static HashMap<String, Action> {
@@ -57,13 +60,19 @@ fn parse(spec: &str) -> HashMap<String, Action> {
             "panic" => Action::Panic,
             "abort" => Action::Abort,
             "error" => Action::Error,
-            other => match other
-                .strip_prefix("sleep(")
-                .and_then(|s| s.strip_suffix(')'))
-                .and_then(|ms| ms.parse().ok())
-            {
-                Some(ms) => Action::Sleep(Duration::from_millis(ms)),
-                None => {
+            other => match (
+                other
+                    .strip_prefix("sleep(")
+                    .and_then(|s| s.strip_suffix(')'))
+                    .and_then(|ms| ms.parse().ok()),
+                other
+                    .strip_prefix("error(")
+                    .and_then(|s| s.strip_suffix(')'))
+                    .and_then(|n| n.parse().ok()),
+            ) {
+                (Some(ms), _) => Action::Sleep(Duration::from_millis(ms)),
+                (_, Some(n)) => Action::ErrorTimes(n),
+                _ => {
                     eprintln!("warning: LAKE_FAILPOINT: unknown action `{other}` for `{name}`");
                     continue;
                 }
@@ -74,6 +83,27 @@ fn parse(spec: &str) -> HashMap<String, Action> {
     out
 }
 
+/// How many times each `error(n)` failpoint has failed so far in this process.
+fn failures(name: &str) -> usize {
+    static SEEN: OnceLock<std::sync::Mutex<HashMap<String, usize>>> = OnceLock::new();
+    let mut seen = SEEN
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    let n = seen.entry(name.to_string()).or_default();
+    *n += 1;
+    *n - 1
+}
+
+/// Pass the failpoint `name` in async code: a `sleep` waits without holding the thread.
+pub async fn pass(name: &str) -> Result<()> {
+    if let Some(Action::Sleep(d)) = configured().get(name) {
+        tokio::time::sleep(*d).await;
+        return Ok(());
+    }
+    hit(name)
+}
+
 /// Pass the failpoint `name`: nothing happens unless `LAKE_FAILPOINT` names it.
 pub fn hit(name: &str) -> Result<()> {
     debug_assert!(ALL.contains(&name), "failpoint `{name}` is not in ALL");
@@ -81,6 +111,14 @@ pub fn hit(name: &str) -> Result<()> {
         return Ok(());
     };
     match action {
+        Action::ErrorTimes(n) => {
+            if failures(name) < *n {
+                return Err(Error::Injected {
+                    name: name.to_string(),
+                });
+            }
+            Ok(())
+        }
         Action::Panic => panic!("failpoint `{name}`"),
         Action::Abort => {
             eprintln!("failpoint `{name}`: abort");
@@ -102,7 +140,9 @@ mod tests {
 
     #[test]
     fn specs_parse() {
-        let points = parse("write.encoded:abort, gc.listed:sleep(250),move.copied:error,x");
+        let points =
+            parse("write.encoded:abort, gc.listed:sleep(250),move.copied:error,x,y:error(2)");
+        assert_eq!(points["y"], Action::ErrorTimes(2));
         assert_eq!(points["write.encoded"], Action::Abort);
         assert_eq!(
             points["gc.listed"],

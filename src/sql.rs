@@ -159,6 +159,19 @@ impl Lake {
         version: &VersionRow,
         verify: bool,
     ) -> Result<()> {
+        let table =
+            TableReference::partial(version.dataset.zone.as_str(), version.dataset.name.as_str());
+        self.register_version_as(ctx, version, verify, table).await
+    }
+
+    /// [`Lake::register_version`] under another table name (`result`, for checks).
+    pub(crate) async fn register_version_as(
+        &self,
+        ctx: &SessionContext,
+        version: &VersionRow,
+        verify: bool,
+        table: TableReference,
+    ) -> Result<()> {
         let (schema, files) = {
             let catalog = self.catalog();
             let tx = catalog.reader();
@@ -168,8 +181,6 @@ impl Lake {
             )
         };
         self.check_readable(version, &files, verify).await?;
-        let table =
-            TableReference::partial(version.dataset.zone.as_str(), version.dataset.name.as_str());
         self.register_files(ctx, table, Arc::new(schema), &files)
     }
 

@@ -42,9 +42,9 @@ pub struct MoveRow {
     pub owner: OwnerRecord,
 }
 
-const OWNER_COLUMNS: &str = "o.id, o.host, o.pid, o.proc_start, o.heartbeat_at";
+pub(super) const OWNER_COLUMNS: &str = "o.id, o.host, o.pid, o.proc_start, o.heartbeat_at";
 
-fn owner_at(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<OwnerRecord> {
+pub(super) fn owner_at(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<OwnerRecord> {
     let heartbeat: String = r.get(at + 4)?;
     Ok(OwnerRecord {
         id: r.get(at)?,
@@ -91,7 +91,8 @@ impl Tx<'_> {
             .execute(
                 "DELETE FROM owners WHERE id != ?1
                    AND NOT EXISTS (SELECT 1 FROM writes w WHERE w.owner_id = owners.id)
-                   AND NOT EXISTS (SELECT 1 FROM moves m WHERE m.owner_id = owners.id)",
+                   AND NOT EXISTS (SELECT 1 FROM moves m WHERE m.owner_id = owners.id)
+                   AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.owner_id = owners.id)",
                 [except],
             )
             .map_err(self.err())?;

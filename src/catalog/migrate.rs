@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use rusqlite::Connection;
+use rusqlite::{Connection, OptionalExtension};
 
 use crate::error::{Error, Result};
 
@@ -32,6 +32,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0007_file_blocks",
         include_str!("../../catalog/0007_file_blocks.sql"),
     ),
+    (
+        "0008_orchestration",
+        include_str!("../../catalog/0008_orchestration.sql"),
+    ),
 ];
 
 pub fn latest() -> i64 {
@@ -39,7 +43,20 @@ pub fn latest() -> i64 {
 }
 
 /// Bring the catalog at `path` up to date; each migration commits on its own.
+///
+/// Foreign keys are off while migrations run, so one can rebuild a table that others reference
+/// (SQLite's own recipe for a change `ALTER TABLE` cannot make); each migration is checked for
+/// dangling references before it commits, and they are on again after.
 pub fn apply(conn: &mut Connection, path: &Path) -> Result<()> {
+    conn.pragma_update(None, "foreign_keys", "OFF")
+        .map_err(Error::catalog(path))?;
+    let applied = apply_each(conn, path);
+    conn.pragma_update(None, "foreign_keys", "ON")
+        .map_err(Error::catalog(path))?;
+    applied
+}
+
+fn apply_each(conn: &mut Connection, path: &Path) -> Result<()> {
     let current: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .map_err(Error::catalog(path))?;
@@ -50,7 +67,7 @@ pub fn apply(conn: &mut Connection, path: &Path) -> Result<()> {
             supported: latest(),
         });
     }
-    for (index, (_name, sql)) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+    for (index, (name, sql)) in MIGRATIONS.iter().enumerate().skip(current as usize) {
         let tx = conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(Error::catalog(path))?;
@@ -62,6 +79,17 @@ pub fn apply(conn: &mut Connection, path: &Path) -> Result<()> {
             continue;
         }
         tx.execute_batch(sql).map_err(Error::catalog(path))?;
+        let dangling: Option<String> = tx
+            .query_row("PRAGMA foreign_key_check", [], |r| r.get(0))
+            .optional()
+            .map_err(Error::catalog(path))?;
+        if let Some(table) = dangling {
+            return Err(Error::CatalogMigration {
+                path: path.to_path_buf(),
+                migration: name.to_string(),
+                problem: format!("left rows of `{table}` referring to rows that do not exist"),
+            });
+        }
         tx.pragma_update(None, "user_version", index as i64 + 1)
             .map_err(Error::catalog(path))?;
         tx.commit().map_err(Error::catalog(path))?;

@@ -25,7 +25,7 @@ pub use datasets::{DatasetRow, DatasetSummary};
 pub use in_flight::{MoveRow, NewWrite, WriteRow};
 pub use lineage::ColumnEdge;
 pub use rules::{NewRule, Rule, TieredFile};
-pub use runs::{CheckRow, NewRun, RunRow};
+pub use runs::{CheckRow, LeaseHolder, NewRun, RunFilter, RunRow, RunSummary};
 pub use schemas::ColumnRow;
 pub use versions::{FileRow, NewVersion, SchemaChange, SourceRow, VersionRow, VersionState};
 
@@ -189,6 +189,57 @@ mod tests {
         assert!(
             matches!(err, Error::CatalogTooNew { found: 999, .. }),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn rebuilding_the_runs_table_keeps_runs_and_their_references() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.sqlite");
+        let mut conn = Connection::open(&path).unwrap();
+        conn.pragma_update(None, "foreign_keys", "ON").unwrap();
+        // A catalog as the release before orchestration left it, with a run and its check.
+        for (i, (_, sql)) in migrate::MIGRATIONS.iter().take(7).enumerate() {
+            conn.execute_batch(sql).unwrap();
+            conn.pragma_update(None, "user_version", i as i64 + 1)
+                .unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO runs (job, job_path, sql_digest, sql_text, inputs_key, status, started_at,
+                               finished_at, duration_ms, actor)
+             VALUES ('silver.x', 'jobs/silver/x.sql', 'd', 'SELECT 1', '', 'failed', 't', 't', 5, 'me');
+             INSERT INTO check_results (run_id, name, kind, status, failing)
+             VALUES (1, 'unique(a)', 'unique', 'fail', 2);",
+        )
+        .unwrap();
+        migrate::apply(&mut conn, &path).unwrap();
+        let (status, attempt, trigger): (String, i64, String) = conn
+            .query_row(
+                "SELECT status, attempt, trigger FROM runs WHERE id = 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap();
+        assert_eq!(
+            (status.as_str(), attempt, trigger.as_str()),
+            ("failed", 1, "promote")
+        );
+        // The check still points at its run, foreign keys are on again, and the new states fit.
+        let dangling: i64 = conn
+            .query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(dangling, 0);
+        let on: i64 = conn
+            .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(on, 1);
+        conn.execute("UPDATE runs SET status = 'timed_out' WHERE id = 1", [])
+            .unwrap();
+        assert!(
+            conn.execute("DELETE FROM runs WHERE id = 1", []).is_err(),
+            "check_results must still reference runs"
         );
     }
 }

@@ -1,11 +1,13 @@
-//! Runs of promote jobs and the data checks they ran.
+//! Runs of promote jobs and the data checks they ran; the scheduler's lease and cron slots.
 
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
 use super::Tx;
+use super::in_flight::{OWNER_COLUMNS, owner_at};
 use crate::error::Result;
 use crate::ident::Version;
+use crate::owner::OwnerRecord;
 
 /// One check's result.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -17,6 +19,8 @@ pub struct CheckRow {
     pub failing: u64,
     /// A few rows that failed the check.
     pub sample: serde_json::Value,
+    /// `error` (a failure blocks the commit) or `warn` (`check[warn]:`, recorded only).
+    pub severity: String,
 }
 
 /// What a finished run records.
@@ -27,7 +31,7 @@ pub struct NewRun {
     pub sql_digest: String,
     pub sql_text: String,
     pub inputs_key: String,
-    /// `success`, `failed` or `skipped`.
+    /// `success`, `failed`, `skipped`, `waiting`, `timed_out` or `cancelled`.
     pub status: &'static str,
     pub output_version_id: Option<i64>,
     pub rows: Option<u64>,
@@ -40,6 +44,12 @@ pub struct NewRun {
     pub actor: String,
     pub input_version_ids: Vec<i64>,
     pub checks: Vec<CheckRow>,
+    /// 1, or the retry's number counting the first attempt.
+    pub attempt: u32,
+    /// The first attempt's run, for a retry.
+    pub retry_of: Option<i64>,
+    /// `promote`, `on_new_input`, `cron`, `after` or `retry`.
+    pub trigger: &'static str,
 }
 
 /// A run as the catalog remembers it.
@@ -54,6 +64,17 @@ pub struct RunRow {
     pub started_at: String,
     pub duration_ms: u64,
     pub error: Option<String>,
+    pub attempt: u32,
+    pub retry_of: Option<i64>,
+    pub trigger: String,
+}
+
+/// Who holds a lease, to say so or to judge whether they still live.
+#[derive(Debug, Clone)]
+pub struct LeaseHolder {
+    pub owner: OwnerRecord,
+    pub command: String,
+    pub acquired_at: String,
 }
 
 impl Tx<'_> {
@@ -62,8 +83,10 @@ impl Tx<'_> {
             .execute(
                 "INSERT INTO runs (job, job_path, sql_digest, sql_text, inputs_key, status,
                                    output_version_id, rows, bytes, backfill, started_at,
-                                   finished_at, duration_ms, error, actor)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                                   finished_at, duration_ms, error, actor, attempt, retry_of,
+                                   trigger)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
+                         ?17, ?18)",
                 params![
                     run.job,
                     run.job_path,
@@ -79,7 +102,10 @@ impl Tx<'_> {
                     run.finished_at,
                     run.duration_ms as i64,
                     run.error,
-                    run.actor
+                    run.actor,
+                    run.attempt,
+                    run.retry_of,
+                    run.trigger
                 ],
             )
             .map_err(self.err())?;
@@ -95,8 +121,9 @@ impl Tx<'_> {
         for c in &run.checks {
             self.conn
                 .execute(
-                    "INSERT INTO check_results (run_id, version_id, name, kind, status, failing, sample)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    "INSERT INTO check_results (run_id, version_id, name, kind, status, failing, sample,
+                                                severity)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                     params![
                         run_id,
                         run.output_version_id,
@@ -104,7 +131,8 @@ impl Tx<'_> {
                         c.kind,
                         if c.passed { "pass" } else { "fail" },
                         c.failing as i64,
-                        c.sample.to_string()
+                        c.sample.to_string(),
+                        c.severity
                     ],
                 )
                 .map_err(self.err())?;
@@ -116,10 +144,10 @@ impl Tx<'_> {
     pub fn last_success(&self, job: &str) -> Result<Option<RunRow>> {
         self.conn
             .query_row(
-                "SELECT r.id, r.job, r.sql_digest, r.inputs_key, r.status, v.version, r.started_at,
-                        r.duration_ms, r.error
-                 FROM runs r LEFT JOIN versions v ON v.id = r.output_version_id
-                 WHERE r.job = ?1 AND r.status = 'success' ORDER BY r.id DESC LIMIT 1",
+                &format!(
+                    "SELECT {RUN_COLUMNS} FROM runs r LEFT JOIN versions v ON v.id = r.output_version_id
+                     WHERE r.job = ?1 AND r.status = 'success' ORDER BY r.id DESC LIMIT 1"
+                ),
                 [job],
                 run_row,
             )
@@ -132,25 +160,176 @@ impl Tx<'_> {
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT name, kind, status, failing, sample FROM check_results
+                "SELECT name, kind, status, failing, sample, severity FROM check_results
                  WHERE version_id = ?1 ORDER BY id",
             )
             .map_err(self.err())?;
         let rows = stmt
-            .query_map([version_id], |r| {
-                let sample: Option<String> = r.get(4)?;
-                Ok(CheckRow {
-                    name: r.get(0)?,
-                    kind: r.get(1)?,
-                    passed: r.get::<_, String>(2)? == "pass",
-                    failing: r.get::<_, i64>(3)? as u64,
-                    sample: sample
-                        .and_then(|s| serde_json::from_str(&s).ok())
-                        .unwrap_or(serde_json::Value::Null),
-                })
-            })
+            .query_map([version_id], check_row)
             .map_err(self.err())?;
         rows.collect::<rusqlite::Result<_>>().map_err(self.err())
+    }
+}
+
+fn check_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CheckRow> {
+    let sample: Option<String> = r.get(4)?;
+    Ok(CheckRow {
+        name: r.get(0)?,
+        kind: r.get(1)?,
+        passed: r.get::<_, String>(2)? == "pass",
+        failing: r.get::<_, i64>(3)? as u64,
+        sample: sample
+            .and_then(|s| serde_json::from_str(&s).ok())
+            .unwrap_or(serde_json::Value::Null),
+        severity: r.get(5)?,
+    })
+}
+
+const RUN_COLUMNS: &str = "r.id, r.job, r.sql_digest, r.inputs_key, r.status, v.version, \
+     r.started_at, r.duration_ms, r.error, r.attempt, r.retry_of, r.trigger";
+
+impl Tx<'_> {
+    /// The job's latest run of any kind, if any.
+    pub fn last_run(&self, job: &str) -> Result<Option<RunRow>> {
+        self.conn
+            .query_row(
+                &format!(
+                    "SELECT {RUN_COLUMNS} FROM runs r LEFT JOIN versions v ON v.id = r.output_version_id
+                     WHERE r.job = ?1 ORDER BY r.id DESC LIMIT 1"
+                ),
+                [job],
+                run_row,
+            )
+            .optional()
+            .map_err(self.err())
+    }
+
+    /// One run by its id.
+    pub fn run(&self, id: i64) -> Result<Option<RunRow>> {
+        self.conn
+            .query_row(
+                &format!(
+                    "SELECT {RUN_COLUMNS} FROM runs r LEFT JOIN versions v ON v.id = r.output_version_id
+                     WHERE r.id = ?1"
+                ),
+                [id],
+                run_row,
+            )
+            .optional()
+            .map_err(self.err())
+    }
+
+    /// The highest attempt number among a first run and its retries.
+    pub fn last_attempt(&self, first: i64) -> Result<u32> {
+        self.conn
+            .query_row(
+                "SELECT max(attempt) FROM runs WHERE id = ?1 OR retry_of = ?1",
+                [first],
+                |r| r.get::<_, Option<i64>>(0),
+            )
+            .map(|n| n.unwrap_or(1) as u32)
+            .map_err(self.err())
+    }
+
+    /// When the job's last success finished, if it ever succeeded.
+    pub fn last_success_at(&self, job: &str) -> Result<Option<String>> {
+        self.conn
+            .query_row(
+                "SELECT finished_at FROM runs WHERE job = ?1 AND status = 'success'
+                 ORDER BY id DESC LIMIT 1",
+                [job],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.err())
+    }
+
+    /// Note that a job still waits: the latest `waiting` run of the job, if it is the job's
+    /// latest run and waits for the same reason, gets `now` as its finish time instead of a new
+    /// row being added each pass. Returns the run's id.
+    pub fn record_waiting(&self, run: &NewRun) -> Result<i64> {
+        if let Some(last) = self.last_run(&run.job)?
+            && last.status == "waiting"
+            && last.error == run.error
+        {
+            self.conn
+                .execute(
+                    "UPDATE runs SET finished_at = ?2 WHERE id = ?1",
+                    params![last.id, run.finished_at],
+                )
+                .map_err(self.err())?;
+            return Ok(last.id);
+        }
+        self.insert_run(run)
+    }
+
+    /// The latest cron slot the job was considered at.
+    pub fn last_slot(&self, job: &str) -> Result<Option<String>> {
+        self.conn
+            .query_row(
+                "SELECT last_slot FROM schedule_slots WHERE job = ?1",
+                [job],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.err())
+    }
+
+    pub fn set_last_slot(&self, job: &str, slot: &str) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT INTO schedule_slots (job, last_slot) VALUES (?1, ?2)
+                 ON CONFLICT (job) DO UPDATE SET last_slot = excluded.last_slot",
+                params![job, slot],
+            )
+            .map_err(self.err())?;
+        Ok(())
+    }
+
+    /// Who holds lease `name`, if anyone.
+    pub fn lease_holder(&self, name: &str) -> Result<Option<LeaseHolder>> {
+        self.conn
+            .query_row(
+                &format!(
+                    "SELECT {OWNER_COLUMNS}, o.command, l.acquired_at
+                     FROM leases l JOIN owners o ON o.id = l.owner_id WHERE l.name = ?1"
+                ),
+                [name],
+                |r| {
+                    Ok(LeaseHolder {
+                        owner: owner_at(r, 0)?,
+                        command: r.get(5)?,
+                        acquired_at: r.get(6)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(self.err())
+    }
+
+    /// Give lease `name` to `owner_id`, replacing whoever held it (the caller has judged them
+    /// gone, in this same transaction).
+    pub fn put_lease(&self, name: &str, owner_id: &str, now: &str) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT INTO leases (name, owner_id, acquired_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (name) DO UPDATE SET owner_id = excluded.owner_id,
+                                                  acquired_at = excluded.acquired_at",
+                params![name, owner_id, now],
+            )
+            .map_err(self.err())?;
+        Ok(())
+    }
+
+    /// Let go of lease `name` if `owner_id` holds it.
+    pub fn release_lease(&self, name: &str, owner_id: &str) -> Result<()> {
+        self.conn
+            .execute(
+                "DELETE FROM leases WHERE name = ?1 AND owner_id = ?2",
+                params![name, owner_id],
+            )
+            .map_err(self.err())?;
+        Ok(())
     }
 }
 
@@ -165,5 +344,160 @@ fn run_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
         started_at: r.get(6)?,
         duration_ms: r.get::<_, i64>(7)? as u64,
         error: r.get(8)?,
+        attempt: r.get::<_, i64>(9)? as u32,
+        retry_of: r.get(10)?,
+        trigger: r.get(11)?,
     })
+}
+
+/// A run as `lake runs` lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunSummary {
+    pub id: i64,
+    pub job: String,
+    /// `success`, `failed`, `skipped`, `waiting`, `timed_out` or `cancelled`.
+    pub status: String,
+    /// What started it: `promote`, `on_new_input`, `cron`, `after` or `retry`.
+    pub trigger: String,
+    pub attempt: u32,
+    pub retry_of: Option<i64>,
+    /// The exact inputs read, `bronze.orders@v3`.
+    pub inputs: Vec<String>,
+    /// The version committed, `silver.orders_clean@v4`.
+    pub output: Option<String>,
+    pub rows: Option<u64>,
+    pub backfill: bool,
+    pub started_at: String,
+    pub finished_at: String,
+    pub duration_ms: u64,
+    pub error: Option<String>,
+    pub actor: String,
+    pub job_path: String,
+    /// sha256 of the job file the run ran.
+    pub sql_digest: String,
+}
+
+/// Which runs `lake runs` lists.
+#[derive(Debug, Clone, Default)]
+pub struct RunFilter {
+    /// Jobs by name (`silver.orders_clean`) or zone (`silver`); all when empty.
+    pub jobs: Vec<String>,
+    pub status: Option<String>,
+    /// Runs started at or after this timestamp.
+    pub since: Option<String>,
+    pub limit: usize,
+}
+
+impl Tx<'_> {
+    /// Runs matching `filter`, newest first.
+    pub fn list_runs(&self, filter: &RunFilter) -> Result<Vec<RunSummary>> {
+        let picked = |job: &str| {
+            filter.jobs.is_empty()
+                || filter
+                    .jobs
+                    .iter()
+                    .any(|j| j == job || job.split_once('.').is_some_and(|(zone, _)| zone == j))
+        };
+        let mut out = Vec::new();
+        for run in self.query_runs(
+            "WHERE (?1 IS NULL OR r.status = ?1) AND (?2 IS NULL OR r.started_at >= ?2)",
+            params![filter.status, filter.since],
+        )? {
+            if !picked(&run.job) {
+                continue;
+            }
+            out.push(run);
+            if filter.limit > 0 && out.len() >= filter.limit {
+                break;
+            }
+        }
+        for run in &mut out {
+            run.inputs = self.run_inputs(run.id)?;
+        }
+        Ok(out)
+    }
+
+    /// One run, with its inputs.
+    pub fn run_summary(&self, id: i64) -> Result<Option<RunSummary>> {
+        let mut found = self.query_runs("WHERE r.id = ?1", [id])?.pop();
+        if let Some(run) = &mut found {
+            run.inputs = self.run_inputs(id)?;
+        }
+        Ok(found)
+    }
+
+    /// A first attempt and its retries, in order.
+    pub fn attempts(&self, first: i64) -> Result<Vec<RunSummary>> {
+        let mut all = self.query_runs("WHERE r.id = ?1 OR r.retry_of = ?1", [first])?;
+        all.reverse();
+        for run in &mut all {
+            run.inputs = self.run_inputs(run.id)?;
+        }
+        Ok(all)
+    }
+
+    /// The checks a run ran, failing ones with their sample rows.
+    pub fn run_checks(&self, run_id: i64) -> Result<Vec<CheckRow>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT name, kind, status, failing, sample, severity FROM check_results
+                 WHERE run_id = ?1 ORDER BY id",
+            )
+            .map_err(self.err())?;
+        let rows = stmt.query_map([run_id], check_row).map_err(self.err())?;
+        rows.collect::<rusqlite::Result<_>>().map_err(self.err())
+    }
+
+    fn query_runs(&self, filter: &str, p: impl rusqlite::Params) -> Result<Vec<RunSummary>> {
+        let sql = format!(
+            "SELECT r.id, r.job, r.status, r.trigger, r.attempt, r.retry_of,
+                    (SELECT d.zone || '.' || d.name || '@v' || v.version
+                     FROM versions v JOIN datasets d ON d.id = v.dataset_id
+                     WHERE v.id = r.output_version_id),
+                    r.rows, r.backfill, r.started_at, r.finished_at, r.duration_ms, r.error,
+                    r.actor, r.job_path, r.sql_digest
+             FROM runs r {filter} ORDER BY r.id DESC"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql).map_err(self.err())?;
+        let rows = stmt
+            .query_map(p, |r| {
+                Ok(RunSummary {
+                    id: r.get(0)?,
+                    job: r.get(1)?,
+                    status: r.get(2)?,
+                    trigger: r.get(3)?,
+                    attempt: r.get::<_, i64>(4)? as u32,
+                    retry_of: r.get(5)?,
+                    inputs: Vec::new(),
+                    output: r.get(6)?,
+                    rows: r.get::<_, Option<i64>>(7)?.map(|n| n as u64),
+                    backfill: r.get(8)?,
+                    started_at: r.get(9)?,
+                    finished_at: r.get(10)?,
+                    duration_ms: r.get::<_, i64>(11)? as u64,
+                    error: r.get(12)?,
+                    actor: r.get(13)?,
+                    job_path: r.get(14)?,
+                    sql_digest: r.get(15)?,
+                })
+            })
+            .map_err(self.err())?;
+        rows.collect::<rusqlite::Result<_>>().map_err(self.err())
+    }
+
+    /// The exact input versions a run read, sorted.
+    pub fn run_inputs(&self, run_id: i64) -> Result<Vec<String>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT d.zone || '.' || d.name || '@v' || v.version
+                 FROM run_inputs ri JOIN versions v ON v.id = ri.version_id
+                 JOIN datasets d ON d.id = v.dataset_id
+                 WHERE ri.run_id = ?1 ORDER BY 1",
+            )
+            .map_err(self.err())?;
+        let rows = stmt.query_map([run_id], |r| r.get(0)).map_err(self.err())?;
+        rows.collect::<rusqlite::Result<_>>().map_err(self.err())
+    }
 }

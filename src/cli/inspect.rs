@@ -16,9 +16,13 @@ pub struct LsArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct ShowArgs {
-    /// A dataset or version: bronze.orders, bronze.orders@v3, @latest~1, @2026-01-01T00:00:00Z, @sha256:…
+    /// A dataset or version: bronze.orders, bronze.orders@v3, @latest~1, @2026-01-01T00:00:00Z,
+    /// @sha256:…; or `run ID` for a job run.
     #[arg(value_name = "REF")]
     reference: String,
+    /// With `run`: the run's id (`lake runs` lists them).
+    #[arg(value_name = "ID")]
+    id: Option<i64>,
     #[arg(long)]
     pub json: bool,
 }
@@ -66,6 +70,19 @@ pub fn ls(lake: &Lake, args: &LsArgs, p: Printer) -> Result<(), Failure> {
 }
 
 pub fn show(lake: &Lake, args: &ShowArgs, p: Printer) -> Result<(), Failure> {
+    if args.reference == "run" {
+        let Some(id) = args.id else {
+            return Err(Failure::usage(
+                "`lake show run` needs a run id: `lake show run 12`",
+            ));
+        };
+        return super::run::show_run(lake, id, p);
+    }
+    if args.id.is_some() {
+        return Err(Failure::usage(
+            "`lake show` takes one ref, or `run ID` for a job run",
+        ));
+    }
     let r: DatasetRef = args.reference.parse()?;
     let info = lake.describe(&r)?;
     if p.json {

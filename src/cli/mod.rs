@@ -10,6 +10,7 @@ mod promote;
 mod query;
 mod reads;
 mod report;
+mod run;
 mod search;
 
 use std::path::PathBuf;
@@ -51,6 +52,14 @@ enum Command {
     Log(inspect::LogArgs),
     /// Run the SQL jobs in jobs/<zone>/ that turn bronze into silver and gold.
     Promote(promote::Args),
+    /// Run the jobs that are due by their schedules and new input versions; once, or watching.
+    Run(run::Args),
+    /// Run each job's checks over its latest version, building nothing.
+    Test(run::TestArgs),
+    /// Run a run's job again on exactly the input versions that run read.
+    Retry(run::RetryArgs),
+    /// List job runs, newest first: status, trigger and attempt, exact inputs, output, error.
+    Runs(run::RunsArgs),
     /// Run a read-only SQL query over the datasets.
     Query(query::Args),
     /// Show which versions a version was computed from, or what was computed from it.
@@ -105,6 +114,10 @@ pub fn main() -> i32 {
             return report::EXIT_FAILED;
         }
     };
+    // `lake run` handles its own signals: it cancels running jobs and releases its lease.
+    if matches!(cli.command, Command::Run(_)) {
+        return runtime.block_on(run(cli));
+    }
     runtime.block_on(async {
         tokio::select! {
             code = run(cli) => code,
@@ -166,6 +179,16 @@ async fn dispatch(cli: Cli) -> Result<(), Failure> {
         Command::Query(args) => {
             let printer = p(args.json);
             query::run(lake, args, printer).await
+        }
+        Command::Run(args) => {
+            let printer = p(args.json);
+            run::run(lake, args, printer).await
+        }
+        Command::Runs(args) => run::runs(lake, &args, p(args.json)),
+        Command::Retry(args) => run::retry(lake, &args, p(args.json)).await,
+        Command::Test(args) => {
+            let printer = p(args.json);
+            run::test(lake, args, printer).await
         }
         Command::Lineage(args) => lineage::run(lake, &args, p(args.json)),
         Command::Tag(args) => lifecycle::tag(lake, &args, p(args.json)),

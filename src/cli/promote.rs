@@ -84,14 +84,16 @@ fn print_job(p: &Printer, i: usize, n: usize, job: &JobReport) {
                 job.inputs.join(", ")
             }
         )),
-        JobStatus::Skipped => p.out(format!(
-            "{head} SKIP {}  {}",
+        JobStatus::Skipped | JobStatus::Waiting | JobStatus::Held => p.out(format!(
+            "{head} {} {}  {}",
+            label(job.status),
             job.job,
             job.error.as_deref().unwrap_or_default()
         )),
-        JobStatus::Failed => {
+        JobStatus::Failed | JobStatus::TimedOut | JobStatus::Cancelled => {
             p.out(format!(
-                "{head} FAILED {}  {}",
+                "{head} {} {}  {}",
+                label(job.status),
                 job.job,
                 job.error.as_deref().unwrap_or_default()
             ));
@@ -110,11 +112,35 @@ fn print_job(p: &Printer, i: usize, n: usize, job: &JobReport) {
             }
         }
     }
+    if job.status == JobStatus::Ok {
+        for c in job.checks.iter().filter(|c| !c.passed) {
+            p.out(format!(
+                "    warn: check {}: {}",
+                c.name,
+                plural(c.failing, "failing row", "failing rows")
+            ));
+        }
+    }
     for d in &job.drift {
         p.out(format!("    schema: {d}"));
     }
     if let Some(h) = &job.hook_error {
         eprintln!("warning: {h}");
+    }
+}
+
+/// A status as the job lines spell it.
+pub fn label(status: JobStatus) -> &'static str {
+    match status {
+        JobStatus::Ok => "OK",
+        JobStatus::Failed => "FAILED",
+        JobStatus::Skipped => "SKIP",
+        JobStatus::UpToDate => "UP-TO-DATE",
+        JobStatus::WouldRun => "WOULD RUN",
+        JobStatus::Waiting => "WAITING",
+        JobStatus::TimedOut => "TIMED OUT",
+        JobStatus::Cancelled => "CANCELLED",
+        JobStatus::Held => "HELD",
     }
 }
 

@@ -42,6 +42,7 @@ fn hint(e: &Error) -> Option<String> {
             "the lake is kept as it is; `lake ls` shows what it holds".into()
         }
         Error::DatasetNotFound { .. } => "`lake ls` lists the datasets".into(),
+        Error::RunNotFound { .. } => "`lake runs` lists the runs".into(),
         Error::VersionNotFound { dataset, .. } => {
             format!("`lake log {dataset}` lists its versions")
         }

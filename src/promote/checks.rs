@@ -272,6 +272,7 @@ impl Check {
                 _ => count,
             },
             sample,
+            severity: "error".into(),
         })
     }
 }

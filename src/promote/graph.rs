@@ -194,6 +194,16 @@ impl Graph {
             .collect())
     }
 
+    /// The jobs whose outputs job `i` reads directly, each once.
+    pub fn upstream(&self, i: usize) -> BTreeSet<usize> {
+        self.upstream[i].iter().copied().collect()
+    }
+
+    /// The jobs that read job `i`'s output directly, each once.
+    pub fn downstream(&self, i: usize) -> BTreeSet<usize> {
+        self.downstream[i].iter().copied().collect()
+    }
+
     /// Jobs that read job `i`'s output, directly or not.
     pub fn dependents(&self, i: usize) -> BTreeSet<usize> {
         let mut all = self.closure(i, &self.downstream);

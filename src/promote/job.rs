@@ -8,12 +8,19 @@
 //! -- check: range(amount, -10000, 10000)
 //! -- check: row_count(1, 10000000)
 //! -- check: sql: SELECT * FROM result WHERE amount < 0 AND status <> 'refunded'
+//! -- check[warn]: not_null(email)
 //! -- pin: bronze.customers@v3
 //! -- allow: breaking_change
+//! -- schedule: cron: "0 3 * * *", tz: Europe/Paris
+//! -- require: bronze.orders rows >= 1000
+//! -- retries: 3
+//! -- retry_delay: 30s
+//! -- timeout: 10m
 //! SELECT …
 //! ```
 //! The header ends at the first line that is neither a comment nor blank. Other comments are
 //! free text. The SQL's line numbers are the file's, so parser errors point into the file.
+//! The scheduling keys are read by [`super::policy`].
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -23,6 +30,15 @@ use crate::format::hash::sha256_hex;
 use crate::ident::{DatasetRef, Selector, Zone};
 
 use super::checks::Check;
+use super::policy::{Policy, Require, Trigger, parse_duration};
+
+/// A check of the job's result: `check:` blocks the commit when it fails, `check[warn]:` only
+/// records the failure.
+#[derive(Debug, Clone)]
+pub struct JobCheck {
+    pub check: Check,
+    pub warn: bool,
+}
 
 #[derive(Debug, Clone)]
 pub struct Job {
@@ -34,10 +50,12 @@ pub struct Job {
     pub text: String,
     pub sql_digest: String,
     pub description: Option<String>,
-    pub checks: Vec<Check>,
+    pub checks: Vec<JobCheck>,
     /// Inputs held at a version by the header (`-- pin: bronze.orders@v3`).
     pub pins: BTreeMap<DatasetRef, Selector>,
     pub allow_breaking: bool,
+    /// When `lake run` considers it, what must hold first, retries and time limit.
+    pub policy: Policy,
 }
 
 /// Every `*.sql` under `jobs_dir/<zone>/`, sorted by path.
@@ -109,6 +127,7 @@ pub fn load(path: &Path, relative: PathBuf) -> Result<Job> {
         checks: Vec::new(),
         pins: BTreeMap::new(),
         allow_breaking: false,
+        policy: Policy::default(),
         text: String::new(),
     };
     for (i, line) in text.lines().enumerate() {
@@ -126,7 +145,10 @@ pub fn load(path: &Path, relative: PathBuf) -> Result<Job> {
         let at_line = |problem: String| invalid(format!("line {}: {problem}", i + 1));
         match key {
             "description" => job.description = Some(value.to_string()),
-            "check" => job.checks.push(Check::parse(value).map_err(at_line)?),
+            "check" | "check[warn]" => job.checks.push(JobCheck {
+                check: Check::parse(value).map_err(at_line)?,
+                warn: key == "check[warn]",
+            }),
             "pin" => {
                 let r: DatasetRef = value.parse().map_err(|e: Error| at_line(e.to_string()))?;
                 let selector = r.selector.clone().ok_or_else(|| {
@@ -144,11 +166,31 @@ pub fn load(path: &Path, relative: PathBuf) -> Result<Job> {
                     )));
                 }
             },
+            "schedule" => job.policy.trigger = Trigger::parse(value).map_err(at_line)?,
+            "require" => job
+                .policy
+                .requires
+                .push(Require::parse(value).map_err(at_line)?),
+            "retries" => {
+                job.policy.retries = value.parse().ok().filter(|n| *n <= 100).ok_or_else(|| {
+                    at_line(format!(
+                        "`retries: {value}` needs a whole number from 0 to 100"
+                    ))
+                })?
+            }
+            "retry_delay" => job.policy.retry_delay = parse_duration(value).map_err(at_line)?,
+            "timeout" => {
+                let d = parse_duration(value).map_err(at_line)?;
+                if d.is_zero() {
+                    return Err(at_line("`timeout:` needs a positive duration".into()));
+                }
+                job.policy.timeout = Some(d);
+            }
             // Free text that happens to contain a colon (`-- Note: …`): directives are lowercase words.
             k if !k.chars().all(|c| c.is_ascii_lowercase() || c == '_') => {}
             other => {
                 return Err(at_line(format!(
-                    "unknown header key `{other}`; expected description, check, pin or allow"
+                    "unknown header key `{other}`; expected description, check, pin, allow, schedule, require, retries, retry_delay or timeout"
                 )));
             }
         }

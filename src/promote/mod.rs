@@ -11,6 +11,8 @@ pub mod checks;
 pub mod graph;
 pub mod job;
 pub mod lineage_plan;
+pub mod policy;
+pub mod scheduler;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
@@ -43,6 +45,14 @@ pub enum JobStatus {
     UpToDate,
     /// `--dry-run`: it would run.
     WouldRun,
+    /// Due, but a `require:` does not hold yet (`lake run`).
+    Waiting,
+    /// Cancelled at its `timeout:`; nothing was committed.
+    TimedOut,
+    /// Stopped by a signal before it committed; nothing was committed.
+    Cancelled,
+    /// Not run by `lake run`: its last run failed on these same inputs and SQL.
+    Held,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -64,6 +74,8 @@ pub struct JobReport {
     pub run_id: Option<i64>,
     /// The `on_failure` command's own failure, if it had one.
     pub hook_error: Option<String>,
+    /// 1 for a first attempt; `lake run` retries count on from there.
+    pub attempt: u32,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -75,6 +87,9 @@ pub struct PromoteReport {
     pub up_to_date: usize,
     pub elapsed_ms: u64,
 }
+
+/// Told a job's exact inputs (`bronze.orders@v3`) as it starts.
+pub type StartFn = Arc<dyn Fn(&[String]) + Send + Sync>;
 
 /// Called as each job finishes: (position from 1, jobs in the plan, its report).
 pub type JobFn = Arc<dyn Fn(usize, usize, &JobReport) + Send + Sync>;
@@ -103,6 +118,124 @@ pub struct Promote<'a> {
     full_refresh: bool,
     at: BTreeMap<DatasetRef, Selector>,
     on_job: Option<JobFn>,
+}
+
+/// `lake test`: one job's checks over its latest version.
+#[derive(Debug, Clone, Serialize)]
+pub struct JobTest {
+    pub job: DatasetRef,
+    /// The version tested, `silver.orders@v4`; none if the job never committed one.
+    #[serde(rename = "ref")]
+    pub reference: Option<String>,
+    /// `pass`, `fail` (a blocking check failed), `warn` (only `check[warn]` ones did),
+    /// `no_version` or `no_checks`.
+    pub status: &'static str,
+    pub checks: Vec<CheckRow>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TestReport {
+    pub jobs: Vec<JobTest>,
+    pub passed: usize,
+    pub failed: usize,
+    pub warned: usize,
+}
+
+/// The jobs of a project and the order a selection of them runs in.
+struct Prepared {
+    jobs: Vec<Job>,
+    parsed: Vec<Parsed>,
+    graph: graph::Graph,
+    plan: Vec<usize>,
+    planned: BTreeSet<DatasetRef>,
+}
+
+impl PromoteReport {
+    fn of(jobs: Vec<JobReport>, started: Instant) -> PromoteReport {
+        let count = |s: JobStatus| jobs.iter().filter(|r| r.status == s).count();
+        PromoteReport {
+            ok: count(JobStatus::Ok),
+            failed: count(JobStatus::Failed) + count(JobStatus::TimedOut),
+            skipped: count(JobStatus::Skipped),
+            up_to_date: count(JobStatus::UpToDate),
+            jobs,
+            elapsed_ms: started.elapsed().as_millis() as u64,
+        }
+    }
+}
+
+/// One attempt at a job: what started it, which attempt it is, the exact input versions a
+/// retry reuses, and when it must stop.
+#[derive(Clone)]
+pub(crate) struct Attempt {
+    /// `promote`, `on_new_input`, `cron`, `after` or `retry`.
+    pub trigger: &'static str,
+    pub number: u32,
+    /// The first attempt's run, for every retry.
+    pub retry_of: Option<i64>,
+    pub pins: BTreeMap<DatasetRef, Selector>,
+    pub stop: Stop,
+    /// Hold the job (run nothing) if its last run failed on the same SQL and inputs.
+    pub hold_failed: bool,
+    /// Told the exact inputs once the job is found to need running.
+    pub on_start: Option<StartFn>,
+}
+
+impl Attempt {
+    pub(crate) fn first(trigger: &'static str) -> Attempt {
+        Attempt {
+            trigger,
+            number: 1,
+            retry_of: None,
+            pins: BTreeMap::new(),
+            stop: Stop::default(),
+            hold_failed: false,
+            on_start: None,
+        }
+    }
+}
+
+/// When a running job must give up before it commits: its deadline, or a shutdown.
+#[derive(Clone, Default)]
+pub(crate) struct Stop {
+    pub deadline: Option<(tokio::time::Instant, std::time::Duration)>,
+    pub shutdown: Option<tokio::sync::watch::Receiver<bool>>,
+}
+
+impl Stop {
+    /// Resolves, with the error to record, once the job must stop; never, if nothing stops it.
+    pub(crate) async fn reached(&self, job: &DatasetRef) -> Error {
+        let timed_out = async {
+            match self.deadline {
+                Some((at, after)) => {
+                    tokio::time::sleep_until(at).await;
+                    Error::JobTimedOut {
+                        job: job.to_string(),
+                        after: crate::ident::format_age(after.as_secs().max(1)),
+                    }
+                }
+                None => std::future::pending().await,
+            }
+        };
+        let shut_down = async {
+            match &self.shutdown {
+                Some(rx) => {
+                    let mut rx = rx.clone();
+                    if rx.wait_for(|stop| *stop).await.is_err() {
+                        std::future::pending::<()>().await;
+                    }
+                    Error::JobCancelled {
+                        job: job.to_string(),
+                    }
+                }
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            e = timed_out => e,
+            e = shut_down => e,
+        }
+    }
 }
 
 /// A job that failed, with what it had found out by then.
@@ -154,6 +287,124 @@ impl Promote<'_> {
 
     pub async fn execute(self) -> Result<PromoteReport> {
         let started = Instant::now();
+        let Prepared {
+            jobs,
+            parsed,
+            graph,
+            plan,
+            planned,
+        } = self.prepare()?;
+        let mut reports = Vec::with_capacity(plan.len());
+        let mut blocked: HashMap<usize, String> = HashMap::new();
+        // A dry run's jobs that would run: what reads them would see a new version, so runs too.
+        let mut rebuilt: BTreeSet<DatasetRef> = BTreeSet::new();
+        for (position, &i) in plan.iter().enumerate() {
+            let job = &jobs[i];
+            let attempt = Attempt::first("promote");
+            let upstream_rebuilt =
+                self.dry_run && parsed[i].tables.iter().any(|t| rebuilt.contains(t));
+            let report = match blocked.get(&i) {
+                Some(failed) => self.skip(job, failed, &attempt)?,
+                None if upstream_rebuilt => {
+                    let mut report = self.report(job, JobStatus::WouldRun);
+                    report.inputs = parsed[i]
+                        .tables
+                        .iter()
+                        .map(|t| {
+                            if rebuilt.contains(t) {
+                                format!("{t} (rebuilt first)")
+                            } else {
+                                t.to_string()
+                            }
+                        })
+                        .collect();
+                    report
+                }
+                None => match self.run(job, &parsed[i], &planned, &attempt).await {
+                    Ok(report) => report,
+                    Err(failure) => {
+                        for d in graph.dependents(i) {
+                            blocked.entry(d).or_insert_with(|| job.output.to_string());
+                        }
+                        self.fail(job, failure, &attempt)?
+                    }
+                },
+            };
+            if report.status == JobStatus::WouldRun {
+                rebuilt.insert(job.output.clone());
+            }
+            if let Some(f) = &self.on_job {
+                f(position + 1, plan.len(), &report);
+            }
+            reports.push(report);
+        }
+        Ok(PromoteReport::of(reports, started))
+    }
+
+    /// Run each selected job's checks over its latest version, building nothing: the version as
+    /// `result`, its inputs at the versions it was computed from.
+    pub async fn test(self) -> Result<TestReport> {
+        let lake = self.lake;
+        let prepared = self.prepare()?;
+        let mut jobs = Vec::with_capacity(prepared.plan.len());
+        for &i in &prepared.plan {
+            let job = &prepared.jobs[i];
+            let mut t = JobTest {
+                job: job.output.clone(),
+                reference: None,
+                status: "no_checks",
+                checks: Vec::new(),
+            };
+            let latest = match lake.resolve(&job.output) {
+                Ok(v) => v,
+                Err(Error::DatasetNotFound { .. }) => {
+                    t.status = "no_version";
+                    jobs.push(t);
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            t.reference = Some(latest.reference().to_string());
+            if job.checks.is_empty() {
+                jobs.push(t);
+                continue;
+            }
+            let ctx = lake.sql_session()?;
+            let inputs = lake.catalog().reader().upstream(latest.id)?;
+            for v in &inputs {
+                lake.register_version(&ctx, v, false).await?;
+            }
+            lake.register_version_as(&ctx, &latest, false, "result".into())
+                .await?;
+            let origin = job.path.display().to_string();
+            for c in &job.checks {
+                let mut row = c.check.run(&ctx, &origin).await?;
+                if c.warn {
+                    row.severity = "warn".into();
+                }
+                t.checks.push(row);
+            }
+            let failing = |sev: &str| t.checks.iter().any(|c| !c.passed && c.severity == sev);
+            t.status = if failing("error") {
+                "fail"
+            } else if failing("warn") {
+                "warn"
+            } else {
+                "pass"
+            };
+            jobs.push(t);
+        }
+        let count = |s: &str| jobs.iter().filter(|j| j.status == s).count();
+        Ok(TestReport {
+            passed: count("pass"),
+            failed: count("fail"),
+            warned: count("warn"),
+            jobs,
+        })
+    }
+
+    /// The project's jobs, parsed, and the order this promote's selection runs them in.
+    fn prepare(&self) -> Result<Prepared> {
         let lake = self.lake;
         let jobs = job::discover(lake.dir(), &lake.config().promote.jobs_dir)?;
         let ctx = lake.sql_session()?;
@@ -177,36 +428,12 @@ impl Promote<'_> {
         )?;
         let plan = graph.plan(&self.select, &self.exclude)?;
         let planned: BTreeSet<DatasetRef> = plan.iter().map(|&i| jobs[i].output.clone()).collect();
-
-        let mut reports = Vec::with_capacity(plan.len());
-        let mut blocked: HashMap<usize, String> = HashMap::new();
-        for (position, &i) in plan.iter().enumerate() {
-            let job = &jobs[i];
-            let report = match blocked.get(&i) {
-                Some(failed) => self.skip(job, failed)?,
-                None => match self.run(job, &parsed[i], &planned).await {
-                    Ok(report) => report,
-                    Err(failure) => {
-                        for d in graph.dependents(i) {
-                            blocked.entry(d).or_insert_with(|| job.output.to_string());
-                        }
-                        self.fail(job, failure)?
-                    }
-                },
-            };
-            if let Some(f) = &self.on_job {
-                f(position + 1, plan.len(), &report);
-            }
-            reports.push(report);
-        }
-        let count = |s: JobStatus| reports.iter().filter(|r| r.status == s).count();
-        Ok(PromoteReport {
-            ok: count(JobStatus::Ok),
-            failed: count(JobStatus::Failed),
-            skipped: count(JobStatus::Skipped),
-            up_to_date: count(JobStatus::UpToDate),
-            jobs: reports,
-            elapsed_ms: started.elapsed().as_millis() as u64,
+        Ok(Prepared {
+            jobs,
+            parsed,
+            graph,
+            plan,
+            planned,
         })
     }
 
@@ -226,6 +453,7 @@ impl Promote<'_> {
             error: None,
             run_id: None,
             hook_error: None,
+            attempt: 1,
         }
     }
 
@@ -235,6 +463,7 @@ impl Promote<'_> {
         status: &'static str,
         inputs: &[VersionRow],
         started_at: String,
+        attempt: &Attempt,
     ) -> NewRun {
         let now = clock::timestamp(self.lake.clock().now());
         NewRun {
@@ -255,6 +484,9 @@ impl Promote<'_> {
             actor: self.lake.actor().to_string(),
             input_version_ids: inputs.iter().map(|v| v.id).collect(),
             checks: Vec::new(),
+            attempt: attempt.number,
+            retry_of: attempt.retry_of,
+            trigger: attempt.trigger,
         }
     }
 
@@ -263,21 +495,27 @@ impl Promote<'_> {
     }
 
     /// Record a job not run because `upstream` failed.
-    fn skip(&self, job: &Job, upstream: &str) -> Result<JobReport> {
+    fn skip(&self, job: &Job, upstream: &str, attempt: &Attempt) -> Result<JobReport> {
         let mut report = self.report(job, JobStatus::Skipped);
         report.error = Some(format!("not run: `{upstream}` failed upstream"));
         if !self.dry_run {
             let now = clock::timestamp(self.lake.clock().now());
-            let mut run = self.new_run(job, "skipped", &[], now);
+            let mut run = self.new_run(job, "skipped", &[], now, attempt);
             run.error = report.error.clone();
             report.run_id = Some(self.lake.catalog().write(|tx| tx.insert_run(&run))?);
         }
         Ok(report)
     }
 
-    /// Record a failed job and run the `on_failure` hook.
-    fn fail(&self, job: &Job, failure: Failure) -> Result<JobReport> {
-        let mut report = self.report(job, JobStatus::Failed);
+    /// Record a failed (or timed-out, or cancelled) job and run the `on_failure` hook.
+    fn fail(&self, job: &Job, failure: Failure, attempt: &Attempt) -> Result<JobReport> {
+        let (status, run_status) = match failure.error {
+            Error::JobTimedOut { .. } => (JobStatus::TimedOut, "timed_out"),
+            Error::JobCancelled { .. } => (JobStatus::Cancelled, "cancelled"),
+            _ => (JobStatus::Failed, "failed"),
+        };
+        let mut report = self.report(job, status);
+        report.attempt = attempt.number;
         let message = failure.error.causes().join(": ");
         report.inputs = failure
             .inputs
@@ -290,11 +528,14 @@ impl Promote<'_> {
             return Ok(report);
         }
         let now = clock::timestamp(self.lake.clock().now());
-        let mut run = self.new_run(job, "failed", &failure.inputs, now);
+        let mut run = self.new_run(job, run_status, &failure.inputs, now, attempt);
         run.error = Some(message.clone());
         run.checks = failure.checks;
         let run_id = self.lake.catalog().write(|tx| tx.insert_run(&run))?;
         report.run_id = Some(run_id);
+        if status == JobStatus::Cancelled {
+            return Ok(report);
+        }
         if let Some(command) = &self.lake.config().promote.on_failure {
             report.hook_error = run_hook(
                 self.lake,
@@ -314,15 +555,18 @@ impl Promote<'_> {
         job: &Job,
         parsed: &Parsed,
         planned: &BTreeSet<DatasetRef>,
+        attempt: &Attempt,
     ) -> std::result::Result<JobReport, Failure> {
         let lake = self.lake;
         let started = Instant::now();
         let started_at = clock::timestamp(lake.clock().now());
         let origin = job.path.display().to_string();
 
-        // Inputs: the job's pins, then --at, else the latest; each must be readable.
+        // Inputs: the job's pins, then --at (or a retry's exact versions), else the latest; each
+        // must be readable.
         let mut pins = job.pins.clone();
         pins.extend(self.at.clone());
+        pins.extend(attempt.pins.clone());
         let mut inputs = Vec::with_capacity(parsed.tables.len());
         let mut to_build = Vec::new();
         for t in &parsed.tables {
@@ -355,6 +599,7 @@ impl Promote<'_> {
             return Ok(report);
         }
         let mut report = self.report(job, JobStatus::Ok);
+        report.attempt = attempt.number;
         report.inputs = inputs.iter().map(|v| v.reference().to_string()).collect();
         let fail = |error: Error, checks: Vec<CheckRow>| Failure {
             error,
@@ -386,14 +631,43 @@ impl Promote<'_> {
             report.status = JobStatus::WouldRun;
             return Ok(report);
         }
+        if attempt.hold_failed {
+            let last = lake
+                .catalog()
+                .reader()
+                .last_run(&job.output.to_string())
+                .map_err(|e| fail(e, vec![]))?;
+            if let Some(last) = last
+                && matches!(last.status.as_str(), "failed" | "timed_out")
+                && last.sql_digest == job.sql_digest
+                && last.inputs_key == inputs_key(&inputs)
+            {
+                report.status = JobStatus::Held;
+                report.run_id = Some(last.id);
+                report.error = Some(format!(
+                    "run {} failed on these inputs; `lake retry {}` runs it again",
+                    last.id, last.id
+                ));
+                return Ok(report);
+            }
+        }
+
+        if let Some(f) = &attempt.on_start {
+            f(&report.inputs);
+        }
 
         // Plan over exactly these versions.
         let ctx = lake.sql_session().map_err(|e| fail(e, vec![]))?;
         let verify = lake.config().promote.verify_inputs;
-        for v in &inputs {
-            lake.register_version(&ctx, v, verify)
-                .await
-                .map_err(|e| fail(e, vec![]))?;
+        let registered = async {
+            for v in &inputs {
+                lake.register_version(&ctx, v, verify).await?;
+            }
+            Ok(())
+        };
+        tokio::select! {
+            r = registered => r.map_err(|e| fail(e, vec![]))?,
+            e = attempt.stop.reached(&job.output) => return Err(fail(e, vec![])),
         }
         let query_err = |source| Error::Query {
             origin: origin.clone(),
@@ -465,27 +739,43 @@ impl Promote<'_> {
         let mut produced: Result<()> = Ok(());
         match df.execute_stream().await {
             Err(e) => produced = Err(query_err(e)),
-            Ok(mut stream) => {
-                while let Some(batch) = stream.next().await {
-                    let batch = match batch {
+            Ok(mut stream) => loop {
+                let next = async {
+                    crate::failpoint::pass("promote.batch").await?;
+                    Ok::<_, Error>(stream.next().await)
+                };
+                let batch = tokio::select! {
+                    b = next => match b {
                         Ok(b) => b,
                         Err(e) => {
-                            produced = Err(query_err(e));
+                            produced = Err(e);
                             break;
                         }
-                    };
-                    let batch = match schema::conform(&batch, &out_schema) {
-                        Ok(b) => b,
-                        Err(e) => {
-                            produced = Err(query_err(e.into()));
-                            break;
-                        }
-                    };
-                    if sender.send(batch).await.is_err() {
+                    },
+                    e = attempt.stop.reached(&job.output) => {
+                        produced = Err(e);
                         break;
                     }
+                };
+                let Some(batch) = batch else { break };
+                let batch = match batch {
+                    Ok(b) => b,
+                    Err(e) => {
+                        produced = Err(query_err(e));
+                        break;
+                    }
+                };
+                let batch = match schema::conform(&batch, &out_schema) {
+                    Ok(b) => b,
+                    Err(e) => {
+                        produced = Err(query_err(e.into()));
+                        break;
+                    }
+                };
+                if sender.send(batch).await.is_err() {
+                    break;
                 }
-            }
+            },
         }
         drop(sender);
         let encoded = staged.finish(writer).await;
@@ -501,14 +791,21 @@ impl Promote<'_> {
             let checked = async {
                 lake.register_files(&ctx, "result".into(), out_schema.clone(), &files)?;
                 for c in &job.checks {
-                    results.push(c.run(&ctx, &origin).await?);
+                    let mut row = c.check.run(&ctx, &origin).await?;
+                    if c.warn {
+                        row.severity = "warn".into();
+                    }
+                    results.push(row);
                 }
                 Ok::<_, Error>(())
-            }
-            .await;
+            };
+            let checked = tokio::select! {
+                r = checked => r,
+                e = attempt.stop.reached(&job.output) => Err(e),
+            };
             let failed: Vec<String> = results
                 .iter()
-                .filter(|c| !c.passed)
+                .filter(|c| !c.passed && c.severity != "warn")
                 .map(|c| c.name.clone())
                 .collect();
             if let Err(e) = checked {
@@ -548,7 +845,7 @@ impl Promote<'_> {
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
-        let mut run = self.new_run(job, "success", &inputs, started_at);
+        let mut run = self.new_run(job, "success", &inputs, started_at, attempt);
         run.checks = results.clone();
         let changes: Vec<SchemaChange> = drift
             .iter()

@@ -10,6 +10,7 @@ mod lifecycle;
 mod promote;
 mod query;
 mod reads;
+mod run;
 mod s3;
 mod search;
 mod util;

@@ -152,6 +152,50 @@ fn unchanged_jobs_are_up_to_date_and_changed_inputs_rerun_downstream() {
 }
 
 #[test]
+fn a_dry_run_shows_the_downstream_jobs_a_new_input_would_rerun() {
+    let lake = shop();
+    promote_json(&lake, &[]);
+    lake.write(
+        "customers2.csv",
+        format!("{CUSTOMERS}13,dan@example.com,gold\n"),
+    );
+    lake.cmd([
+        "ingest",
+        "customers2.csv",
+        "--into",
+        "bronze.customers",
+        "--mode",
+        "overwrite",
+    ])
+    .assert()
+    .success();
+    let (_, r) = promote_json(&lake, &["--dry-run"]);
+    let mut seen = statuses(&r);
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            ("gold.revenue".into(), "would_run".into()),
+            ("silver.customers".into(), "would_run".into()),
+            ("silver.orders_clean".into(), "up_to_date".into()),
+        ]
+    );
+    let revenue = r["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["job"] == "gold.revenue")
+        .unwrap();
+    assert!(
+        revenue["inputs"]
+            .as_array()
+            .unwrap()
+            .contains(&"silver.customers (rebuilt first)".into()),
+        "{revenue}"
+    );
+}
+
+#[test]
 fn selectors_pick_jobs_like_dbt() {
     let lake = shop();
     let (_, r) = promote_json(&lake, &["--dry-run", "--select", "+gold.revenue"]);

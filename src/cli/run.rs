@@ -1,0 +1,446 @@
+//! `lake run [SEL…] [--once | --watch] [--max-parallel N] [--every 30s]`
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use lake::Lake;
+use lake::promote::policy::parse_duration;
+use lake::promote::scheduler::{Event, PassReport};
+use lake::promote::{JobReport, JobStatus};
+
+use super::Failure;
+use super::printer::{Printer, bytes, plural};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Jobs to consider: silver.orders_clean, +gold.features, bronze.orders+, zone:silver.
+    /// Default: every job.
+    #[arg(value_name = "SEL")]
+    select: Vec<String>,
+    /// Jobs to leave out, in the same syntax.
+    #[arg(long, value_name = "SEL", num_args = 1..)]
+    exclude: Vec<String>,
+    /// One pass, then exit (for cron, systemd timers and CI). The default.
+    #[arg(long, conflicts_with = "watch")]
+    once: bool,
+    /// Keep running: a pass every `--every`, and at each cron slot; SIGINT or SIGTERM cancels
+    /// running jobs cleanly and exits.
+    #[arg(long)]
+    watch: bool,
+    /// Independent jobs run together, up to N at a time.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    max_parallel: usize,
+    /// With --watch, how often to look for new input versions.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_every)]
+    every: Duration,
+    /// One JSON document per pass (with --watch, one line per event and per pass).
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_every(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d.is_zero() {
+        return Err("needs a positive duration, such as 30s".into());
+    }
+    Ok(d)
+}
+
+pub async fn run(lake: &Lake, args: Args, p: Printer) -> Result<(), Failure> {
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let signals = tokio::spawn(async move {
+        let name = wait_for_signal().await;
+        let _ = stop.send(true);
+        eprintln!("{name}: stopping; running jobs are cancelled and commit nothing");
+        let again = wait_for_signal().await;
+        eprintln!("{again} again: exiting now");
+        std::process::exit(super::report::EXIT_INTERRUPTED);
+    });
+    let watch = args.watch;
+    let events = move |e: &Event| print_event(&p, watch, e);
+    let scheduler = lake
+        .scheduler()
+        .with_select(args.select)
+        .with_exclude(args.exclude)
+        .with_max_parallel(args.max_parallel)
+        .with_shutdown(shutdown.clone())
+        .with_on_event(Arc::new(events));
+    let result = async {
+        if !scheduler.acquire(watch).await? {
+            return Ok(0);
+        }
+        loop {
+            let report = scheduler.pass().await?;
+            let failed = report.promote.failed;
+            print_pass(&p, watch, &report);
+            if !watch || *shutdown.borrow() || scheduler.wait_for_next(args.every).await? {
+                break Ok::<_, lake::Error>(failed);
+            }
+        }
+    }
+    .await;
+    let released = scheduler.release();
+    signals.abort();
+    let failed = result?;
+    released?;
+    if failed > 0 && !watch {
+        return Err(Failure::silent(1));
+    }
+    Ok(())
+}
+
+/// The name of the first SIGINT or SIGTERM to arrive.
+async fn wait_for_signal() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = match signal(SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                return "SIGINT";
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => "SIGINT",
+            _ = term.recv() => "SIGTERM",
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        "SIGINT"
+    }
+}
+
+fn clock() -> String {
+    chrono::Local::now().format("%H:%M:%S").to_string()
+}
+
+fn print_event(p: &Printer, watch: bool, e: &Event) {
+    if p.json {
+        // Events stream as lines only where passes do too.
+        if watch {
+            p.out(serde_json::to_string(e).expect("events serialize"));
+        }
+        return;
+    }
+    match e {
+        Event::Start {
+            job,
+            attempt,
+            trigger,
+            inputs,
+        } => {
+            let which = if *attempt > 1 {
+                format!("attempt {attempt}")
+            } else {
+                trigger.to_string()
+            };
+            let from = if inputs.is_empty() {
+                String::new()
+            } else {
+                format!(" from {}", inputs.join(", "))
+            };
+            p.status(format!("{}  START {job}  ({which}){from}", clock()));
+        }
+        // Up-to-date jobs are news in a single pass, noise in a watch.
+        Event::Finished { report } if watch && report.status == JobStatus::UpToDate => {}
+        Event::Finished { report } => print_job(p, report),
+        Event::Retrying {
+            job,
+            attempt,
+            delay_ms,
+        } => p.status(format!(
+            "{}  RETRY {job}  attempt {attempt} in {:.1}s, on the same input versions",
+            clock(),
+            *delay_ms as f64 / 1000.0
+        )),
+        Event::LeaseHeld { pid, host, since } => p.status(format!(
+            "{}  another scheduler runs this lake (pid {pid} on {host}, since {since}); waiting for it",
+            clock()
+        )),
+    }
+}
+
+fn print_job(p: &Printer, job: &JobReport) {
+    let t = clock();
+    let label = super::promote::label(job.status);
+    let line = match job.status {
+        JobStatus::Ok => format!(
+            "{t}  {label} {}  {}  {} [{:.1}s]",
+            job.reference.as_deref().unwrap_or_default(),
+            plural(job.rows, "row", "rows"),
+            bytes(job.bytes),
+            job.duration_ms as f64 / 1000.0
+        ),
+        JobStatus::UpToDate => format!(
+            "{t}  {label} {}",
+            job.reference.as_deref().unwrap_or(&job.job.to_string())
+        ),
+        _ => format!(
+            "{t}  {label} {}  {}",
+            job.job,
+            job.error.as_deref().unwrap_or_default()
+        ),
+    };
+    p.out(line);
+}
+
+fn print_pass(p: &Printer, watch: bool, r: &PassReport) {
+    if p.json {
+        if watch {
+            p.out(serde_json::to_string(r).expect("reports serialize"));
+        } else {
+            p.json(r);
+        }
+        return;
+    }
+    let promote = &r.promote;
+    let acted = promote.ok + promote.failed + promote.skipped + r.waiting;
+    if promote.jobs.is_empty() || (watch && acted == 0) {
+        if !watch {
+            p.status(format!("{}  nothing due", clock()));
+        }
+        return;
+    }
+    p.status(format!(
+        "{}  pass done: OK={} FAILED={} SKIP={} UP-TO-DATE={} WAITING={} HELD={} [{:.1}s]",
+        clock(),
+        promote.ok,
+        promote.failed,
+        promote.skipped,
+        promote.up_to_date,
+        r.waiting,
+        r.held,
+        promote.elapsed_ms as f64 / 1000.0
+    ));
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RunsArgs {
+    /// Jobs (silver.orders_clean) or zones (silver); default: every job.
+    #[arg(value_name = "JOB")]
+    jobs: Vec<String>,
+    /// Only runs in this state: success, failed, skipped, waiting, timed_out, cancelled.
+    #[arg(long, value_parser = ["success", "failed", "skipped", "waiting", "timed_out", "cancelled"])]
+    status: Option<String>,
+    /// Only runs started within this long (1d, 12h, 30m), by the lake's clock.
+    #[arg(long, value_name = "AGE", value_parser = parse_duration)]
+    since: Option<Duration>,
+    /// At most this many, newest first.
+    #[arg(long, short = 'n', default_value_t = 50)]
+    limit: usize,
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn runs(lake: &Lake, args: &RunsArgs, p: Printer) -> Result<(), Failure> {
+    let since = args.since.map(|d| {
+        let at = lake.clock().now() - chrono::Duration::from_std(d).unwrap_or_default();
+        lake::clock::timestamp(at)
+    });
+    let runs = lake.runs(&lake::catalog::RunFilter {
+        jobs: args.jobs.clone(),
+        status: args.status.clone(),
+        since,
+        limit: args.limit,
+    })?;
+    if p.json {
+        p.json(&runs);
+        return Ok(());
+    }
+    if runs.is_empty() {
+        p.status("no runs yet; `lake run` or `lake promote` runs the jobs");
+        return Ok(());
+    }
+    let rows = runs
+        .iter()
+        .map(|r| {
+            vec![
+                r.id.to_string(),
+                r.job.clone(),
+                r.status.clone(),
+                match r.retry_of {
+                    Some(first) => format!("{} #{} of {first}", r.trigger, r.attempt),
+                    None => r.trigger.clone(),
+                },
+                r.started_at.clone(),
+                format!("{:.1}s", r.duration_ms as f64 / 1000.0),
+                r.inputs.join(","),
+                r.output.clone().unwrap_or_default(),
+                r.error.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    p.out(super::printer::table(
+        &[
+            "run", "job", "status", "trigger", "started", "took", "inputs", "output", "error",
+        ],
+        rows,
+    ));
+    Ok(())
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RetryArgs {
+    /// The run to retry (`lake runs` lists them); its job runs on exactly the inputs it read.
+    #[arg(value_name = "RUN_ID")]
+    run: i64,
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub async fn retry(lake: &Lake, args: &RetryArgs, p: Printer) -> Result<(), Failure> {
+    let report = lake.retry(args.run).await?;
+    if p.json {
+        p.json(&report);
+    } else {
+        print_job(&p, &report);
+    }
+    if matches!(
+        report.status,
+        JobStatus::Failed | JobStatus::TimedOut | JobStatus::Cancelled
+    ) {
+        return Err(Failure::silent(1));
+    }
+    Ok(())
+}
+
+/// `lake show run ID`.
+pub fn show_run(lake: &Lake, id: i64, p: Printer) -> Result<(), Failure> {
+    let d = lake.run_detail(id)?;
+    if p.json {
+        p.json(&d);
+        return Ok(());
+    }
+    let r = &d.run;
+    p.out(format!("run {}  {}  {}", r.id, r.job, r.status));
+    p.out(format!(
+        "  job      {} (sha256:{})",
+        r.job_path,
+        &r.sql_digest[..r.sql_digest.len().min(12)]
+    ));
+    p.out(format!(
+        "  trigger  {}, attempt {}{}",
+        r.trigger,
+        r.attempt,
+        r.retry_of
+            .map(|f| format!(" (retry of run {f})"))
+            .unwrap_or_default()
+    ));
+    p.out(format!(
+        "  time     {} → {} ({:.1}s) by {}",
+        r.started_at,
+        r.finished_at,
+        r.duration_ms as f64 / 1000.0,
+        r.actor
+    ));
+    if !r.inputs.is_empty() {
+        p.out(format!("  inputs   {}", r.inputs.join(", ")));
+    }
+    if let Some(o) = &r.output {
+        p.out(format!(
+            "  output   {o}{}",
+            r.rows
+                .map(|n| format!(", {}", plural(n, "row", "rows")))
+                .unwrap_or_default()
+        ));
+    }
+    if let Some(e) = &r.error {
+        p.out(format!("  error    {e}"));
+    }
+    for c in &d.checks {
+        let state = if c.passed { "pass" } else { "FAIL" };
+        p.out(format!(
+            "  check    {state} {}{}",
+            c.name,
+            if c.passed {
+                String::new()
+            } else {
+                format!(": {}", plural(c.failing, "failing row", "failing rows"))
+            }
+        ));
+        if !c.passed
+            && let Some(rows) = c.sample.as_array()
+        {
+            for row in rows {
+                p.out(format!("             {row}"));
+            }
+        }
+    }
+    if d.attempts.len() > 1 {
+        p.out("  attempts");
+        for a in &d.attempts {
+            p.out(format!(
+                "    #{} run {}  {}  {}  {}",
+                a.attempt,
+                a.id,
+                a.status,
+                a.started_at,
+                a.error.as_deref().unwrap_or_default()
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[derive(Debug, clap::Args)]
+pub struct TestArgs {
+    /// Jobs to test: silver.orders_clean, +gold.features, zone:silver. Default: every job.
+    #[arg(value_name = "SEL")]
+    select: Vec<String>,
+    /// Jobs to leave out, in the same syntax.
+    #[arg(long, value_name = "SEL", num_args = 1..)]
+    exclude: Vec<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `lake test`: each job's checks over its latest version; exit 1 if a blocking one fails.
+pub async fn test(lake: &Lake, args: TestArgs, p: Printer) -> Result<(), Failure> {
+    let report = lake
+        .promote()
+        .with_select(args.select)
+        .with_exclude(args.exclude)
+        .test()
+        .await?;
+    if p.json {
+        p.json(&report);
+    } else {
+        for j in &report.jobs {
+            let what = j.reference.clone().unwrap_or_else(|| j.job.to_string());
+            p.out(format!("{} {what}", j.status.to_uppercase()));
+            for c in &j.checks {
+                let state = match (c.passed, c.severity.as_str()) {
+                    (true, _) => "pass",
+                    (false, "warn") => "WARN",
+                    (false, _) => "FAIL",
+                };
+                let sample = c
+                    .sample
+                    .as_array()
+                    .and_then(|rows| rows.first())
+                    .map(|r| format!(", e.g. {r}"))
+                    .unwrap_or_default();
+                if c.passed {
+                    p.out(format!("    {state} {}", c.name));
+                } else {
+                    p.out(format!(
+                        "    {state} {}: {}{sample}",
+                        c.name,
+                        plural(c.failing, "failing row", "failing rows")
+                    ));
+                }
+            }
+        }
+        p.status(format!(
+            "Done. PASS={} FAIL={} WARN={}",
+            report.passed, report.failed, report.warned
+        ));
+    }
+    if report.failed > 0 {
+        return Err(Failure::silent(1));
+    }
+    Ok(())
+}

@@ -1,0 +1,533 @@
+//! `lake run`: schedules on a set clock, data-aware triggers, retries on the same inputs,
+//! timeouts, requirements, one scheduler per lake, and signals that leave nothing half-done.
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::util::{TestLake, orders_csv, text};
+
+fn job(lake: &TestLake, rel: &str, header: &str, sql: &str) {
+    lake.write(rel, format!("{header}\n{sql}\n"));
+}
+
+fn ingest(lake: &TestLake, dataset: &str, rows: usize, start: usize, now: Option<&str>) {
+    let name = format!("in-{start}-{rows}.csv");
+    lake.write(&name, orders_csv(rows, start));
+    let mut cmd = lake.cmd(["ingest", &name, "--into", dataset, "--mode", "overwrite"]);
+    if let Some(now) = now {
+        cmd.env("LAKE_NOW", now);
+    }
+    cmd.assert().success();
+}
+
+/// One `lake run --once --json` pass at `now`: (exit code, report).
+fn pass(lake: &TestLake, now: Option<&str>, env: &[(&str, &str)]) -> (Option<i32>, Value) {
+    let mut cmd = lake.cmd(["run", "--once", "--json"]);
+    if let Some(now) = now {
+        cmd.env("LAKE_NOW", now);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    let report = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|_| panic!("not JSON: {:?}", text(&out)));
+    (out.status.code(), report)
+}
+
+/// (job, status) of every job a pass considered.
+fn statuses(report: &Value) -> Vec<(String, String)> {
+    report["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| {
+            (
+                j["job"].as_str().unwrap().to_string(),
+                j["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn ran(report: &Value) -> Vec<String> {
+    statuses(report)
+        .into_iter()
+        .filter(|(_, s)| s == "ok")
+        .map(|(j, _)| j)
+        .collect()
+}
+
+fn runs(lake: &TestLake, args: &[&str]) -> Vec<Value> {
+    let mut all = vec!["runs"];
+    all.extend_from_slice(args);
+    lake.json(all).as_array().unwrap().clone()
+}
+
+/// Poll until `f` holds (each check a real `lake` call), at most `limit`.
+fn eventually(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    false
+}
+
+fn signal(child: &std::process::Child, sig: &str) {
+    let ok = std::process::Command::new("kill")
+        .args([sig, &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill {sig} {}", child.id());
+}
+
+#[test]
+fn a_cron_job_runs_at_its_slots_over_a_simulated_day() {
+    let lake = TestLake::new();
+    job(
+        &lake,
+        "jobs/silver/every_six_hours.sql",
+        "-- schedule: cron: \"0 */6 * * *\"",
+        "SELECT order_id, amount FROM bronze.orders",
+    );
+    job(
+        &lake,
+        "jobs/silver/each_input.sql",
+        "-- schedule: on_new_input",
+        "SELECT order_id FROM bronze.orders",
+    );
+    let mut cron_runs = Vec::new();
+    let mut input_runs = 0;
+    // A new bronze version every two hours, each followed by a pass half an hour later.
+    for hour in (0..24).step_by(2) {
+        let at = |m: u32| format!("2026-03-10T{hour:02}:{m:02}:00Z");
+        ingest(&lake, "bronze.orders", 5, hour * 100, Some(&at(10)));
+        let (code, report) = pass(&lake, Some(&at(30)), &[]);
+        assert_eq!(code, Some(0), "{report}");
+        let done = ran(&report);
+        if done.contains(&"silver.every_six_hours".to_string()) {
+            cron_runs.push(hour);
+        }
+        if done.contains(&"silver.each_input".to_string()) {
+            input_runs += 1;
+        }
+        // A second pass at the same moment finds nothing due.
+        let (_, again) = pass(&lake, Some(&at(31)), &[]);
+        assert!(ran(&again).is_empty(), "{again}");
+    }
+    assert_eq!(cron_runs, vec![0, 6, 12, 18]);
+    assert_eq!(input_runs, 12);
+    let cron: Vec<Value> = runs(&lake, &["silver.every_six_hours"]);
+    assert_eq!(cron.len(), 4);
+    assert!(cron.iter().all(|r| r["trigger"] == "cron"), "{cron:?}");
+}
+
+#[test]
+fn a_time_zone_moves_the_slots() {
+    let lake = TestLake::new();
+    ingest(&lake, "bronze.orders", 5, 0, Some("2026-01-10T00:00:00Z"));
+    job(
+        &lake,
+        "jobs/silver/paris.sql",
+        "-- schedule: cron: \"0 3 * * *\", tz: Europe/Paris",
+        "SELECT order_id FROM bronze.orders",
+    );
+    // First pass: never ran, so its latest slot (03:00 Paris on the 9th) is due.
+    let (_, r) = pass(&lake, Some("2026-01-10T01:00:00Z"), &[]);
+    assert_eq!(ran(&r), vec!["silver.paris"]);
+    ingest(&lake, "bronze.orders", 6, 100, Some("2026-01-10T01:10:00Z"));
+    // 01:59 UTC is 02:59 in Paris: not yet.
+    let (_, r) = pass(&lake, Some("2026-01-10T01:59:00Z"), &[]);
+    assert!(ran(&r).is_empty(), "{r}");
+    // 02:00 UTC is 03:00 in Paris.
+    let (_, r) = pass(&lake, Some("2026-01-10T02:00:00Z"), &[]);
+    assert_eq!(ran(&r), vec!["silver.paris"]);
+}
+
+#[test]
+fn a_new_bronze_version_runs_exactly_the_jobs_downstream() {
+    let lake = TestLake::new();
+    ingest(&lake, "bronze.orders", 20, 0, None);
+    ingest(&lake, "bronze.customers", 20, 0, None);
+    job(
+        &lake,
+        "jobs/silver/o.sql",
+        "",
+        "SELECT order_id, customer_id FROM bronze.orders",
+    );
+    job(
+        &lake,
+        "jobs/silver/c.sql",
+        "",
+        "SELECT DISTINCT customer_id FROM bronze.customers",
+    );
+    job(
+        &lake,
+        "jobs/gold/g.sql",
+        "",
+        "SELECT count(*) AS n FROM silver.o JOIN silver.c USING (customer_id)",
+    );
+    let (_, r) = pass(&lake, None, &[]);
+    assert_eq!(ran(&r), vec!["silver.c", "silver.o", "gold.g"]);
+    let (_, r) = pass(&lake, None, &[]);
+    assert!(ran(&r).is_empty(), "{r}");
+    ingest(&lake, "bronze.customers", 25, 0, None);
+    let (_, r) = pass(&lake, None, &[]);
+    assert_eq!(ran(&r), vec!["silver.c", "gold.g"]);
+    let o = statuses(&r)
+        .into_iter()
+        .find(|(j, _)| j == "silver.o")
+        .unwrap();
+    assert_eq!(o.1, "up_to_date");
+}
+
+#[test]
+fn a_flaky_job_succeeds_on_its_third_attempt_with_the_first_attempts_inputs() {
+    let lake = TestLake::new();
+    ingest(&lake, "bronze.orders", 10, 0, None);
+    job(
+        &lake,
+        "jobs/silver/flaky.sql",
+        "-- retries: 3\n-- retry_delay: 2s",
+        "SELECT order_id FROM bronze.orders",
+    );
+    let child = {
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("lake"));
+        cmd.current_dir(lake.path())
+            .env_remove("LAKE_DIR")
+            .env("LAKE_FAILPOINT", "promote.batch:error(2)")
+            .args(["run", "--once", "--json"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        cmd.spawn().unwrap()
+    };
+    // While the first retry waits, bronze.orders gets a new version.
+    assert!(eventually(Duration::from_secs(30), || {
+        !runs(&lake, &["--status", "failed"]).is_empty()
+    }));
+    ingest(&lake, "bronze.orders", 12, 1000, None);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{:?}", text(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["jobs"][0]["status"], "ok", "{report}");
+    assert_eq!(report["jobs"][0]["attempt"], 3);
+    assert_eq!(report["jobs"][0]["inputs"][0], "bronze.orders@v1");
+    let all = runs(&lake, &["silver.flaky"]);
+    let seen: Vec<(String, u64, String)> = all
+        .iter()
+        .rev()
+        .map(|r| {
+            (
+                r["status"].as_str().unwrap().to_string(),
+                r["attempt"].as_u64().unwrap(),
+                r["inputs"][0].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            ("failed".into(), 1, "bronze.orders@v1".into()),
+            ("failed".into(), 2, "bronze.orders@v1".into()),
+            ("success".into(), 3, "bronze.orders@v1".into()),
+        ]
+    );
+    let first = all.last().unwrap()["id"].clone();
+    assert!(all[..2].iter().all(|r| r["retry_of"] == first), "{all:?}");
+    // The next pass reads the new version.
+    let (_, r) = pass(&lake, None, &[]);
+    assert_eq!(r["jobs"][0]["inputs"][0], "bronze.orders@v2", "{r}");
+}
+
+#[test]
+fn a_failure_is_held_until_its_input_changes() {
+    let lake = TestLake::new();
+    ingest(&lake, "bronze.orders", 10, 0, None);
+    job(
+        &lake,
+        "jobs/silver/strict.sql",
+        "-- check: row_count(11, 1000)",
+        "SELECT order_id FROM bronze.orders",
+    );
+    let (code, r) = pass(&lake, None, &[]);
+    assert_eq!(code, Some(1));
+    assert_eq!(
+        statuses(&r),
+        vec![("silver.strict".into(), "failed".into())]
+    );
+    // Same SQL, same input: held, not failed again.
+    let (code, r) = pass(&lake, None, &[]);
+    assert_eq!(code, Some(0), "{r}");
+    assert_eq!(statuses(&r), vec![("silver.strict".into(), "held".into())]);
+    assert_eq!(runs(&lake, &["--status", "failed"]).len(), 1);
+    ingest(&lake, "bronze.orders", 20, 0, None);
+    let (code, r) = pass(&lake, None, &[]);
+    assert_eq!(code, Some(0), "{r}");
+    assert_eq!(ran(&r), vec!["silver.strict"]);
+}
+
+#[test]
+fn a_timeout_cancels_the_run_and_records_it() {
+    let lake = TestLake::new();
+    ingest(&lake, "bronze.orders", 10, 0, None);
+    job(
+        &lake,
+        "jobs/silver/slow.sql",
+        "-- timeout: 1s",
+        "SELECT order_id FROM bronze.orders",
+    );
+    let (code, r) = pass(
+        &lake,
+        None,
+        &[("LAKE_FAILPOINT", "promote.batch:sleep(5000)")],
+    );
+    assert_eq!(code, Some(1), "{r}");
+    assert_eq!(r["jobs"][0]["status"], "timed_out");
+    assert!(
+        r["jobs"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("timeout of 1s"),
+        "{r}"
+    );
+    let recorded = runs(&lake, &[]);
+    assert_eq!(recorded[0]["status"], "timed_out");
+    assert!(lake.stored_files("silver", "slow").is_empty());
+    let check = lake.json(["check"]);
+    assert_eq!(check["in_flight_writes"], 0, "{check}");
+    assert!(
+        lake.cmd(["show", "silver.slow"])
+            .assert()
+            .try_failure()
+            .is_ok()
+    );
+}
+
+#[test]
+fn requirements_hold_a_job_waiting_until_they_are_met() {
+    let lake = TestLake::new();
+    ingest(&lake, "bronze.orders", 5, 0, Some("2026-02-01T00:00:00Z"));
+    job(
+        &lake,
+        "jobs/silver/big.sql",
+        "-- require: bronze.orders rows >= 10\n-- require: fresh(bronze.orders, 26h)\n-- require: sql: SELECT 1 FROM bronze.orders WHERE amount < 0",
+        "SELECT order_id FROM bronze.orders",
+    );
+    let (code, r) = pass(&lake, Some("2026-02-01T01:00:00Z"), &[]);
+    assert_eq!(code, Some(0), "waiting is not failing: {r}");
+    assert_eq!(r["jobs"][0]["status"], "waiting");
+    let why = r["jobs"][0]["error"].as_str().unwrap();
+    assert!(
+        why.contains("bronze.orders rows >= 10") && why.contains("has 5 rows"),
+        "{why}"
+    );
+    // Waiting again for the same reason is one record, not one per pass.
+    pass(&lake, Some("2026-02-01T01:05:00Z"), &[]);
+    assert_eq!(runs(&lake, &["--status", "waiting"]).len(), 1);
+
+    ingest(&lake, "bronze.orders", 12, 0, Some("2026-02-01T02:00:00Z"));
+    // Too old by now.
+    let (_, r) = pass(&lake, Some("2026-02-03T00:00:00Z"), &[]);
+    assert_eq!(r["jobs"][0]["status"], "waiting");
+    assert!(
+        r["jobs"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("fresh(bronze.orders, 26h)")
+    );
+    let (_, r) = pass(&lake, Some("2026-02-01T03:00:00Z"), &[]);
+    assert_eq!(ran(&r), vec!["silver.big"], "{r}");
+}
+
+#[test]
+fn one_scheduler_per_lake_and_a_killed_one_is_taken_over() {
+    let lake = TestLake::new();
+    ingest(&lake, "bronze.orders", 5, 0, None);
+    job(
+        &lake,
+        "jobs/silver/o.sql",
+        "",
+        "SELECT order_id FROM bronze.orders",
+    );
+    let first = lake.spawn(&["run", "--watch", "--every", "1s"]);
+    assert!(eventually(Duration::from_secs(30), || {
+        runs(&lake, &["silver.o"]).len() == 1
+    }));
+    // A single pass refuses while the watcher holds the lease, naming it.
+    let out = lake.cmd(["run", "--once"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let (_, err) = text(&out);
+    assert!(
+        err.contains("another scheduler runs this lake") && err.contains(&first.id().to_string()),
+        "{err}"
+    );
+    let second = lake.spawn(&["run", "--watch", "--every", "1s"]);
+    std::thread::sleep(Duration::from_millis(1500));
+    // Only the holder runs jobs: a new input is promoted once.
+    ingest(&lake, "bronze.orders", 6, 100, None);
+    assert!(eventually(Duration::from_secs(30), || {
+        runs(&lake, &["silver.o"]).len() == 2
+    }));
+    signal(&first, "-KILL");
+    let first = first.wait_with_output().unwrap();
+    assert!(!first.status.success());
+    // The second takes over and runs what arrives next.
+    ingest(&lake, "bronze.orders", 7, 200, None);
+    assert!(eventually(Duration::from_secs(30), || {
+        runs(&lake, &["silver.o"]).len() == 3
+    }));
+    signal(&second, "-TERM");
+    let second = second.wait_with_output().unwrap();
+    assert!(second.status.success(), "{:?}", text(&second));
+    let (_, err) = text(&second);
+    assert!(err.contains("another scheduler runs this lake"), "{err}");
+    let all = runs(&lake, &["silver.o"]);
+    assert!(all.iter().all(|r| r["status"] == "success"), "{all:?}");
+    // The lease went with it: a single pass runs now.
+    lake.cmd(["run", "--once"]).assert().success();
+}
+
+#[test]
+fn sigterm_during_a_run_commits_nothing_and_releases_the_lease() {
+    let lake = TestLake::new();
+    ingest(&lake, "bronze.orders", 5, 0, None);
+    job(
+        &lake,
+        "jobs/silver/o.sql",
+        "",
+        "SELECT order_id FROM bronze.orders",
+    );
+    let child = {
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("lake"));
+        cmd.current_dir(lake.path())
+            .env_remove("LAKE_DIR")
+            .env("LAKE_FAILPOINT", "promote.batch:sleep(20000)")
+            .args(["run", "--watch"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        cmd.spawn().unwrap()
+    };
+    // The job's write is registered once it runs.
+    assert!(eventually(Duration::from_secs(30), || {
+        lake.json(["check"])["in_flight_writes"] == 1
+    }));
+    signal(&child, "-TERM");
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{:?}", text(&out));
+    assert_eq!(runs(&lake, &[])[0]["status"], "cancelled");
+    let check = lake.json(["check"]);
+    assert_eq!(check["in_flight_writes"], 0, "{check}");
+    assert!(lake.stored_files("silver", "o").is_empty());
+    let (code, r) = pass(&lake, None, &[]);
+    assert_eq!(code, Some(0), "{r}");
+    assert_eq!(ran(&r), vec!["silver.o"]);
+}
+
+#[test]
+fn bad_schedule_headers_name_the_line() {
+    let lake = TestLake::new();
+    ingest(&lake, "bronze.orders", 5, 0, None);
+    job(
+        &lake,
+        "jobs/silver/o.sql",
+        "-- description: x\n-- schedule: cron: \"0 25 * * *\"",
+        "SELECT order_id FROM bronze.orders",
+    );
+    let out = lake.cmd(["run", "--once"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let (_, err) = text(&out);
+    assert!(
+        err.contains("jobs/silver/o.sql") && err.contains("line 2") && err.contains("0 25 * * *"),
+        "{err}"
+    );
+}
+
+#[test]
+fn retry_runs_a_failed_run_again_on_its_own_inputs() {
+    let lake = TestLake::new();
+    ingest(&lake, "bronze.orders", 10, 0, None);
+    job(
+        &lake,
+        "jobs/silver/o.sql",
+        "",
+        "SELECT order_id FROM bronze.orders",
+    );
+    let (code, _) = pass(&lake, None, &[("LAKE_FAILPOINT", "promote.batch:error(1)")]);
+    assert_eq!(code, Some(1));
+    let failed = runs(&lake, &[])[0]["id"].as_i64().unwrap();
+    ingest(&lake, "bronze.orders", 12, 100, None);
+    let id = failed.to_string();
+    let r = lake.json(["retry", &id]);
+    assert_eq!(r["status"], "ok", "{r}");
+    assert_eq!(r["inputs"][0], "bronze.orders@v1");
+    assert_eq!(r["attempt"], 2);
+    let latest = &runs(&lake, &[])[0];
+    assert_eq!(latest["trigger"], "retry");
+    assert_eq!(latest["retry_of"], failed);
+    let out = lake.cmd(["retry", "999"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out).1.contains("there is no run 999"),
+        "{:?}",
+        text(&out)
+    );
+}
+
+#[test]
+fn warn_checks_record_without_blocking_and_lake_test_rechecks_the_latest_version() {
+    let lake = TestLake::new();
+    ingest(&lake, "bronze.orders", 10, 0, None);
+    job(
+        &lake,
+        "jobs/silver/o.sql",
+        "-- check: not_null(order_id)\n-- check[warn]: row_count(100, null)",
+        "SELECT order_id, note FROM bronze.orders",
+    );
+    let (code, r) = pass(&lake, None, &[]);
+    assert_eq!(code, Some(0), "{r}");
+    let checks = r["jobs"][0]["checks"].as_array().unwrap();
+    let warn = checks.iter().find(|c| c["severity"] == "warn").unwrap();
+    assert_eq!(warn["passed"], false);
+    // The warning is on record with the run.
+    let id = runs(&lake, &[])[0]["id"].to_string();
+    let shown = lake.json(["show", "run", &id]);
+    assert_eq!(shown["status"], "success");
+    assert_eq!(shown["inputs"][0], "bronze.orders@v1");
+    assert_eq!(shown["checks"].as_array().unwrap().len(), 2);
+    assert_eq!(shown["attempts"].as_array().unwrap().len(), 1);
+    let text_out = lake.cmd(["show", "run", &id]).output().unwrap();
+    assert!(
+        text(&text_out).0.contains("FAIL row_count(100, null)"),
+        "{:?}",
+        text(&text_out)
+    );
+
+    // A stricter check, added later, fails `lake test` on the committed version; nothing is built.
+    job(
+        &lake,
+        "jobs/silver/o.sql",
+        "-- check: not_null(order_id)\n-- check: not_null(note)\n-- check[warn]: row_count(100, null)",
+        "SELECT order_id, note FROM bronze.orders",
+    );
+    let out = lake.cmd(["test", "--json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let t: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(t["jobs"][0]["status"], "fail", "{t}");
+    assert_eq!(t["jobs"][0]["ref"], "silver.o@v1");
+    let failing: Vec<&str> = t["jobs"][0]["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["passed"] == false)
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(failing, ["not_null(note)", "row_count(100, null)"]);
+    assert_eq!(lake.json(["log", "silver.o"]).as_array().unwrap().len(), 1);
+    let out = lake.cmd(["show", "run"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
