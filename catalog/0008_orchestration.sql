@@ -22,7 +22,8 @@ CREATE TABLE runs_next (
     actor             TEXT NOT NULL,
     attempt           INTEGER NOT NULL DEFAULT 1,  -- 1 for a first attempt, 2 for its first retry
     retry_of          INTEGER REFERENCES runs (id), -- the first attempt, for every later one
-    trigger           TEXT NOT NULL DEFAULT 'promote' -- promote | on_new_input | cron | after | retry
+    trigger           TEXT NOT NULL DEFAULT 'promote', -- promote | on_new_input | cron | after | retry | backfill
+    partition         TEXT                      -- the one partition a backfill run wrote
 );
 INSERT INTO runs_next (id, job, job_path, sql_digest, sql_text, inputs_key, status,
                        output_version_id, rows, bytes, backfill, started_at, finished_at,
@@ -40,6 +41,17 @@ CREATE TABLE leases (
     name        TEXT PRIMARY KEY,
     owner_id    TEXT NOT NULL REFERENCES owners (id),
     acquired_at TEXT NOT NULL
+);
+
+-- Partitioned outputs (`-- partition_by: day(order_ts)`): each file holds one partition, and
+-- each version lists the partitions it has (with their rows, 0 for a partition that is present
+-- but empty), so a backfill of one partition replaces exactly that partition's files.
+ALTER TABLE files ADD COLUMN partition TEXT;
+CREATE TABLE version_partitions (
+    version_id INTEGER NOT NULL REFERENCES versions (id),
+    partition  TEXT NOT NULL,
+    rows       INTEGER NOT NULL,
+    PRIMARY KEY (version_id, partition)
 );
 
 -- A check written `check[warn]:` records its failures without blocking the commit.

@@ -110,6 +110,16 @@ impl StagedWrite<'_> {
         }
     }
 
+    /// Mark the files written since the first `from` as holding `partition`; their rows.
+    pub fn label_from(&mut self, from: usize, partition: &str) -> u64 {
+        let mut rows = 0;
+        for f in &mut self.files[from..] {
+            f.partition = Some(partition.to_string());
+            rows += f.rows;
+        }
+        rows
+    }
+
     /// The objects written so far.
     pub fn files(&self) -> &[FileRow] {
         &self.files
@@ -228,6 +238,7 @@ impl StagedWrite<'_> {
                             rows: f.rows,
                             row_groups: f.row_groups.clone(),
                             blocks: f.blocks.clone(),
+                            partition: f.partition.clone(),
                         })
                         .collect(),
                 };

@@ -129,6 +129,7 @@ fn encode_files(
                     size: crate::format::hash::BLOCK_SIZE,
                     sha256: written.blocks,
                 }),
+                partition: None,
             });
             Ok(())
         };

@@ -48,8 +48,10 @@ pub struct NewRun {
     pub attempt: u32,
     /// The first attempt's run, for a retry.
     pub retry_of: Option<i64>,
-    /// `promote`, `on_new_input`, `cron`, `after` or `retry`.
+    /// `promote`, `on_new_input`, `cron`, `after`, `retry` or `backfill`.
     pub trigger: &'static str,
+    /// The one partition a backfill run wrote.
+    pub partition: Option<String>,
 }
 
 /// A run as the catalog remembers it.
@@ -84,9 +86,9 @@ impl Tx<'_> {
                 "INSERT INTO runs (job, job_path, sql_digest, sql_text, inputs_key, status,
                                    output_version_id, rows, bytes, backfill, started_at,
                                    finished_at, duration_ms, error, actor, attempt, retry_of,
-                                   trigger)
+                                   trigger, partition)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
-                         ?17, ?18)",
+                         ?17, ?18, ?19)",
                 params![
                     run.job,
                     run.job_path,
@@ -105,7 +107,8 @@ impl Tx<'_> {
                     run.actor,
                     run.attempt,
                     run.retry_of,
-                    run.trigger
+                    run.trigger,
+                    run.partition
                 ],
             )
             .map_err(self.err())?;
@@ -202,6 +205,52 @@ impl Tx<'_> {
             )
             .optional()
             .map_err(self.err())
+    }
+
+    /// The partitions a version has, with their rows, sorted.
+    pub fn version_partitions(&self, version_id: i64) -> Result<Vec<(String, u64)>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT partition, rows FROM version_partitions WHERE version_id = ?1
+                 ORDER BY partition",
+            )
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map([version_id], |r| {
+                Ok((r.get(0)?, r.get::<_, i64>(1)? as u64))
+            })
+            .map_err(self.err())?;
+        rows.collect::<rusqlite::Result<_>>().map_err(self.err())
+    }
+
+    pub fn insert_partitions(&self, version_id: i64, partitions: &[(String, u64)]) -> Result<()> {
+        for (key, rows) in partitions {
+            self.conn
+                .execute(
+                    "INSERT INTO version_partitions (version_id, partition, rows) VALUES (?1, ?2, ?3)",
+                    params![version_id, key, *rows as i64],
+                )
+                .map_err(self.err())?;
+        }
+        Ok(())
+    }
+
+    /// The latest run's status of each partition of `job` that a backfill run wrote.
+    pub fn partition_runs(&self, job: &str) -> Result<Vec<(String, String)>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT partition, status FROM runs WHERE id IN (
+                     SELECT max(id) FROM runs WHERE job = ?1 AND partition IS NOT NULL
+                     GROUP BY partition)
+                 ORDER BY partition",
+            )
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map([job], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(self.err())?;
+        rows.collect::<rusqlite::Result<_>>().map_err(self.err())
     }
 
     /// One run by its id.

@@ -79,6 +79,9 @@ pub struct FileRow {
     /// Per-block sha256, where the file was written with them (in the manifest, not in reports).
     #[serde(skip_serializing)]
     pub blocks: Option<Blocks>,
+    /// The partition the file holds, for a partitioned dataset (`2026-01-05`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub partition: Option<String>,
 }
 
 /// An ingested source file.
@@ -249,7 +252,7 @@ impl Tx<'_> {
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT f.path, f.sha256, f.size, f.rows, f.row_groups, f.blocks
+                "SELECT f.path, f.sha256, f.size, f.rows, f.row_groups, f.blocks, f.partition
                  FROM version_files vf JOIN files f ON f.id = vf.file_id
                  WHERE vf.version_id = ?1 ORDER BY f.path",
             )
@@ -266,6 +269,7 @@ impl Tx<'_> {
                     blocks: r
                         .get::<_, Option<String>>(5)?
                         .and_then(|b| serde_json::from_str(&b).ok()),
+                    partition: r.get(6)?,
                 })
             })
             .map_err(self.err())?;
@@ -373,8 +377,9 @@ impl Tx<'_> {
         for f in &v.files {
             self.conn
                 .execute(
-                    "INSERT INTO files (path, sha256, size, rows, row_groups, created_at, blocks)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (path) DO NOTHING",
+                    "INSERT INTO files (path, sha256, size, rows, row_groups, created_at, blocks,
+                                        partition)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (path) DO NOTHING",
                     params![
                         f.path,
                         f.sha256,
@@ -385,6 +390,7 @@ impl Tx<'_> {
                         f.blocks
                             .as_ref()
                             .map(|b| serde_json::to_string(b).expect("hashes serialize")),
+                        f.partition,
                     ],
                 )
                 .map_err(self.err())?;
@@ -461,6 +467,7 @@ mod tests {
                 rows: 2,
                 row_groups: vec![2],
                 blocks: None,
+                partition: None,
             }],
             sources: vec![],
             changes: vec![],

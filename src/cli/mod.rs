@@ -54,6 +54,8 @@ enum Command {
     Promote(promote::Args),
     /// Run the jobs that are due by their schedules and new input versions; once, or watching.
     Run(run::Args),
+    /// Run a partitioned job once per partition of a date range, each run committing its partition.
+    Backfill(run::BackfillArgs),
     /// Run each job's checks over its latest version, building nothing.
     Test(run::TestArgs),
     /// Run a run's job again on exactly the input versions that run read.
@@ -186,6 +188,10 @@ async fn dispatch(cli: Cli) -> Result<(), Failure> {
         }
         Command::Runs(args) => run::runs(lake, &args, p(args.json)),
         Command::Retry(args) => run::retry(lake, &args, p(args.json)).await,
+        Command::Backfill(args) => {
+            let printer = p(args.json);
+            run::backfill(lake, args, printer).await
+        }
         Command::Test(args) => {
             let printer = p(args.json);
             run::test(lake, args, printer).await

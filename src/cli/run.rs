@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use lake::Lake;
 use lake::promote::policy::parse_duration;
-use lake::promote::scheduler::{Event, PassReport};
+use lake::promote::scheduler::{Event, PassReport, Pick};
 use lake::promote::{JobReport, JobStatus};
 
 use super::Failure;
@@ -437,6 +437,107 @@ pub async fn test(lake: &Lake, args: TestArgs, p: Printer) -> Result<(), Failure
         p.status(format!(
             "Done. PASS={} FAIL={} WARN={}",
             report.passed, report.failed, report.warned
+        ));
+    }
+    if report.failed > 0 {
+        return Err(Failure::silent(1));
+    }
+    Ok(())
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BackfillArgs {
+    /// The partitioned job (`-- partition_by: day(<column>)`), such as silver.daily_orders.
+    #[arg(value_name = "JOB")]
+    job: String,
+    /// The first day of the range (its partition is included).
+    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    from: chrono::NaiveDate,
+    /// The last day of the range (its partition is included).
+    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    to: chrono::NaiveDate,
+    /// Run the partitions the latest version does not have (the default).
+    #[arg(long, group = "pick")]
+    missing: bool,
+    /// Run the partitions whose latest backfill run failed or timed out.
+    #[arg(long, group = "pick")]
+    failed: bool,
+    /// Run every partition of the range.
+    #[arg(long, group = "pick")]
+    all: bool,
+    /// Show which partitions would run; run nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Partitions run side by side, up to N at a time.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    max_parallel: usize,
+    /// Read DATASET at REF (v3, a tag, a time) instead of its latest version.
+    #[arg(long, value_name = "DATASET=REF")]
+    at: Vec<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_date(s: &str) -> Result<chrono::NaiveDate, String> {
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .map_err(|_| format!("`{s}` is not a date such as 2026-01-31"))
+}
+
+/// `lake backfill`: one run per partition, each committing its partition.
+pub async fn backfill(lake: &Lake, args: BackfillArgs, p: Printer) -> Result<(), Failure> {
+    if args.from > args.to {
+        return Err(Failure::usage(&format!(
+            "--from {} is after --to {}",
+            args.from, args.to
+        )));
+    }
+    let pick = if args.failed {
+        Pick::Failed
+    } else if args.all {
+        Pick::All
+    } else {
+        Pick::Missing
+    };
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let signals = tokio::spawn(async move {
+        let name = wait_for_signal().await;
+        let _ = stop.send(true);
+        eprintln!("{name}: stopping; running partitions are cancelled and commit nothing");
+    });
+    let mut scheduler = lake
+        .scheduler()
+        .with_max_parallel(args.max_parallel)
+        .with_shutdown(shutdown);
+    if !p.json {
+        scheduler = scheduler.with_on_event(Arc::new(move |e: &Event| print_event(&p, false, e)));
+    }
+    for at in &args.at {
+        let r = super::parse_at(at)?;
+        let selector = r.selector.clone().expect("parse_at gives a selector");
+        scheduler = scheduler.with_input_at(r, selector);
+    }
+    let report = scheduler
+        .backfill(&args.job, args.from, args.to, pick, args.dry_run)
+        .await;
+    signals.abort();
+    let report = report?;
+    if p.json {
+        p.json(&report);
+    } else {
+        if report.dry_run {
+            for part in &report.partitions {
+                p.out(format!("WOULD RUN {} {}", report.job, part.partition));
+            }
+        }
+        p.status(format!(
+            "{} of {} partitions of {} picked ({}); OK={} FAILED={} [{:.1}s]",
+            report.picked,
+            report.in_range,
+            report.job,
+            report.partition_by,
+            report.ok,
+            report.failed,
+            report.elapsed_ms as f64 / 1000.0
         ));
     }
     if report.failed > 0 {

@@ -75,6 +75,9 @@ pub struct ManifestFile {
     /// for files written before lake recorded them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blocks: Option<Blocks>,
+    /// The partition the file holds, for a dataset written with `partition_by`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partition: Option<String>,
 }
 
 /// The sha256 of each `size`-byte block of a file, in order; the last block may be shorter.
@@ -161,6 +164,7 @@ mod tests {
                     blocks: None,
                     rows: 0,
                     row_groups: vec![],
+                    partition: None,
                 })
                 .collect(),
         }

@@ -30,7 +30,7 @@ use crate::format::hash::sha256_hex;
 use crate::ident::{DatasetRef, Selector, Zone};
 
 use super::checks::Check;
-use super::policy::{Policy, Require, Trigger, parse_duration};
+use super::policy::{PartitionBy, Policy, Require, Trigger, parse_duration};
 
 /// A check of the job's result: `check:` blocks the commit when it fails, `check[warn]:` only
 /// records the failure.
@@ -56,6 +56,9 @@ pub struct Job {
     pub allow_breaking: bool,
     /// When `lake run` considers it, what must hold first, retries and time limit.
     pub policy: Policy,
+    /// `-- partition_by: day(order_ts)`: each file of the output holds one partition, and
+    /// `lake backfill` rewrites partitions one by one.
+    pub partition_by: Option<PartitionBy>,
 }
 
 /// Every `*.sql` under `jobs_dir/<zone>/`, sorted by path.
@@ -128,6 +131,7 @@ pub fn load(path: &Path, relative: PathBuf) -> Result<Job> {
         pins: BTreeMap::new(),
         allow_breaking: false,
         policy: Policy::default(),
+        partition_by: None,
         text: String::new(),
     };
     for (i, line) in text.lines().enumerate() {
@@ -178,6 +182,7 @@ pub fn load(path: &Path, relative: PathBuf) -> Result<Job> {
                     ))
                 })?
             }
+            "partition_by" => job.partition_by = Some(PartitionBy::parse(value).map_err(at_line)?),
             "retry_delay" => job.policy.retry_delay = parse_duration(value).map_err(at_line)?,
             "timeout" => {
                 let d = parse_duration(value).map_err(at_line)?;
@@ -190,7 +195,7 @@ pub fn load(path: &Path, relative: PathBuf) -> Result<Job> {
             k if !k.chars().all(|c| c.is_ascii_lowercase() || c == '_') => {}
             other => {
                 return Err(at_line(format!(
-                    "unknown header key `{other}`; expected description, check, pin, allow, schedule, require, retries, retry_delay or timeout"
+                    "unknown header key `{other}`; expected description, check, pin, allow, schedule, require, retries, retry_delay, timeout or partition_by"
                 )));
             }
         }

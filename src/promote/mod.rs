@@ -179,6 +179,8 @@ pub(crate) struct Attempt {
     pub hold_failed: bool,
     /// Told the exact inputs once the job is found to need running.
     pub on_start: Option<StartFn>,
+    /// For a partitioned job: write only this partition (`2026-01-05`), keeping the others.
+    pub partition: Option<String>,
 }
 
 impl Attempt {
@@ -191,6 +193,7 @@ impl Attempt {
             stop: Stop::default(),
             hold_failed: false,
             on_start: None,
+            partition: None,
         }
     }
 }
@@ -487,6 +490,7 @@ impl Promote<'_> {
             attempt: attempt.number,
             retry_of: attempt.retry_of,
             trigger: attempt.trigger,
+            partition: attempt.partition.clone(),
         }
     }
 
@@ -617,6 +621,7 @@ impl Promote<'_> {
         };
         if !self.full_refresh
             && !self.is_backfill(&inputs)
+            && attempt.partition.is_none()
             && self
                 .up_to_date(job, &inputs, previous.as_ref())
                 .map_err(|e| fail(e, vec![]))?
@@ -717,6 +722,19 @@ impl Promote<'_> {
             .filter(|d| d.change != "added")
             .map(|d| d.to_string())
             .collect();
+        if attempt.partition.is_some() && !drift.is_empty() {
+            let changes: Vec<String> = drift.iter().map(|d| d.to_string()).collect();
+            return Err(fail(
+                Error::JobInvalid {
+                    path: job.path.clone(),
+                    problem: format!(
+                        "a run of one partition cannot change the schema ({}); run the whole job",
+                        changes.join(", ")
+                    ),
+                },
+                vec![],
+            ));
+        }
         if !breaking.is_empty() && !job.allow_breaking {
             return Err(fail(
                 Error::BreakingChange {
@@ -730,56 +748,51 @@ impl Promote<'_> {
             ));
         }
 
-        // Stream the result into new objects of a registered write.
+        // Stream the result into new objects of a registered write: one stream, or, for a
+        // partitioned job, one per partition, each into files of its own.
         let mut staged = lake
             .stage(&job.output, "promote")
             .map_err(|e| fail(e, vec![]))?;
-        let writer = staged.encoder(out_schema.clone());
-        let sender = writer.sender();
-        let mut produced: Result<()> = Ok(());
-        match df.execute_stream().await {
-            Err(e) => produced = Err(query_err(e)),
-            Ok(mut stream) => loop {
-                let next = async {
-                    crate::failpoint::pass("promote.batch").await?;
-                    Ok::<_, Error>(stream.next().await)
-                };
-                let batch = tokio::select! {
-                    b = next => match b {
-                        Ok(b) => b,
-                        Err(e) => {
-                            produced = Err(e);
-                            break;
-                        }
-                    },
-                    e = attempt.stop.reached(&job.output) => {
-                        produced = Err(e);
-                        break;
+        let mut partitions: Vec<(String, u64)> = Vec::new();
+        let written = async {
+            let Some(by) = &job.partition_by else {
+                return write_result(&mut staged, df, &out_schema, attempt, job, &origin).await;
+            };
+            let keys = match &attempt.partition {
+                Some(key) => vec![key.clone()],
+                None => {
+                    let sql = by.keys_sql(&job.text);
+                    let keys = collect_keys(&ctx, &sql, &origin).await?;
+                    if keys.iter().any(Option::is_none) {
+                        return Err(Error::JobInvalid {
+                            path: job.path.clone(),
+                            problem: format!(
+                                "its partition column `{}` is null in some rows; every row needs a partition",
+                                by.column
+                            ),
+                        });
                     }
-                };
-                let Some(batch) = batch else { break };
-                let batch = match batch {
-                    Ok(b) => b,
-                    Err(e) => {
-                        produced = Err(query_err(e));
-                        break;
-                    }
-                };
-                let batch = match schema::conform(&batch, &out_schema) {
-                    Ok(b) => b,
-                    Err(e) => {
-                        produced = Err(query_err(e.into()));
-                        break;
-                    }
-                };
-                if sender.send(batch).await.is_err() {
-                    break;
+                    keys.into_iter().flatten().collect()
                 }
-            },
+            };
+            for key in keys {
+                let sql = by.filtered_sql(&job.text, &key).map_err(|problem| Error::JobInvalid {
+                    path: job.path.clone(),
+                    problem,
+                })?;
+                let df = ctx.sql(&sql).await.map_err(|source| Error::Query {
+                    origin: origin.clone(),
+                    source,
+                })?;
+                let from = staged.files().len();
+                write_result(&mut staged, df, &out_schema, attempt, job, &origin).await?;
+                let rows = staged.label_from(from, &key);
+                partitions.push((key, rows));
+            }
+            Ok(())
         }
-        drop(sender);
-        let encoded = staged.finish(writer).await;
-        if let Some(e) = produced.err().or(encoded.err()) {
+        .await;
+        if let Err(e) = written {
             staged.abort().await;
             return Err(fail(e, vec![]));
         }
@@ -877,14 +890,43 @@ impl Promote<'_> {
             changes,
         };
         let input_ids: Vec<i64> = inputs.iter().map(|v| v.id).collect();
+        let job_path = job.path.clone();
         let (job_name, sql_digest, key) =
             (job.output.to_string(), &job.sql_digest, inputs_key(&inputs));
-        let rerun = self.full_refresh || run.backfill;
+        let rerun = self.full_refresh || run.backfill || attempt.partition.is_some();
+        // The version's partitions, decided with the latest version in the commit transaction.
+        let decided = Arc::new(std::sync::Mutex::new(partitions));
+        let (replacing, out_partitions) = (attempt.partition.clone(), decided.clone());
         let committed = staged
             .commit(
                 // A run of the same SQL over the same inputs that committed while this one ran
                 // already made this version: a second would be a copy (unless one is asked for).
+                // A run of one partition keeps every other partition of the latest version.
                 move |tx, latest| {
+                    let mut draft = draft;
+                    if let (Some(key), Some(v)) = (&replacing, latest) {
+                        let kept: Vec<_> = tx
+                            .version_files(v.id)?
+                            .into_iter()
+                            .filter(|f| f.partition.as_deref() != Some(key.as_str()))
+                            .collect();
+                        if kept.iter().any(|f| f.partition.is_none()) {
+                            return Err(Error::JobInvalid {
+                                path: job_path.clone(),
+                                problem: format!(
+                                    "{} has files of no partition (written before `partition_by`); run the whole job first",
+                                    v.reference()
+                                ),
+                            });
+                        }
+                        draft.files.extend(kept);
+                        let mut parts = tx.version_partitions(v.id)?;
+                        parts.retain(|(k, _)| k != key);
+                        let mut decided = out_partitions.lock().unwrap_or_else(|e| e.into_inner());
+                        parts.append(&mut decided);
+                        parts.sort();
+                        *decided = parts;
+                    }
                     if rerun {
                         return Ok(Some(draft));
                     }
@@ -902,6 +944,10 @@ impl Promote<'_> {
                     run.finished_at = row.created_at.clone();
                     run.duration_ms = started.elapsed().as_millis() as u64;
                     report.run_id = Some(tx.insert_run(&run)?);
+                    tx.insert_partitions(
+                        row.id,
+                        &decided.lock().unwrap_or_else(|e| e.into_inner()),
+                    )?;
                     tx.insert_lineage(row.id, &input_ids, &column_edges)?;
                     if let Some(d) = &job.description {
                         tx.set_description(row.dataset_id, d)?;
@@ -954,6 +1000,96 @@ impl Promote<'_> {
             _ => false,
         })
     }
+}
+
+/// Stream a query's result into a new encoder of `staged`, stopping at the attempt's deadline or
+/// shutdown; the files it completed belong to `staged` either way.
+async fn write_result(
+    staged: &mut crate::commit::StagedWrite<'_>,
+    df: datafusion::dataframe::DataFrame,
+    out_schema: &arrow::datatypes::SchemaRef,
+    attempt: &Attempt,
+    job: &Job,
+    origin: &str,
+) -> Result<()> {
+    let query_err = |source| Error::Query {
+        origin: origin.to_string(),
+        source,
+    };
+    let writer = staged.encoder(out_schema.clone());
+    let sender = writer.sender();
+    let mut produced: Result<()> = Ok(());
+    match df.execute_stream().await {
+        Err(e) => produced = Err(query_err(e)),
+        Ok(mut stream) => loop {
+            let next = async {
+                crate::failpoint::pass("promote.batch").await?;
+                Ok::<_, Error>(stream.next().await)
+            };
+            let batch = tokio::select! {
+                b = next => match b {
+                    Ok(b) => b,
+                    Err(e) => {
+                        produced = Err(e);
+                        break;
+                    }
+                },
+                e = attempt.stop.reached(&job.output) => {
+                    produced = Err(e);
+                    break;
+                }
+            };
+            let Some(batch) = batch else { break };
+            let batch = match batch.map_err(query_err) {
+                Ok(b) => schema::conform(&b, out_schema).map_err(|e| query_err(e.into())),
+                Err(e) => Err(e),
+            };
+            let batch = match batch {
+                Ok(b) => b,
+                Err(e) => {
+                    produced = Err(e);
+                    break;
+                }
+            };
+            if sender.send(batch).await.is_err() {
+                break;
+            }
+        },
+    }
+    drop(sender);
+    let encoded = staged.finish(writer).await;
+    produced.and(encoded)
+}
+
+/// The distinct partition keys of a query's result (`None` for a null partition column).
+async fn collect_keys(
+    ctx: &datafusion::prelude::SessionContext,
+    sql: &str,
+    origin: &str,
+) -> Result<Vec<Option<String>>> {
+    let err = |source| Error::Query {
+        origin: origin.to_string(),
+        source,
+    };
+    let batches = ctx
+        .sql(sql)
+        .await
+        .map_err(err)?
+        .collect()
+        .await
+        .map_err(err)?;
+    let mut keys = Vec::new();
+    for b in &batches {
+        let column = arrow::compute::cast(b.column(0), &arrow::datatypes::DataType::Utf8)
+            .map_err(|e| err(e.into()))?;
+        let strings = column
+            .as_any()
+            .downcast_ref::<arrow::array::StringArray>()
+            .ok_or_else(|| Error::Internal("partition keys are not text".into()))?;
+        keys.extend(strings.iter().map(|k| k.map(str::to_string)));
+    }
+    keys.sort();
+    Ok(keys)
 }
 
 /// The exact inputs of a run, in a stable order: `bronze.orders@v3:<digest>,…`.

@@ -269,6 +269,137 @@ impl Policy {
     }
 }
 
+/// How a partitioned job's output is cut: `-- partition_by: day(order_ts)` or `month(…)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionBy {
+    /// A date or timestamp column of the job's result.
+    pub column: String,
+    pub grain: Grain,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Grain {
+    Day,
+    Month,
+}
+
+impl PartitionBy {
+    pub fn parse(value: &str) -> Result<PartitionBy, String> {
+        let value = value.trim();
+        let (grain, rest) = value
+            .split_once('(')
+            .ok_or_else(|| format!("expected day(<column>) or month(<column>), found `{value}`"))?;
+        let column = rest
+            .strip_suffix(')')
+            .map(|c| c.trim().trim_matches('"'))
+            .filter(|c| !c.is_empty())
+            .ok_or_else(|| format!("`{value}` needs a column: day(order_ts)"))?;
+        let grain = match grain.trim() {
+            "day" => Grain::Day,
+            "month" => Grain::Month,
+            other => {
+                return Err(format!(
+                    "unknown partition grain `{other}`; use day or month"
+                ));
+            }
+        };
+        Ok(PartitionBy {
+            column: column.to_string(),
+            grain,
+        })
+    }
+
+    fn format(&self) -> &'static str {
+        match self.grain {
+            Grain::Day => "%Y-%m-%d",
+            Grain::Month => "%Y-%m",
+        }
+    }
+
+    /// The partition of a day: `2026-01-05`, or `2026-01` by month.
+    pub fn key(&self, day: chrono::NaiveDate) -> String {
+        day.format(self.format()).to_string()
+    }
+
+    /// The first day of partition `key` and the first day after it.
+    pub fn range(&self, key: &str) -> Result<(chrono::NaiveDate, chrono::NaiveDate), String> {
+        let bad = || format!("`{key}` is not a partition of {}", self.describe());
+        let start = match self.grain {
+            Grain::Day => chrono::NaiveDate::parse_from_str(key, "%Y-%m-%d").map_err(|_| bad())?,
+            Grain::Month => chrono::NaiveDate::parse_from_str(&format!("{key}-01"), "%Y-%m-%d")
+                .map_err(|_| bad())?,
+        };
+        if self.key(start) != key {
+            return Err(bad());
+        }
+        let end = match self.grain {
+            Grain::Day => start.succ_opt(),
+            Grain::Month => start.checked_add_months(chrono::Months::new(1)),
+        }
+        .ok_or_else(bad)?;
+        Ok((start, end))
+    }
+
+    /// Every partition from the one holding `from` to the one holding `to`, both included.
+    pub fn between(&self, from: chrono::NaiveDate, to: chrono::NaiveDate) -> Vec<String> {
+        let mut keys = Vec::new();
+        let mut day = from;
+        while day <= to {
+            let key = self.key(day);
+            if keys.last() != Some(&key) {
+                keys.push(key);
+            }
+            match day.succ_opt() {
+                Some(next) => day = next,
+                None => break,
+            }
+        }
+        keys
+    }
+
+    pub fn describe(&self) -> String {
+        let grain = match self.grain {
+            Grain::Day => "day",
+            Grain::Month => "month",
+        };
+        format!("{grain}({})", self.column)
+    }
+
+    fn quoted(&self) -> String {
+        format!("\"{}\"", self.column.replace('"', "\"\""))
+    }
+
+    /// A query listing the partition keys of the job's result.
+    pub fn keys_sql(&self, job_sql: &str) -> String {
+        let trunc = match self.grain {
+            Grain::Day => "day",
+            Grain::Month => "month",
+        };
+        format!(
+            "SELECT DISTINCT to_char(date_trunc('{trunc}', CAST({} AS TIMESTAMP)), '{}') AS k FROM (\n{}\n) AS lake_partitioned",
+            self.quoted(),
+            self.format(),
+            strip_semicolon(job_sql)
+        )
+    }
+
+    /// The job's query narrowed to the rows of partition `key`.
+    pub fn filtered_sql(&self, job_sql: &str, key: &str) -> Result<String, String> {
+        let (start, end) = self.range(key)?;
+        Ok(format!(
+            "SELECT * FROM (\n{}\n) AS lake_partitioned WHERE {col} >= TIMESTAMP '{start} 00:00:00' AND {col} < TIMESTAMP '{end} 00:00:00'",
+            strip_semicolon(job_sql),
+            col = self.quoted(),
+        ))
+    }
+}
+
+/// A job's SQL without the statement's closing `;` (and what follows it on its lines).
+fn strip_semicolon(sql: &str) -> &str {
+    let trimmed = sql.trim_end();
+    trimmed.strip_suffix(';').unwrap_or(trimmed)
+}
+
 /// `250ms`, `30s`, `10m`, `2h`, `1d`, `2w`, or a number of seconds.
 pub fn parse_duration(input: &str) -> Result<Duration, String> {
     let s = input.trim();

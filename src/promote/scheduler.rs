@@ -373,7 +373,7 @@ impl<'a> Scheduler<'a> {
                         }
                         let prepared = &prepared;
                         running.push(async move {
-                            let r = self.attempts(prepared, i, trigger).await;
+                            let r = self.attempts(prepared, i, trigger, None).await;
                             (p, i, slot, r)
                         });
                     }
@@ -543,6 +543,7 @@ impl<'a> Scheduler<'a> {
         prepared: &Prepared,
         i: usize,
         trigger: &'static str,
+        partition: Option<String>,
     ) -> Result<JobReport> {
         let job = &prepared.jobs[i];
         let policy = &job.policy;
@@ -551,7 +552,8 @@ impl<'a> Scheduler<'a> {
             shutdown: self.shutdown.clone(),
         };
         let mut attempt = Attempt::first(trigger);
-        attempt.hold_failed = true;
+        attempt.hold_failed = partition.is_none();
+        attempt.partition = partition;
         attempt.stop = stop(policy.timeout);
         let mut delays = policy.retry_delays();
         loop {
@@ -610,7 +612,178 @@ impl<'a> Scheduler<'a> {
                 stop: stop(policy.timeout),
                 hold_failed: false,
                 on_start: None,
+                partition: attempt.partition.clone(),
             };
         }
+    }
+}
+
+/// Which partitions of the range a backfill runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Pick {
+    /// Partitions the latest version does not have.
+    #[default]
+    Missing,
+    /// Partitions whose latest backfill run failed or timed out.
+    Failed,
+    /// Every partition of the range.
+    All,
+}
+
+/// One partition's outcome in a backfill.
+#[derive(Debug, Clone, Serialize)]
+pub struct PartitionOutcome {
+    pub partition: String,
+    /// `ok`, `failed`, `timed_out`, `cancelled`, `up_to_date` or `would_run`.
+    pub status: JobStatus,
+    /// The version its commit made, `silver.daily@v7`.
+    #[serde(rename = "ref")]
+    pub reference: Option<String>,
+    /// Rows of the whole version it committed.
+    pub rows: u64,
+    pub run_id: Option<i64>,
+    pub attempt: u32,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BackfillReport {
+    pub job: String,
+    pub partition_by: String,
+    /// Partitions of the range, and of them those picked to run.
+    pub in_range: usize,
+    pub picked: usize,
+    pub partitions: Vec<PartitionOutcome>,
+    pub ok: usize,
+    pub failed: usize,
+    pub dry_run: bool,
+    pub elapsed_ms: u64,
+}
+
+impl<'a> Scheduler<'a> {
+    /// Read `dataset` at `selector` instead of its latest version (a backfill over past input).
+    pub fn with_input_at(mut self, dataset: crate::ident::DatasetRef, selector: Selector) -> Self {
+        self.promote = self.promote.with_input_at(dataset, selector);
+        self
+    }
+
+    /// Run `job` once per partition of `from..=to` that `pick` picks, up to `max_parallel` at
+    /// once, each run committing its partition (and keeping the others of the latest version).
+    pub async fn backfill(
+        self,
+        job: &str,
+        from: chrono::NaiveDate,
+        to: chrono::NaiveDate,
+        pick: Pick,
+        dry_run: bool,
+    ) -> Result<BackfillReport> {
+        let started = Instant::now();
+        let mut scheduler = self;
+        scheduler.promote = scheduler.promote.with_select(vec![job.to_string()]);
+        let prepared = scheduler.promote.prepare()?;
+        let Some(&i) = prepared
+            .plan
+            .iter()
+            .find(|&&i| prepared.jobs[i].output.to_string() == job)
+        else {
+            return Err(Error::NoJobMatches {
+                selector: job.to_string(),
+            });
+        };
+        let spec = &prepared.jobs[i];
+        let by = spec.partition_by.clone().ok_or_else(|| Error::JobInvalid {
+            path: spec.path.clone(),
+            problem:
+                "it has no `-- partition_by: day(<column>)`, so it has no partitions to backfill"
+                    .into(),
+        })?;
+        let keys = by.between(from, to);
+        let (present, failed) = {
+            let catalog = scheduler.lake().catalog();
+            let tx = catalog.reader();
+            let present: Vec<String> = match tx.find_dataset(&spec.output)? {
+                Some(d) => match tx.latest_version(d.id)? {
+                    Some(v) => tx
+                        .version_partitions(v.id)?
+                        .into_iter()
+                        .map(|(k, _)| k)
+                        .collect(),
+                    None => Vec::new(),
+                },
+                None => Vec::new(),
+            };
+            let failed: Vec<String> = tx
+                .partition_runs(job)?
+                .into_iter()
+                .filter(|(_, s)| s == "failed" || s == "timed_out")
+                .map(|(k, _)| k)
+                .collect();
+            (present, failed)
+        };
+        let picked: Vec<String> = keys
+            .iter()
+            .filter(|k| match pick {
+                Pick::Missing => !present.contains(k),
+                Pick::Failed => failed.contains(k),
+                Pick::All => true,
+            })
+            .cloned()
+            .collect();
+        let outcome = |key: &str, r: &JobReport| PartitionOutcome {
+            partition: key.to_string(),
+            status: r.status,
+            reference: r.reference.clone(),
+            rows: r.rows,
+            run_id: r.run_id,
+            attempt: r.attempt,
+            error: r.error.clone(),
+        };
+        let mut partitions = Vec::with_capacity(picked.len());
+        if dry_run {
+            for key in &picked {
+                partitions.push(PartitionOutcome {
+                    partition: key.clone(),
+                    status: JobStatus::WouldRun,
+                    reference: None,
+                    rows: 0,
+                    run_id: None,
+                    attempt: 0,
+                    error: None,
+                });
+            }
+        } else {
+            let scheduler = &scheduler;
+            let prepared = &prepared;
+            let mut queue = picked.iter();
+            let mut running = FuturesUnordered::new();
+            loop {
+                while running.len() < scheduler.max_parallel && !scheduler.shutting_down() {
+                    let Some(key) = queue.next() else { break };
+                    running.push(async move {
+                        let r = scheduler
+                            .attempts(prepared, i, "backfill", Some(key.clone()))
+                            .await;
+                        (key, r)
+                    });
+                }
+                let Some((key, report)) = running.next().await else {
+                    break;
+                };
+                partitions.push(outcome(key, &report?));
+            }
+            partitions.sort_by(|a, b| a.partition.cmp(&b.partition));
+        }
+        let count = |s: JobStatus| partitions.iter().filter(|p| p.status == s).count();
+        Ok(BackfillReport {
+            job: job.to_string(),
+            partition_by: by.describe(),
+            in_range: keys.len(),
+            picked: picked.len(),
+            ok: count(JobStatus::Ok),
+            failed: count(JobStatus::Failed) + count(JobStatus::TimedOut),
+            partitions,
+            dry_run,
+            elapsed_ms: started.elapsed().as_millis() as u64,
+        })
     }
 }

@@ -531,3 +531,182 @@ fn warn_checks_record_without_blocking_and_lake_test_rechecks_the_latest_version
     let out = lake.cmd(["show", "run"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+fn january_orders(lake: &TestLake) {
+    let mut csv = String::from("order_id,customer_id,amount,ordered_at\n");
+    for i in 0..310 {
+        csv.push_str(&format!(
+            "{i},{},{}.5,2026-01-{:02}T{:02}:00:00\n",
+            i % 17,
+            i % 50,
+            1 + i % 31,
+            i % 24
+        ));
+    }
+    lake.write("january.csv", csv);
+    lake.cmd(["ingest", "january.csv", "--into", "bronze.orders"])
+        .assert()
+        .success();
+    job(
+        lake,
+        "jobs/silver/daily.sql",
+        "-- partition_by: day(ordered_at)",
+        "SELECT order_id, ordered_at, amount FROM bronze.orders",
+    );
+}
+
+fn backfill(lake: &TestLake, args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, Value) {
+    let mut all = vec!["backfill", "silver.daily", "--json"];
+    all.extend_from_slice(args);
+    let mut cmd = lake.cmd(&all);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    let v = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|_| panic!("not JSON: {:?}", text(&out)));
+    (out.status.code(), v)
+}
+
+fn daily_counts(lake: &TestLake) -> String {
+    lake.query_csv(
+        "SELECT count(*) AS n, count(DISTINCT order_id) AS ids FROM silver.daily",
+        &[],
+    )
+}
+
+#[test]
+fn a_31_day_backfill_commits_31_partitions_and_missing_then_does_nothing() {
+    let lake = TestLake::new();
+    january_orders(&lake);
+    let range = ["--from", "2026-01-01", "--to", "2026-01-31"];
+    let (_, dry) = backfill(&lake, &[&range[..], &["--dry-run"]].concat(), &[]);
+    assert_eq!(dry["picked"], 31);
+    assert!(
+        lake.cmd(["show", "silver.daily"])
+            .assert()
+            .try_failure()
+            .is_ok()
+    );
+
+    let (code, r) = backfill(&lake, &[&range[..], &["--max-parallel", "2"]].concat(), &[]);
+    assert_eq!(code, Some(0), "{r}");
+    assert_eq!(r["ok"], 31);
+    let parts = r["partitions"].as_array().unwrap();
+    assert_eq!(parts[0]["partition"], "2026-01-01");
+    assert_eq!(parts[30]["partition"], "2026-01-31");
+    assert_eq!(
+        lake.json(["log", "silver.daily"]).as_array().unwrap().len(),
+        31
+    );
+    assert_eq!(daily_counts(&lake), "n,ids\n310,310\n");
+    let files = lake.json(["manifest", "silver.daily"])["files"].clone();
+    assert_eq!(files.as_array().unwrap().len(), 31);
+    assert!(
+        files
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["partition"].is_string())
+    );
+
+    let (code, again) = backfill(&lake, &[&range[..], &["--missing"]].concat(), &[]);
+    assert_eq!(code, Some(0));
+    assert_eq!(again["picked"], 0, "{again}");
+    assert_eq!(
+        lake.json(["log", "silver.daily"]).as_array().unwrap().len(),
+        31
+    );
+
+    // Two partitions again, each replacing only its own rows.
+    let (_, two) = backfill(
+        &lake,
+        &["--from", "2026-01-05", "--to", "2026-01-06", "--all"],
+        &[],
+    );
+    assert_eq!(two["ok"], 2);
+    assert_eq!(daily_counts(&lake), "n,ids\n310,310\n");
+    // A whole run writes every partition into files of their own, in one version.
+    lake.cmd(["promote", "--full-refresh"]).assert().success();
+    assert_eq!(daily_counts(&lake), "n,ids\n310,310\n");
+    assert_eq!(
+        lake.json(["manifest", "silver.daily"])["files"]
+            .as_array()
+            .unwrap()
+            .len(),
+        31
+    );
+}
+
+#[test]
+fn a_backfill_reruns_its_failed_partitions_and_refuses_unpartitioned_jobs() {
+    let lake = TestLake::new();
+    january_orders(&lake);
+    let range = ["--from", "2026-01-01", "--to", "2026-01-10"];
+    let (code, r) = backfill(
+        &lake,
+        &range,
+        &[("LAKE_FAILPOINT", "promote.batch:error(3)")],
+    );
+    assert_eq!(code, Some(1), "{r}");
+    assert_eq!(
+        (r["ok"].as_u64(), r["failed"].as_u64()),
+        (Some(7), Some(3)),
+        "{r}"
+    );
+    let failed: Vec<&str> = r["partitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["status"] == "failed")
+        .map(|p| p["partition"].as_str().unwrap())
+        .collect();
+    let (code, again) = backfill(&lake, &[&range[..], &["--failed"]].concat(), &[]);
+    assert_eq!(code, Some(0), "{again}");
+    let rerun: Vec<&str> = again["partitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["partition"].as_str().unwrap())
+        .collect();
+    assert_eq!(rerun, failed);
+    let (_, none) = backfill(&lake, &[&range[..], &["--failed"]].concat(), &[]);
+    assert_eq!(none["picked"], 0);
+    assert_eq!(daily_counts(&lake), "n,ids\n100,100\n");
+
+    job(
+        &lake,
+        "jobs/silver/plain.sql",
+        "",
+        "SELECT order_id FROM bronze.orders",
+    );
+    let out = lake
+        .cmd([
+            "backfill",
+            "silver.plain",
+            "--from",
+            "2026-01-01",
+            "--to",
+            "2026-01-02",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out).1.contains("no `-- partition_by"),
+        "{:?}",
+        text(&out)
+    );
+    let out = lake
+        .cmd([
+            "backfill",
+            "silver.daily",
+            "--from",
+            "2026-01-05",
+            "--to",
+            "2026-01-01",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
