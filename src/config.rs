@@ -28,6 +28,10 @@ pub struct Config {
     /// Lifecycle rules the catalog takes on at every `lake archive`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rules: Vec<RuleConfig>,
+    /// How old each dataset's latest version may be before `lake status` calls it stale:
+    /// `[freshness]  "bronze.orders" = "26h"`.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub freshness: std::collections::BTreeMap<String, String>,
 }
 
 /// A lifecycle rule written in `lake.toml`:
@@ -193,6 +197,7 @@ impl Config {
             },
             read: ReadOptions::default(),
             rules: Vec::new(),
+            freshness: Default::default(),
         }
     }
 
@@ -215,6 +220,18 @@ impl Config {
             field: field.into(),
             reason: reason.into(),
         };
+        for (dataset, age) in &self.freshness {
+            let field = format!("freshness.{dataset}");
+            if dataset.parse::<crate::ident::DatasetRef>().is_err() {
+                return Err(invalid(
+                    &field,
+                    "must name a dataset, such as \"bronze.orders\"",
+                ));
+            }
+            if crate::ident::parse_age(age).is_err() {
+                return Err(invalid(&field, "must be an age such as \"26h\" or \"7d\""));
+            }
+        }
         if self.ingest.target_file_mb == 0 {
             return Err(invalid("ingest.target_file_mb", "must be at least 1"));
         }

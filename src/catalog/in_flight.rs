@@ -307,6 +307,31 @@ impl Tx<'_> {
         Ok(())
     }
 
+    /// Every lock file holding versions, with how many (and which) it holds.
+    pub fn lock_files(&self) -> Result<Vec<(String, Vec<String>)>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT h.lock_path, d.zone || '.' || d.name || '@v' || v.version
+                 FROM holds h JOIN versions v ON v.id = h.version_id
+                 JOIN datasets d ON d.id = v.dataset_id
+                 ORDER BY h.lock_path, 2",
+            )
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+            .map_err(self.err())?;
+        let mut out: Vec<(String, Vec<String>)> = Vec::new();
+        for row in rows {
+            let (lock, version) = row.map_err(self.err())?;
+            match out.last_mut() {
+                Some((l, versions)) if *l == lock => versions.push(version),
+                _ => out.push((lock, vec![version])),
+            }
+        }
+        Ok(out)
+    }
+
     /// The lock files holding a version.
     pub fn holds(&self, version_id: i64) -> Result<Vec<String>> {
         let mut stmt = self

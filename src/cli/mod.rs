@@ -54,6 +54,9 @@ enum Command {
     Promote(promote::Args),
     /// Run the jobs that are due by their schedules and new input versions; once, or watching.
     Run(run::Args),
+    /// What needs attention: stale, waiting and failing jobs, freshness, archive candidates,
+    /// the scheduler's lease and the lock files that hold versions.
+    Status(run::StatusArgs),
     /// Run a partitioned job once per partition of a date range, each run committing its partition.
     Backfill(run::BackfillArgs),
     /// Run each job's checks over its latest version, building nothing.
@@ -188,6 +191,7 @@ async fn dispatch(cli: Cli) -> Result<(), Failure> {
         }
         Command::Runs(args) => run::runs(lake, &args, p(args.json)),
         Command::Retry(args) => run::retry(lake, &args, p(args.json)).await,
+        Command::Status(args) => run::status(lake, &args, p(args.json)).await,
         Command::Backfill(args) => {
             let printer = p(args.json);
             run::backfill(lake, args, printer).await

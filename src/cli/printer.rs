@@ -53,7 +53,8 @@ impl Printer {
         out
     }
 
-    fn spinner(&self, label: &str) -> Option<ProgressBar> {
+    /// A spinner on stderr (terminal only) that the caller updates and clears.
+    pub fn spinner(&self, label: &str) -> Option<ProgressBar> {
         if !self.shows_progress() {
             return None;
         }

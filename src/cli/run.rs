@@ -57,7 +57,9 @@ pub async fn run(lake: &Lake, args: Args, p: Printer) -> Result<(), Failure> {
         std::process::exit(super::report::EXIT_INTERRUPTED);
     });
     let watch = args.watch;
-    let events = move |e: &Event| print_event(&p, watch, e);
+    let live = Arc::new(Live::new(&p));
+    let shown = live.clone();
+    let events = move |e: &Event| shown.event(&p, watch, e);
     let scheduler = lake
         .scheduler()
         .with_select(args.select)
@@ -72,7 +74,7 @@ pub async fn run(lake: &Lake, args: Args, p: Printer) -> Result<(), Failure> {
         loop {
             let report = scheduler.pass().await?;
             let failed = report.promote.failed;
-            print_pass(&p, watch, &report);
+            live.show(|| print_pass(&p, watch, &report));
             if !watch || *shutdown.borrow() || scheduler.wait_for_next(args.every).await? {
                 break Ok::<_, lake::Error>(failed);
             }
@@ -80,6 +82,7 @@ pub async fn run(lake: &Lake, args: Args, p: Printer) -> Result<(), Failure> {
     }
     .await;
     let released = scheduler.release();
+    live.clear();
     signals.abort();
     let failed = result?;
     released?;
@@ -115,6 +118,56 @@ async fn wait_for_signal() -> &'static str {
 
 fn clock() -> String {
     chrono::Local::now().format("%H:%M:%S").to_string()
+}
+
+/// On a terminal, a spinner naming the jobs running now; lines print above it.
+struct Live {
+    bar: Option<indicatif::ProgressBar>,
+    running: std::sync::Mutex<Vec<String>>,
+}
+
+impl Live {
+    fn new(p: &Printer) -> Live {
+        Live {
+            bar: p.spinner("looking for due jobs"),
+            running: Default::default(),
+        }
+    }
+
+    fn show(&self, f: impl FnOnce()) {
+        match &self.bar {
+            Some(bar) => bar.suspend(f),
+            None => f(),
+        }
+    }
+
+    fn event(&self, p: &Printer, watch: bool, e: &Event) {
+        if let Some(bar) = &self.bar {
+            let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+            match e {
+                Event::Start { job, .. } => running.push(job.clone()),
+                Event::Finished { report } => {
+                    let job = report.job.to_string();
+                    if let Some(i) = running.iter().position(|j| *j == job) {
+                        running.remove(i);
+                    }
+                }
+                _ => {}
+            }
+            bar.set_message(if running.is_empty() {
+                "waiting for due jobs".to_string()
+            } else {
+                format!("running {}", running.join(", "))
+            });
+        }
+        self.show(|| print_event(p, watch, e));
+    }
+
+    fn clear(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
 }
 
 fn print_event(p: &Printer, watch: bool, e: &Event) {
@@ -541,6 +594,101 @@ pub async fn backfill(lake: &Lake, args: BackfillArgs, p: Printer) -> Result<(),
         ));
     }
     if report.failed > 0 {
+        return Err(Failure::silent(1));
+    }
+    Ok(())
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    /// Exit 1 when something needs attention (for monitoring).
+    #[arg(long)]
+    check: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `lake status`.
+pub async fn status(lake: &Lake, args: &StatusArgs, p: Printer) -> Result<(), Failure> {
+    let s = lake.status().await?;
+    if p.json {
+        p.json(&s);
+    } else {
+        let sched = &s.scheduler;
+        p.out(match sched.state {
+            "running" => format!(
+                "scheduler  running: pid {} on {}, since {}",
+                sched.pid.unwrap_or_default(),
+                sched.host.as_deref().unwrap_or_default(),
+                sched.since.as_deref().unwrap_or_default()
+            ),
+            "dead" => format!(
+                "scheduler  DEAD: the lease of pid {} on {} outlived it; the next `lake run` takes it over",
+                sched.pid.unwrap_or_default(),
+                sched.host.as_deref().unwrap_or_default()
+            ),
+            _ => "scheduler  not running".to_string(),
+        });
+        let up = s.jobs.iter().filter(|j| j.state == "up_to_date").count();
+        p.out(format!("jobs       {} of {} up to date", up, s.jobs.len()));
+        for j in s.jobs.iter().filter(|j| j.state != "up_to_date") {
+            p.out(format!(
+                "  {} {}  {}",
+                j.state.to_uppercase(),
+                j.job,
+                j.detail.as_deref().unwrap_or_default()
+            ));
+        }
+        if !s.freshness.is_empty() {
+            let breached = s.freshness.iter().filter(|f| f.breached).count();
+            p.out(format!(
+                "freshness  {} of {} within their limits",
+                s.freshness.len() - breached,
+                s.freshness.len()
+            ));
+            for f in s.freshness.iter().filter(|f| f.breached) {
+                let limit = lake::promote::status::age(f.limit_s);
+                p.out(match (&f.reference, f.age_s) {
+                    (Some(r), Some(a)) => format!(
+                        "  STALE {}  {r} is {} old (limit {limit})",
+                        f.dataset,
+                        lake::promote::status::age(a)
+                    ),
+                    _ => format!("  STALE {}  has no version (limit {limit})", f.dataset),
+                });
+            }
+        }
+        p.out(format!(
+            "archive    {} by the rules now (`lake archive --dry-run` lists them)",
+            plural(
+                s.archive_candidates.len() as u64,
+                "version would move",
+                "versions would move"
+            )
+        ));
+        if !s.lock_files.is_empty() {
+            p.out(format!(
+                "pins       {} hold versions",
+                plural(s.lock_files.len() as u64, "lock file", "lock files")
+            ));
+            for l in s.lock_files.iter().filter(|l| l.missing) {
+                p.out(format!(
+                    "  MISSING {}  still holds {}",
+                    l.path,
+                    l.versions.join(", ")
+                ));
+            }
+        }
+        p.status(if s.attention == 0 {
+            "nothing needs attention".to_string()
+        } else {
+            format!(
+                "{} to look at",
+                plural(s.attention as u64, "thing", "things")
+            )
+        });
+    }
+    if args.check && s.attention > 0 {
         return Err(Failure::silent(1));
     }
     Ok(())

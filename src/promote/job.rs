@@ -59,6 +59,8 @@ pub struct Job {
     /// `-- partition_by: day(order_ts)`: each file of the output holds one partition, and
     /// `lake backfill` rewrites partitions one by one.
     pub partition_by: Option<PartitionBy>,
+    /// `-- freshness: 26h`: its latest version should be no older than this (`lake status`).
+    pub freshness: Option<std::time::Duration>,
 }
 
 /// Every `*.sql` under `jobs_dir/<zone>/`, sorted by path.
@@ -132,6 +134,7 @@ pub fn load(path: &Path, relative: PathBuf) -> Result<Job> {
         allow_breaking: false,
         policy: Policy::default(),
         partition_by: None,
+        freshness: None,
         text: String::new(),
     };
     for (i, line) in text.lines().enumerate() {
@@ -182,6 +185,7 @@ pub fn load(path: &Path, relative: PathBuf) -> Result<Job> {
                     ))
                 })?
             }
+            "freshness" => job.freshness = Some(parse_duration(value).map_err(at_line)?),
             "partition_by" => job.partition_by = Some(PartitionBy::parse(value).map_err(at_line)?),
             "retry_delay" => job.policy.retry_delay = parse_duration(value).map_err(at_line)?,
             "timeout" => {
@@ -195,7 +199,7 @@ pub fn load(path: &Path, relative: PathBuf) -> Result<Job> {
             k if !k.chars().all(|c| c.is_ascii_lowercase() || c == '_') => {}
             other => {
                 return Err(at_line(format!(
-                    "unknown header key `{other}`; expected description, check, pin, allow, schedule, require, retries, retry_delay, timeout or partition_by"
+                    "unknown header key `{other}`; expected description, check, pin, allow, schedule, require, retries, retry_delay, timeout, partition_by or freshness"
                 )));
             }
         }

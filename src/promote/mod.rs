@@ -13,6 +13,7 @@ pub mod job;
 pub mod lineage_plan;
 pub mod policy;
 pub mod scheduler;
+pub mod status;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;

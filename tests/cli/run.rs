@@ -358,6 +358,9 @@ fn one_scheduler_per_lake_and_a_killed_one_is_taken_over() {
     assert!(eventually(Duration::from_secs(30), || {
         runs(&lake, &["silver.o"]).len() == 1
     }));
+    let status = lake.json(["status"]);
+    assert_eq!(status["scheduler"]["state"], "running", "{status}");
+    assert_eq!(status["scheduler"]["pid"], first.id());
     // A single pass refuses while the watcher holds the lease, naming it.
     let out = lake.cmd(["run", "--once"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
@@ -709,4 +712,94 @@ fn a_backfill_reruns_its_failed_partitions_and_refuses_unpartitioned_jobs() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn status_shows_stale_waiting_and_failing_jobs_and_freshness() {
+    let lake = TestLake::new();
+    ingest(&lake, "bronze.orders", 5, 0, Some("2026-04-01T00:00:00Z"));
+    ingest(
+        &lake,
+        "bronze.customers",
+        5,
+        0,
+        Some("2026-04-01T00:00:00Z"),
+    );
+    job(
+        &lake,
+        "jobs/silver/fresh.sql",
+        "-- freshness: 12h",
+        "SELECT order_id FROM bronze.orders",
+    );
+    job(
+        &lake,
+        "jobs/silver/needs_more.sql",
+        "-- require: bronze.customers rows >= 100",
+        "SELECT customer_id FROM bronze.customers",
+    );
+    job(
+        &lake,
+        "jobs/silver/broken.sql",
+        "-- check: row_count(100, null)",
+        "SELECT customer_id FROM bronze.customers",
+    );
+    lake.write(
+        "lake.toml",
+        format!(
+            "{}\n[freshness]\n\"bronze.orders\" = \"1d\"\n",
+            std::fs::read_to_string(lake.path().join("lake.toml")).unwrap()
+        ),
+    );
+    pass(&lake, Some("2026-04-01T01:00:00Z"), &[]);
+    ingest(&lake, "bronze.orders", 6, 100, Some("2026-04-01T02:00:00Z"));
+    let out = lake
+        .cmd(["status", "--json"])
+        .env("LAKE_NOW", "2026-04-02T06:00:00Z")
+        .output()
+        .unwrap();
+    let s: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let state = |job: &str| {
+        s["jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|j| j["job"] == job)
+            .map(|j| j["state"].as_str().unwrap().to_string())
+            .unwrap()
+    };
+    assert_eq!(state("silver.fresh"), "stale", "{s}");
+    assert_eq!(state("silver.needs_more"), "waiting");
+    assert_eq!(state("silver.broken"), "failing");
+    let fresh: Vec<(String, bool)> = s["freshness"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["dataset"].as_str().unwrap().to_string(),
+                f["breached"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    // bronze.orders@v2 is 28 h old (limit 1 d); silver.fresh@v1 is 29 h old (limit 12 h).
+    assert_eq!(
+        fresh,
+        [
+            ("bronze.orders".into(), true),
+            ("silver.fresh".into(), true)
+        ]
+    );
+    assert_eq!(s["scheduler"]["state"], "not_running");
+    assert!(s["attention"].as_u64().unwrap() >= 5, "{s}");
+    let check = lake
+        .cmd(["status", "--check"])
+        .env("LAKE_NOW", "2026-04-02T06:00:00Z")
+        .output()
+        .unwrap();
+    assert_eq!(check.status.code(), Some(1));
+    assert!(
+        text(&check).0.contains("STALE bronze.orders"),
+        "{:?}",
+        text(&check)
+    );
 }
