@@ -29,10 +29,20 @@ pub struct VersionInfo {
     pub files: Vec<FileRow>,
     /// The checks that passed when a promote committed it.
     pub checks: Vec<CheckRow>,
+    /// For a partitioned dataset: the partitions this version has, with their rows.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub partitions: Vec<Partition>,
     #[serde(flatten)]
     pub lifecycle: Lifecycle,
     /// What people wrote about the dataset (`lake annotate`).
     pub meta: DatasetMeta,
+}
+
+/// One partition of a version of a partitioned dataset.
+#[derive(Debug, Clone, Serialize)]
+pub struct Partition {
+    pub partition: String,
+    pub rows: u64,
 }
 
 /// A version in a dataset's history.
@@ -68,6 +78,11 @@ impl Lake {
             sources: tx.version_sources(version.id)?,
             files: tx.version_files(version.id)?,
             checks: tx.version_checks(version.id)?,
+            partitions: tx
+                .version_partitions(version.id)?
+                .into_iter()
+                .map(|(partition, rows)| Partition { partition, rows })
+                .collect(),
             version,
         })
     }

@@ -156,6 +156,14 @@ pub fn show(lake: &Lake, args: &ShowArgs, p: Printer) -> Result<(), Failure> {
             p.out(format!("  {line}"));
         }
     }
+    if let (Some(first), Some(last)) = (info.partitions.first(), info.partitions.last()) {
+        p.out(format!(
+            "  partitions {} from {} to {}",
+            info.partitions.len(),
+            first.partition,
+            last.partition
+        ));
+    }
     if !info.sources.is_empty() {
         p.out("sources:");
         for s in &info.sources {

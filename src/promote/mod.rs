@@ -182,6 +182,8 @@ pub(crate) struct Attempt {
     pub on_start: Option<StartFn>,
     /// For a partitioned job: write only this partition (`2026-01-05`), keeping the others.
     pub partition: Option<String>,
+    /// Run `[promote] on_failure` if this attempt fails (not when a retry follows it).
+    pub run_hook: bool,
 }
 
 impl Attempt {
@@ -195,6 +197,7 @@ impl Attempt {
             hold_failed: false,
             on_start: None,
             partition: None,
+            run_hook: true,
         }
     }
 }
@@ -538,7 +541,7 @@ impl Promote<'_> {
         run.checks = failure.checks;
         let run_id = self.lake.catalog().write(|tx| tx.insert_run(&run))?;
         report.run_id = Some(run_id);
-        if status == JobStatus::Cancelled {
+        if status == JobStatus::Cancelled || !attempt.run_hook {
             return Ok(report);
         }
         if let Some(command) = &self.lake.config().promote.on_failure {

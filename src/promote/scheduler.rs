@@ -583,14 +583,17 @@ impl<'a> Scheduler<'a> {
                 Err(f) => f,
             };
             let inputs = failure.inputs.clone();
+            let delay = match failure.error {
+                Error::JobCancelled { .. } => None,
+                _ => delays.next(),
+            };
+            // `on_failure` is for a failure that stays: not one a retry follows.
+            attempt.run_hook = delay.is_none();
             let report = self.promote.fail(job, failure, &attempt)?;
             self.emit(Event::Finished {
                 report: Box::new(report.clone()),
             });
-            if report.status == JobStatus::Cancelled {
-                return Ok(report);
-            }
-            let Some(delay) = delays.next() else {
+            let Some(delay) = delay else {
                 return Ok(report);
             };
             self.emit(Event::Retrying {
@@ -613,6 +616,7 @@ impl<'a> Scheduler<'a> {
                 hold_failed: false,
                 on_start: None,
                 partition: attempt.partition.clone(),
+                run_hook: true,
             };
         }
     }

@@ -196,6 +196,8 @@ fn a_flaky_job_succeeds_on_its_third_attempt_with_the_first_attempts_inputs() {
         "-- retries: 3\n-- retry_delay: 2s",
         "SELECT order_id FROM bronze.orders",
     );
+    // A failure that a retry follows is not a failure to be told of.
+    lake.configure("promote", "on_failure", "'echo $LAKE_RUN_ID >> hooks.txt'");
     let child = {
         let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("lake"));
         cmd.current_dir(lake.path())
@@ -239,6 +241,7 @@ fn a_flaky_job_succeeds_on_its_third_attempt_with_the_first_attempts_inputs() {
     );
     let first = all.last().unwrap()["id"].clone();
     assert!(all[..2].iter().all(|r| r["retry_of"] == first), "{all:?}");
+    assert!(!lake.path().join("hooks.txt").exists());
     // The next pass reads the new version.
     let (_, r) = pass(&lake, None, &[]);
     assert_eq!(r["jobs"][0]["inputs"][0], "bronze.orders@v2", "{r}");
@@ -254,6 +257,7 @@ fn a_failure_is_held_until_its_input_changes() {
         "-- check: row_count(11, 1000)",
         "SELECT order_id FROM bronze.orders",
     );
+    lake.configure("promote", "on_failure", "'echo $LAKE_JOB >> hooks.txt'");
     let (code, r) = pass(&lake, None, &[]);
     assert_eq!(code, Some(1));
     assert_eq!(
@@ -265,6 +269,8 @@ fn a_failure_is_held_until_its_input_changes() {
     assert_eq!(code, Some(0), "{r}");
     assert_eq!(statuses(&r), vec![("silver.strict".into(), "held".into())]);
     assert_eq!(runs(&lake, &["--status", "failed"]).len(), 1);
+    let hooks = std::fs::read_to_string(lake.path().join("hooks.txt")).unwrap();
+    assert_eq!(hooks, "silver.strict\n", "one failure, told once");
     ingest(&lake, "bronze.orders", 20, 0, None);
     let (code, r) = pass(&lake, None, &[]);
     assert_eq!(code, Some(0), "{r}");
@@ -369,8 +375,29 @@ fn one_scheduler_per_lake_and_a_killed_one_is_taken_over() {
         err.contains("another scheduler runs this lake") && err.contains(&first.id().to_string()),
         "{err}"
     );
-    let second = lake.spawn(&["run", "--watch", "--every", "1s"]);
-    std::thread::sleep(Duration::from_millis(1500));
+    let mut second = lake.spawn(&["run", "--watch", "--every", "1s"]);
+    // Its stderr, line by line, to see it wait.
+    let said = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let reader = {
+        let said = said.clone();
+        let stderr = second.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                let mut s = said.lock().unwrap();
+                s.push_str(&line);
+                s.push('\n');
+            }
+        })
+    };
+    assert!(eventually(Duration::from_secs(30), || {
+        said.lock()
+            .unwrap()
+            .contains("another scheduler runs this lake")
+    }));
     // Only the holder runs jobs: a new input is promoted once.
     ingest(&lake, "bronze.orders", 6, 100, None);
     assert!(eventually(Duration::from_secs(30), || {
@@ -386,9 +413,10 @@ fn one_scheduler_per_lake_and_a_killed_one_is_taken_over() {
     }));
     signal(&second, "-TERM");
     let second = second.wait_with_output().unwrap();
-    assert!(second.status.success(), "{:?}", text(&second));
-    let (_, err) = text(&second);
-    assert!(err.contains("another scheduler runs this lake"), "{err}");
+    reader.join().unwrap();
+    let err = said.lock().unwrap().clone();
+    assert!(second.status.success(), "{err}");
+    assert!(err.contains("SIGTERM: stopping"), "{err}");
     let all = runs(&lake, &["silver.o"]);
     assert!(all.iter().all(|r| r["status"] == "success"), "{all:?}");
     // The lease went with it: a single pass runs now.
@@ -613,6 +641,17 @@ fn a_31_day_backfill_commits_31_partitions_and_missing_then_does_nothing() {
             .all(|f| f["partition"].is_string())
     );
 
+    let shown = lake.json(["show", "silver.daily"]);
+    let parts = shown["partitions"].as_array().unwrap();
+    assert_eq!(parts.len(), 31);
+    assert_eq!(parts[0]["partition"], "2026-01-01");
+    assert_eq!(
+        parts
+            .iter()
+            .map(|p| p["rows"].as_u64().unwrap())
+            .sum::<u64>(),
+        310
+    );
     let (code, again) = backfill(&lake, &[&range[..], &["--missing"]].concat(), &[]);
     assert_eq!(code, Some(0));
     assert_eq!(again["picked"], 0, "{again}");
@@ -801,5 +840,84 @@ fn status_shows_stale_waiting_and_failing_jobs_and_freshness() {
         text(&check).0.contains("STALE bronze.orders"),
         "{:?}",
         text(&check)
+    );
+}
+
+#[test]
+fn after_runs_once_the_interval_has_passed_since_the_last_success() {
+    let lake = TestLake::new();
+    job(
+        &lake,
+        "jobs/silver/o.sql",
+        "-- schedule: after: 2h",
+        "SELECT order_id FROM bronze.orders",
+    );
+    let mut ran_at = Vec::new();
+    for (i, hour) in [0, 1, 2, 3, 4, 5].into_iter().enumerate() {
+        let at = format!("2026-05-01T{hour:02}:00:00Z");
+        // New input every hour: only the interval holds the job back.
+        ingest(&lake, "bronze.orders", 5 + i, 0, Some(&at));
+        let (_, r) = pass(&lake, Some(&format!("2026-05-01T{hour:02}:30:00Z")), &[]);
+        if !ran(&r).is_empty() {
+            ran_at.push(hour);
+        }
+    }
+    assert_eq!(ran_at, vec![0, 2, 4]);
+    assert!(runs(&lake, &[]).iter().all(|r| r["trigger"] == "after"));
+}
+
+#[test]
+fn independent_jobs_run_side_by_side_up_to_max_parallel() {
+    let lake = TestLake::new();
+    ingest(&lake, "bronze.orders", 5, 0, None);
+    for name in ["a", "b", "c"] {
+        job(
+            &lake,
+            &format!("jobs/silver/{name}.sql"),
+            "",
+            "SELECT order_id FROM bronze.orders",
+        );
+    }
+    job(
+        &lake,
+        "jobs/gold/all.sql",
+        "",
+        "SELECT * FROM silver.a JOIN silver.b USING (order_id)",
+    );
+    let out = lake
+        .cmd(["run", "--max-parallel", "2"])
+        .env("LAKE_FAILPOINT", "promote.batch:sleep(700)")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{:?}", text(&out));
+    let runs = runs(&lake, &[]);
+    let span = |job: &str| {
+        let r = runs.iter().find(|r| r["job"] == job).unwrap();
+        (
+            r["started_at"].as_str().unwrap().to_string(),
+            r["finished_at"].as_str().unwrap().to_string(),
+        )
+    };
+    // Two silver jobs overlap; the third starts when one of them is done; gold waits for a and b.
+    let (a, b, c, gold) = (
+        span("silver.a"),
+        span("silver.b"),
+        span("silver.c"),
+        span("gold.all"),
+    );
+    let mut silver = [a.clone(), b.clone(), c.clone()];
+    silver.sort();
+    assert!(
+        silver[1].0 < silver[0].1,
+        "the first two overlap: {silver:?}"
+    );
+    let first_done = silver[0].1.clone().min(silver[1].1.clone());
+    assert!(
+        silver[2].0 >= first_done,
+        "the third waits for a free slot: {silver:?}"
+    );
+    assert!(
+        gold.0 >= a.1 && gold.0 >= b.1,
+        "gold after its inputs: {gold:?} {a:?} {b:?}"
     );
 }
