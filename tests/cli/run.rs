@@ -668,6 +668,22 @@ fn a_31_day_backfill_commits_31_partitions_and_missing_then_does_nothing() {
     );
     assert_eq!(two["ok"], 2);
     assert_eq!(daily_counts(&lake), "n,ids\n310,310\n");
+    // Every reader reads the partitioned version back, through the pin's manifest.
+    if let Some(python) = crate::util::test_python() {
+        lake.cmd(["pin", "silver.daily", "--lock", "lake.lock"])
+            .assert()
+            .success();
+        let said = lake.run_python(
+            &python,
+            r#"import duckdb, polars
+m = lm.Manifest.from_lock('lake.lock', 'silver.daily', root='lake-data')
+t = m.read()
+d = duckdb.sql(f"SELECT count(DISTINCT order_id) FROM read_parquet({m.paths()!r})").fetchall()[0][0]
+p = polars.scan_parquet(m.paths()).collect().height
+print(t.num_rows, len(set(t.column('order_id').to_pylist())), d, p)"#,
+        );
+        assert_eq!(said.trim(), "310 310 310 310");
+    }
     // A whole run writes every partition into files of their own, in one version.
     lake.cmd(["promote", "--full-refresh"]).assert().success();
     assert_eq!(daily_counts(&lake), "n,ids\n310,310\n");
