@@ -72,7 +72,21 @@ pub async fn run(lake: &Lake, args: Args, p: Printer) -> Result<(), Failure> {
             return Ok(0);
         }
         loop {
-            let report = scheduler.pass().await?;
+            let report = match scheduler.pass().await {
+                Ok(r) => r,
+                // A watch outlives a bad job file or a busy catalog: it says so and tries again.
+                Err(e) if watch => {
+                    live.show(|| {
+                        super::report::render(&e);
+                        eprintln!("{}  the next pass is in {:?}", clock(), args.every);
+                    });
+                    if *shutdown.borrow() || scheduler.wait_for_next(args.every).await? {
+                        break Ok(0);
+                    }
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             let failed = report.promote.failed;
             live.show(|| print_pass(&p, watch, &report));
             if !watch || *shutdown.borrow() || scheduler.wait_for_next(args.every).await? {

@@ -297,7 +297,9 @@ impl<'a> Scheduler<'a> {
     /// Sleep until the next pass is due: `every`, or earlier for a cron slot or an `after:`
     /// deadline that comes first. `true` if shut down meanwhile.
     pub async fn wait_for_next(&self, every: Duration) -> Result<bool> {
-        let prepared = self.promote.prepare()?;
+        let Ok(prepared) = self.promote.prepare() else {
+            return Ok(self.sleep(every).await);
+        };
         let now = self.lake().clock().now();
         let mut wait = every;
         for &i in &prepared.plan {

@@ -937,3 +937,36 @@ fn independent_jobs_run_side_by_side_up_to_max_parallel() {
         "gold after its inputs: {gold:?} {a:?} {b:?}"
     );
 }
+
+#[test]
+fn a_watch_outlives_a_broken_job_file() {
+    let lake = TestLake::new();
+    ingest(&lake, "bronze.orders", 5, 0, None);
+    job(
+        &lake,
+        "jobs/silver/o.sql",
+        "",
+        "SELECT order_id FROM bronze.orders",
+    );
+    job(&lake, "jobs/silver/bad.sql", "", "SELECT FROM WHERE");
+    let watcher = lake.spawn(&["run", "--watch", "--every", "1s"]);
+    std::thread::sleep(Duration::from_millis(1500));
+    // Fixed while it watches: the next pass runs both.
+    job(
+        &lake,
+        "jobs/silver/bad.sql",
+        "",
+        "SELECT customer_id FROM bronze.orders",
+    );
+    assert!(eventually(Duration::from_secs(30), || {
+        runs(&lake, &["--status", "success"]).len() == 2
+    }));
+    signal(&watcher, "-TERM");
+    let out = watcher.wait_with_output().unwrap();
+    let (_, err) = text(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("jobs/silver/bad.sql") && err.contains("the next pass is in"),
+        "{err}"
+    );
+}
