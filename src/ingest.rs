@@ -20,7 +20,7 @@ use crate::commit::{Draft, StagedWrite};
 use crate::error::{Error, Location, Result};
 use crate::format::manifest::{ManifestSource, Operation};
 use crate::format::schema::{self, ColumnSpec, Drift};
-use crate::format::source::{self, CsvOptions, Source, SourceFormat, SourceStats};
+use crate::format::source::{self, Compression, CsvOptions, Source, SourceFormat, SourceStats};
 use crate::ident::{DatasetRef, Version, Zone};
 use crate::lake::{Lake, ProgressEvent, ProgressFn};
 
@@ -109,6 +109,7 @@ impl Lake {
             sources,
             target,
             format: None,
+            compression: None,
             mode: IngestMode::Append,
             schema_file: None,
             csv: CsvOptions::default(),
@@ -124,6 +125,7 @@ pub struct Ingest<'a> {
     sources: Vec<PathBuf>,
     target: DatasetRef,
     format: Option<SourceFormat>,
+    compression: Option<Compression>,
     mode: IngestMode,
     schema_file: Option<PathBuf>,
     csv: CsvOptions,
@@ -136,6 +138,11 @@ impl Ingest<'_> {
     /// Read every source as this format instead of going by extension.
     pub fn with_format(mut self, format: Option<SourceFormat>) -> Self {
         self.format = format;
+        self
+    }
+    /// Read every source as stored with this compression instead of going by extension.
+    pub fn with_compression(mut self, compression: Option<Compression>) -> Self {
+        self.compression = compression;
         self
     }
     pub fn with_mode(mut self, mode: IngestMode) -> Self {
@@ -177,7 +184,7 @@ impl Ingest<'_> {
             });
         }
         let dataset = self.target.dataset();
-        let sources = expand_sources(&self.sources, self.format)?;
+        let sources = expand_sources(&self.sources, self.format, self.compression)?;
         let given = self
             .schema_file
             .as_deref()
@@ -626,7 +633,11 @@ fn read_schema_file(path: &Path) -> Result<Schema> {
 }
 
 /// Files, folders (searched recursively) and globs, in a stable order, without repeats.
-fn expand_sources(inputs: &[PathBuf], format: Option<SourceFormat>) -> Result<Vec<Source>> {
+fn expand_sources(
+    inputs: &[PathBuf],
+    format: Option<SourceFormat>,
+    compression: Option<Compression>,
+) -> Result<Vec<Source>> {
     let mut paths: Vec<PathBuf> = Vec::new();
     for input in inputs {
         let text = input.to_string_lossy();
@@ -695,7 +706,23 @@ fn expand_sources(inputs: &[PathBuf], format: Option<SourceFormat>) -> Result<Ve
                 source,
             })?
             .len();
-        sources.push(Source { path, format, size });
+        let compression = compression.unwrap_or_else(|| Compression::from_path(&path));
+        if format == SourceFormat::Parquet && compression != Compression::None {
+            return Err(Error::BadInput {
+                path,
+                at: crate::error::Location::File,
+                problem: format!(
+                    "Parquet is compressed inside; a {} Parquet file cannot be read as it is (decompress it first)",
+                    compression.as_str()
+                ),
+            });
+        }
+        sources.push(Source {
+            path,
+            format,
+            size,
+            compression,
+        });
     }
     Ok(sources)
 }

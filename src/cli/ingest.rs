@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use lake::format::source::{CsvOptions, SourceFormat};
+use lake::format::source::{Compression, CsvOptions, SourceFormat};
 use lake::ingest::IngestStatus;
 use lake::{DatasetRef, IngestMode, IngestReport, Lake};
 
@@ -20,6 +20,10 @@ pub struct Args {
     /// Read sources as this format instead of going by their extension.
     #[arg(long, value_parser = parse_format)]
     format: Option<SourceFormat>,
+    /// Read sources as stored with this compression (gzip, zstd, none) instead of going by
+    /// their extension (`.gz`, `.zst`); the sha256 is of the bytes as stored.
+    #[arg(long, value_parser = parse_compression)]
+    compression: Option<Compression>,
     /// append: keep the current rows and add these; overwrite: these rows only.
     #[arg(long, value_enum, default_value = "append")]
     mode: ModeArg,
@@ -51,6 +55,10 @@ enum ModeArg {
     Overwrite,
 }
 
+fn parse_compression(s: &str) -> Result<Compression, String> {
+    s.parse()
+}
+
 fn parse_format(s: &str) -> Result<SourceFormat, String> {
     s.parse()
 }
@@ -72,6 +80,7 @@ pub async fn run(lake: &Lake, args: Args, p: Printer) -> Result<(), Failure> {
     let mut ingest = lake
         .ingest(args.sources, target)
         .with_format(args.format)
+        .with_compression(args.compression)
         .with_mode(mode)
         .with_schema_file(args.schema)
         .with_csv(CsvOptions {

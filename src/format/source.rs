@@ -33,6 +33,140 @@ pub enum SourceFormat {
     Parquet,
 }
 
+/// How a source's bytes are stored: as they are, or compressed (decoded as they stream; the
+/// sha256 is of the bytes as stored).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Compression {
+    #[default]
+    None,
+    Gzip,
+    Zstd,
+}
+
+impl Compression {
+    /// `.gz` / `.gzip` and `.zst` / `.zstd` by the file's last extension.
+    pub fn from_path(path: &Path) -> Compression {
+        match path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            Some("gz" | "gzip") => Compression::Gzip,
+            Some("zst" | "zstd") => Compression::Zstd,
+            _ => Compression::None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Compression::None => "none",
+            Compression::Gzip => "gzip",
+            Compression::Zstd => "zstd",
+        }
+    }
+}
+
+impl std::str::FromStr for Compression {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "none" => Ok(Compression::None),
+            "gzip" | "gz" => Ok(Compression::Gzip),
+            "zstd" | "zst" => Ok(Compression::Zstd),
+            other => Err(format!(
+                "unknown compression `{other}`; expected gzip, zstd or none"
+            )),
+        }
+    }
+}
+
+/// A source file's bytes as stored, hashed as they are read, decoded as they stream.
+enum Stored {
+    Plain(HashingReader<File>),
+    Gzip(Box<flate2::read::MultiGzDecoder<BufReader<HashingReader<File>>>>),
+    Zstd(zstd::stream::read::Decoder<'static, BufReader<HashingReader<File>>>),
+}
+
+impl Stored {
+    fn open(source: &Source) -> Result<Stored> {
+        let path = source.path.as_path();
+        let hashing = HashingReader::new(open(path)?);
+        Ok(match source.compression {
+            Compression::None => Stored::Plain(hashing),
+            Compression::Gzip => Stored::Gzip(Box::new(flate2::read::MultiGzDecoder::new(
+                BufReader::with_capacity(READ_CHUNK, hashing),
+            ))),
+            Compression::Zstd => Stored::Zstd(
+                zstd::stream::read::Decoder::with_buffer(BufReader::with_capacity(
+                    READ_CHUNK, hashing,
+                ))
+                .map_err(io_err(path))?,
+            ),
+        })
+    }
+
+    /// Stored bytes read so far.
+    fn stored_bytes(&self) -> u64 {
+        match self {
+            Stored::Plain(h) => h.bytes(),
+            Stored::Gzip(d) => d.get_ref().get_ref().bytes(),
+            Stored::Zstd(d) => d.get_ref().get_ref().bytes(),
+        }
+    }
+
+    /// The sha256 and size of the whole file as stored (what the decoder left is read too).
+    fn finish(self) -> std::io::Result<(String, u64)> {
+        match self {
+            Stored::Plain(h) => h.finish(),
+            Stored::Gzip(d) => d.into_inner().into_inner().finish(),
+            Stored::Zstd(d) => d.finish().into_inner().finish(),
+        }
+    }
+}
+
+impl std::io::Read for Stored {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Stored::Plain(r) => r.read(buf),
+            Stored::Gzip(r) => r.read(buf),
+            Stored::Zstd(r) => r.read(buf),
+        }
+    }
+}
+
+/// For a compressed source whose reading failed: whether its bytes fail to decompress, said
+/// as such (a second pass, taken only once something already went wrong).
+fn decompress_problem(source: &Source) -> Option<Error> {
+    if source.compression == Compression::None {
+        return None;
+    }
+    let mut stored = Stored::open(source).ok()?;
+    std::io::copy(&mut stored, &mut std::io::sink())
+        .err()
+        .map(read_err(source))
+}
+
+/// A read error of a source, said as what it means for a compressed one.
+fn read_err(source: &Source) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |e| match source.compression {
+        Compression::None => Error::Io {
+            path: source.path.clone(),
+            source: e,
+        },
+        c => bad(
+            &source.path,
+            Location::File,
+            format!(
+                "cannot decompress it as {}: {e} (is it truncated, or not {} at all?)",
+                c.as_str(),
+                c.as_str()
+            ),
+        ),
+    }
+}
+
 impl SourceFormat {
     pub fn as_str(self) -> &'static str {
         match self {
@@ -43,8 +177,15 @@ impl SourceFormat {
         }
     }
 
-    /// The format a file's extension names, if any.
+    /// The format a file's extension names, if any; `orders.csv.gz` is CSV.
     pub fn from_path(path: &Path) -> Option<SourceFormat> {
+        let inner;
+        let path = if Compression::from_path(path) == Compression::None {
+            path
+        } else {
+            inner = PathBuf::from(path.file_stem()?);
+            inner.as_path()
+        };
         let ext = path.extension()?.to_str()?.to_ascii_lowercase();
         Some(match ext.as_str() {
             "csv" | "tsv" | "txt" => SourceFormat::Csv,
@@ -123,7 +264,9 @@ impl CsvOptions {
 pub struct Source {
     pub path: PathBuf,
     pub format: SourceFormat,
+    /// Stored size, in bytes (compressed, for a compressed source).
     pub size: u64,
+    pub compression: Compression,
 }
 
 /// What reading a whole source found.
@@ -187,8 +330,13 @@ pub fn infer_schema(source: &Source, csv: &CsvOptions, infer_rows: usize) -> Res
         SourceFormat::Csv => {
             let (schema, records) = csv
                 .format(path)
-                .infer_schema(BufReader::new(open(path)?), Some(infer_rows.max(1)))
-                .map_err(|e| csv_error(path, &e, None))?;
+                .infer_schema(
+                    BufReader::new(Stored::open(source)?),
+                    Some(infer_rows.max(1)),
+                )
+                .map_err(|e| {
+                    decompress_problem(source).unwrap_or_else(|| csv_error(path, &e, None))
+                })?;
             if records == 0 {
                 let problem = if csv.has_header {
                     "the file has a header but no data rows"
@@ -203,9 +351,13 @@ pub fn infer_schema(source: &Source, csv: &CsvOptions, infer_rows: usize) -> Res
         }
         SourceFormat::Ndjson | SourceFormat::Json => {
             let mut values = Vec::new();
-            let mut records = JsonRecords::new(BufReader::new(open(path)?));
+            let mut records = JsonRecords::new(BufReader::new(Stored::open(source)?));
             while values.len() < infer_rows.max(1) {
-                let Some((line, bytes)) = records.next_record().map_err(|e| e.at(path))? else {
+                let next = records.next_record().map_err(|e| match e {
+                    super::json::ScanError::Io(io) => read_err(source)(io),
+                    e => e.at(path),
+                })?;
+                let Some((line, bytes)) = next else {
                     break;
                 };
                 let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
@@ -291,21 +443,23 @@ pub fn decode(
                 .with_format(csv.format(path))
                 .with_batch_size(batch_size)
                 .build_decoder();
-            let mut reader = BufReader::with_capacity(READ_CHUNK, HashingReader::new(open(path)?));
+            let mut reader = BufReader::with_capacity(READ_CHUNK, Stored::open(source)?);
+            let mut reported = 0u64;
             let mut quotes = QuoteScan::new(csv.delimiter_for(path));
             let quote_err = |p: QuoteProblem| bad(path, Location::Line(p.line()), p.message());
             loop {
-                let buf = reader.fill_buf().map_err(io_err(path))?;
+                let buf = reader.fill_buf().map_err(read_err(source))?;
                 let len = buf.len();
                 let consumed = decoder
                     .decode(buf)
                     .map_err(|e| csv_error(path, &e, Some(&own)))?;
                 quotes.feed(&buf[..consumed]).map_err(quote_err)?;
                 reader.consume(consumed);
-                if consumed == len {
-                    progress(len as u64);
-                } else if consumed > 0 {
-                    progress(consumed as u64);
+                // Progress counts stored bytes: a compressed source's own size is the total.
+                let stored = reader.get_ref().stored_bytes();
+                if stored > reported {
+                    progress(stored - reported);
+                    reported = stored;
                 }
                 if consumed == 0 || decoder.capacity() == 0 {
                     match decoder
@@ -319,20 +473,22 @@ pub fn decode(
                 }
             }
             quotes.finish().map_err(quote_err)?;
-            reader.into_inner().finish().map_err(io_err(path))?
+            reader.into_inner().finish().map_err(read_err(source))?
         }
-        SourceFormat::Ndjson | SourceFormat::Json if starts_with_object(path)? => {
+        SourceFormat::Ndjson | SourceFormat::Json
+            if source.compression == Compression::None && starts_with_object(path)? =>
+        {
             super::ndjson::decode(path, &own, batch_size, &mut send, progress)?
         }
         SourceFormat::Ndjson | SourceFormat::Json => {
-            let reader = HashingReader::new(open(path)?);
+            let reader = Stored::open(source)?;
             let mut records = JsonRecords::new(BufReader::with_capacity(READ_CHUNK, reader));
             decode_records(&mut records, path, &own, batch_size, &mut send, progress)?;
             records
                 .into_inner()
                 .into_inner()
                 .finish()
-                .map_err(io_err(path))?
+                .map_err(read_err(source))?
         }
         SourceFormat::Parquet => {
             // The footer comes first, so the hash is a pass of its own; Parquet sources are
@@ -383,9 +539,9 @@ pub(super) trait Position {
     fn position(&self) -> u64;
 }
 
-impl Position for BufReader<HashingReader<File>> {
+impl Position for BufReader<Stored> {
     fn position(&self) -> u64 {
-        self.get_ref().bytes()
+        self.get_ref().stored_bytes()
     }
 }
 
@@ -656,6 +812,7 @@ mod tests {
         std::fs::write(&path, bytes).unwrap();
         let format = SourceFormat::from_path(&path).unwrap();
         let source = Source {
+            compression: Compression::from_path(&path),
             path,
             format,
             size: bytes.len() as u64,

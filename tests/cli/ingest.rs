@@ -476,3 +476,104 @@ fn concurrent_ingests_make_contiguous_versions() {
         assert_eq!(ids.len() as u64, v * 1000);
     }
 }
+
+#[test]
+fn compressed_sources_read_as_their_plain_bytes_and_hash_as_stored() {
+    use std::io::Write;
+    let lake = TestLake::new();
+    let csv = orders_csv(5000, 0);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(csv.as_bytes()).unwrap();
+    let gz = gz.finish().unwrap();
+    let ndjson: String = (0..5000)
+        .map(|i| {
+            format!(
+                "{{\"id\":{i},\"name\":\"n{}\",\"score\":{}.5}}\n",
+                i % 7,
+                i % 100
+            )
+        })
+        .collect();
+    let zst = zstd::encode_all(ndjson.as_bytes(), 3).unwrap();
+    lake.write("o.csv", &csv);
+    lake.write("o.csv.gz", &gz);
+    lake.write("e.ndjson", &ndjson);
+    lake.write("e.ndjson.zst", &zst);
+    lake.write("o.bin", &gz);
+    for (file, dataset, extra) in [
+        ("o.csv", "bronze.o_plain", &[][..]),
+        ("o.csv.gz", "bronze.o_gz", &[][..]),
+        (
+            "o.bin",
+            "bronze.o_named",
+            &["--format", "csv", "--compression", "gzip"][..],
+        ),
+        ("e.ndjson", "bronze.e_plain", &[][..]),
+        ("e.ndjson.zst", "bronze.e_zst", &[][..]),
+    ] {
+        let mut args = vec!["ingest", file, "--into", dataset];
+        args.extend_from_slice(extra);
+        lake.cmd(&args).assert().success();
+    }
+    for (plain, packed) in [
+        ("bronze.o_plain", "bronze.o_gz"),
+        ("bronze.o_plain", "bronze.o_named"),
+        ("bronze.e_plain", "bronze.e_zst"),
+    ] {
+        let same = lake.query_csv(
+            &format!(
+                "SELECT (SELECT count(*) FROM {packed}) AS n, \
+                 (SELECT count(*) FROM (SELECT * FROM {plain} EXCEPT ALL SELECT * FROM {packed})) AS missing, \
+                 (SELECT count(*) FROM (SELECT * FROM {packed} EXCEPT ALL SELECT * FROM {plain})) AS extra"
+            ),
+            &[],
+        );
+        assert_eq!(same, "n,missing,extra\n5000,0,0\n", "{plain} vs {packed}");
+    }
+    // The source is recorded as stored: its sha256 and size are the compressed file's.
+    let shown = lake.json(["show", "bronze.o_gz"]);
+    assert_eq!(shown["sources"][0]["sha256"], sha256(&gz));
+    assert_eq!(shown["sources"][0]["size"], gz.len());
+    let shown = lake.json(["show", "bronze.e_zst"]);
+    assert_eq!(shown["sources"][0]["sha256"], sha256(&zst));
+    // The same stored bytes again are the same source: nothing new to commit.
+    let again = lake.json(["ingest", "o.csv.gz", "--into", "bronze.o_gz"]);
+    assert_eq!(again["sources"][0]["skipped"], true, "{again}");
+
+    // A truncated file is named, and nothing is written.
+    lake.write("cut.csv.gz", &gz[..gz.len() / 2]);
+    let out = lake
+        .cmd(["ingest", "cut.csv.gz", "--into", "bronze.cut"])
+        .output()
+        .unwrap();
+    assert_ne!(out.status.code(), Some(0));
+    let (_, err) = text(&out);
+    assert!(err.contains("cut.csv.gz") && err.contains("gzip"), "{err}");
+    assert!(lake.stored_files("bronze", "cut").is_empty());
+    assert!(
+        lake.cmd(["show", "bronze.cut"])
+            .assert()
+            .try_failure()
+            .is_ok()
+    );
+    assert_eq!(lake.json(["check"])["in_flight_writes"], 0);
+    // Not gzip at all.
+    lake.write("fake.csv.gz", &csv);
+    let out = lake
+        .cmd(["ingest", "fake.csv.gz", "--into", "bronze.fake"])
+        .output()
+        .unwrap();
+    assert_ne!(out.status.code(), Some(0));
+    assert!(text(&out).1.contains("fake.csv.gz"), "{:?}", text(&out));
+    // Parquet is compressed inside.
+    lake.write("p.parquet.gz", &gz);
+    let out = lake
+        .cmd(["ingest", "p.parquet.gz", "--into", "bronze.p"])
+        .output()
+        .unwrap();
+    assert!(
+        text(&out).1.contains("Parquet is compressed inside"),
+        "{:?}",
+        text(&out)
+    );
+}
