@@ -147,6 +147,11 @@ pub enum Error {
     #[error("`{job}` was stopped before it committed; nothing was committed")]
     JobCancelled { job: String },
 
+    #[error(
+        "a stream is read as csv or ndjson, not {format}; give `--format csv` or `--format ndjson`"
+    )]
+    StreamFormat { format: String },
+
     #[error("there is no run {id}")]
     RunNotFound { id: i64 },
 

@@ -110,6 +110,7 @@ impl Lake {
             target,
             format: None,
             compression: None,
+            source_uri: None,
             mode: IngestMode::Append,
             schema_file: None,
             csv: CsvOptions::default(),
@@ -126,6 +127,8 @@ pub struct Ingest<'a> {
     target: DatasetRef,
     format: Option<SourceFormat>,
     compression: Option<Compression>,
+    /// Recorded instead of the source's own path (`stdin:batch-3`), for a single source.
+    source_uri: Option<String>,
     mode: IngestMode,
     schema_file: Option<PathBuf>,
     csv: CsvOptions,
@@ -143,6 +146,11 @@ impl Ingest<'_> {
     /// Read every source as stored with this compression instead of going by extension.
     pub fn with_compression(mut self, compression: Option<Compression>) -> Self {
         self.compression = compression;
+        self
+    }
+    /// Record the (single) source under this URI instead of its path: a spooled stream batch.
+    pub fn with_source_uri(mut self, uri: String) -> Self {
+        self.source_uri = Some(uri);
         self
     }
     pub fn with_mode(mut self, mode: IngestMode) -> Self {
@@ -315,7 +323,10 @@ impl Ingest<'_> {
             .iter()
             .zip(&stats)
             .map(|(s, st)| SourceRow {
-                uri: source_uri(&s.path),
+                uri: self
+                    .source_uri
+                    .clone()
+                    .unwrap_or_else(|| source_uri(&s.path)),
                 sha256: st.sha256.clone(),
                 size: st.size,
                 format: s.format.as_str().to_string(),

@@ -43,6 +43,7 @@ pub mod scan;
 pub mod search;
 mod sql;
 pub mod storage;
+pub mod stream;
 mod write;
 
 pub use clock::Clock;

@@ -45,6 +45,15 @@ pub struct Args {
     /// Ingest sources even if the current version already holds their content.
     #[arg(long)]
     force: bool,
+    /// With `-` (a pipe): commit a version every N records.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    batch_rows: Option<u64>,
+    /// With `-`: commit a version once a batch holds this much input (64MB, 1GiB).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    batch_bytes: Option<u64>,
+    /// With `-`: commit a version this long after a batch's first record (30s, 5m).
+    #[arg(long, value_name = "DURATION", value_parser = parse_interval)]
+    batch_interval: Option<std::time::Duration>,
     #[arg(long)]
     pub json: bool,
 }
@@ -53,6 +62,36 @@ pub struct Args {
 enum ModeArg {
     Append,
     Overwrite,
+}
+
+fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (n, unit) = t.split_at(split);
+    let n: u64 = n
+        .parse()
+        .map_err(|_| format!("`{s}` is not a size such as 64MB"))?;
+    let scale: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kb" => 1_000,
+        "kib" | "k" => 1 << 10,
+        "mb" => 1_000_000,
+        "mib" | "m" => 1 << 20,
+        "gb" => 1_000_000_000,
+        "gib" | "g" => 1 << 30,
+        _ => return Err(format!("`{s}` is not a size such as 64MB")),
+    };
+    n.checked_mul(scale)
+        .filter(|b| *b > 0)
+        .ok_or_else(|| format!("`{s}` is not a positive size"))
+}
+
+fn parse_interval(s: &str) -> Result<std::time::Duration, String> {
+    let d = lake::promote::policy::parse_duration(s)?;
+    if d.is_zero() {
+        return Err("needs a positive duration, such as 30s".into());
+    }
+    Ok(d)
 }
 
 fn parse_compression(s: &str) -> Result<Compression, String> {
@@ -71,12 +110,27 @@ fn parse_delimiter(s: &str) -> Result<u8, String> {
     }
 }
 
+impl Args {
+    /// `lake ingest - …`: records from standard input.
+    pub fn reads_stdin(&self) -> bool {
+        self.sources.iter().any(|s| s.as_os_str() == "-")
+    }
+}
+
 pub async fn run(lake: &Lake, args: Args, p: Printer) -> Result<(), Failure> {
     let target = DatasetRef::parse_dataset(&args.into)?;
     let mode = match args.mode {
         ModeArg::Append => IngestMode::Append,
         ModeArg::Overwrite => IngestMode::Overwrite,
     };
+    if args.reads_stdin() {
+        return stdin(lake, args, target, mode, p).await;
+    }
+    if args.batch_rows.is_some() || args.batch_bytes.is_some() || args.batch_interval.is_some() {
+        return Err(Failure::usage(
+            "--batch-rows, --batch-bytes and --batch-interval cut a stream: read one with `lake ingest - …`",
+        ));
+    }
     let mut ingest = lake
         .ingest(args.sources, target)
         .with_format(args.format)
@@ -167,4 +221,71 @@ fn print_report(r: &IngestReport, p: &Printer) {
             ));
         }
     }
+}
+
+/// `lake ingest - --into … --format ndjson|csv [--batch-rows N] [--batch-bytes SIZE]
+/// [--batch-interval 30s]`: a version per batch; SIGINT drops the batch being read.
+async fn stdin(
+    lake: &Lake,
+    args: Args,
+    target: DatasetRef,
+    mode: IngestMode,
+    p: Printer,
+) -> Result<(), Failure> {
+    if args.sources.len() > 1 {
+        return Err(Failure::usage(
+            "`-` (standard input) is read alone, not beside files",
+        ));
+    }
+    let Some(format) = args.format else {
+        return Err(Failure::usage(
+            "a pipe has no extension: give `--format ndjson` or `--format csv`",
+        ));
+    };
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let signals = tokio::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
+        let _ = stop.send(true);
+    });
+    let shown = p;
+    let report = lake
+        .ingest_stream(target, format)
+        .with_mode(mode)
+        .with_csv(CsvOptions {
+            delimiter: args.delimiter,
+            has_header: !args.no_header,
+            null_value: args.null_value,
+        })
+        .with_limits(lake::stream::BatchLimits {
+            rows: args.batch_rows,
+            bytes: args.batch_bytes,
+            interval: args.batch_interval,
+        })
+        .with_stop(stopped)
+        .with_on_batch(std::sync::Arc::new(move |r: &IngestReport| {
+            if shown.json {
+                shown.out(serde_json::to_string(r).expect("reports serialize"));
+            } else {
+                print_report(r, &shown);
+            }
+        }))
+        .execute(lake::stream::stdin())
+        .await;
+    signals.abort();
+    let report = report?;
+    let summary = format!(
+        "{} read, {} committed in {}",
+        plural(report.records, "record", "records"),
+        plural(report.committed_rows, "row", "rows"),
+        plural(report.batches.len() as u64, "version", "versions")
+    );
+    if report.interrupted {
+        eprintln!(
+            "interrupted: {summary}; the batch being read ({}) was not committed",
+            plural(report.uncommitted_records, "record", "records")
+        );
+        return Err(Failure::silent(super::report::EXIT_INTERRUPTED));
+    }
+    p.status(summary);
+    Ok(())
 }

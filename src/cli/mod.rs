@@ -120,7 +120,13 @@ pub fn main() -> i32 {
         }
     };
     // `lake run` handles its own signals: it cancels running jobs and releases its lease.
-    if matches!(cli.command, Command::Run(_)) {
+    // So does an ingest from a pipe: it stops between records and keeps what it committed.
+    let own_signals = match &cli.command {
+        Command::Run(_) => true,
+        Command::Ingest(args) => args.reads_stdin(),
+        _ => false,
+    };
+    if own_signals {
         return runtime.block_on(run(cli));
     }
     runtime.block_on(async {

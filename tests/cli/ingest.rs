@@ -577,3 +577,129 @@ fn compressed_sources_read_as_their_plain_bytes_and_hash_as_stored() {
         text(&out)
     );
 }
+
+/// `lake ingest - …` with its stdin piped, its output captured.
+fn piped(lake: &TestLake, args: &[&str]) -> std::process::Child {
+    let mut all = vec!["ingest", "-"];
+    all.extend_from_slice(args);
+    std::process::Command::new(assert_cmd::cargo::cargo_bin("lake"))
+        .current_dir(lake.path())
+        .env_remove("LAKE_DIR")
+        .args(&all)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn events(from: usize, to: usize) -> String {
+    (from..to)
+        .map(|i| format!("{{\"id\":{i},\"kind\":\"k{}\"}}\n", i % 5))
+        .collect()
+}
+
+#[test]
+fn a_pipe_commits_a_version_per_batch_and_sigint_drops_only_the_batch_being_read() {
+    use std::io::Write;
+    let lake = TestLake::new();
+    let args = [
+        "--into",
+        "bronze.events",
+        "--format",
+        "ndjson",
+        "--batch-rows",
+        "1000",
+    ];
+    let mut child = piped(&lake, &args);
+    let mut stdin = child.stdin.take().unwrap();
+    let feeder = std::thread::spawn(move || {
+        // 100,000 events in writes that do not line up with batches or lines.
+        let all = events(0, 100_000);
+        for chunk in all.as_bytes().chunks(7_777) {
+            stdin.write_all(chunk).unwrap();
+        }
+    });
+    feeder.join().unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{:?}", text(&out));
+    assert_eq!(
+        lake.json(["log", "bronze.events"])
+            .as_array()
+            .unwrap()
+            .len(),
+        100
+    );
+    assert_eq!(
+        lake.query_csv(
+            "SELECT count(*) AS n, count(DISTINCT id) AS ids FROM bronze.events",
+            &[]
+        ),
+        "n,ids\n100000,100000\n"
+    );
+    let shown = lake.json(["show", "bronze.events"]);
+    let uri = shown["sources"][99]["uri"].as_str().unwrap();
+    assert!(
+        uri.starts_with("stdin:") && uri.ends_with("/batch-100"),
+        "{uri}"
+    );
+
+    // 2,500 more, then SIGINT while the pipe stays open: two batches commit, 500 do not.
+    let mut child = piped(&lake, &args);
+    let mut stdin = child.stdin.take().unwrap();
+    stdin
+        .write_all(events(100_000, 102_500).as_bytes())
+        .unwrap();
+    stdin.flush().unwrap();
+    let start = std::time::Instant::now();
+    while lake
+        .json(["log", "bronze.events"])
+        .as_array()
+        .unwrap()
+        .len()
+        < 102
+    {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(60),
+            "two batches commit"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let ok = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    let out = child.wait_with_output().unwrap();
+    drop(stdin);
+    assert_eq!(out.status.code(), Some(130), "{:?}", text(&out));
+    let (_, err) = text(&out);
+    assert!(
+        err.contains("the batch being read (500 records) was not committed"),
+        "{err}"
+    );
+    assert_eq!(
+        lake.query_csv(
+            "SELECT count(*) AS n, count(DISTINCT id) AS ids FROM bronze.events",
+            &[]
+        ),
+        "n,ids\n102000,102000\n"
+    );
+    assert_eq!(lake.json(["check"])["in_flight_writes"], 0);
+
+    // A pipe needs its format; batch flags need a pipe.
+    let out = lake
+        .cmd(["ingest", "-", "--into", "bronze.x"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).1.contains("--format ndjson"));
+    lake.write("a.csv", "a\n1\n");
+    let out = lake
+        .cmd(["ingest", "a.csv", "--into", "bronze.x", "--batch-rows", "5"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}

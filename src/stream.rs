@@ -1,0 +1,341 @@
+//! Ingest from a stream (`lake ingest - …`): records read from a pipe, cut into batches by row
+//! count, bytes or time, each batch committed as a version through the one ingest path.
+//!
+//! A batch is cut only at a record boundary (a CSV record may span lines inside quotes). It is
+//! spooled to a file beside the catalog, ingested whole (hashed, checked, committed in one
+//! transaction, or not at all), and the spool file removed. A stop (SIGINT) is looked at only
+//! between records: the batch being read is dropped, never committed in part, and a batch being
+//! committed finishes first.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use tokio::io::{AsyncBufRead, AsyncBufReadExt};
+
+use crate::error::{Error, Result};
+use crate::format::source::{CsvOptions, SourceFormat};
+use crate::ident::DatasetRef;
+use crate::ingest::{IngestMode, IngestReport};
+use crate::lake::Lake;
+
+/// When a batch is cut; with none set, the whole stream is one batch.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BatchLimits {
+    pub rows: Option<u64>,
+    pub bytes: Option<u64>,
+    pub interval: Option<Duration>,
+}
+
+/// What a stream ingest committed, batch by batch.
+#[derive(Debug, Clone, Serialize)]
+pub struct StreamReport {
+    pub dataset: String,
+    pub batches: Vec<IngestReport>,
+    /// Records read from the stream, committed or not.
+    pub records: u64,
+    pub committed_rows: u64,
+    /// Stopped before the end of input: the records of the batch being read (not committed).
+    pub interrupted: bool,
+    pub uncommitted_records: u64,
+}
+
+pub type BatchFn = std::sync::Arc<dyn Fn(&IngestReport) + Send + Sync>;
+
+/// A stream ingest; see the module docs.
+pub struct StreamIngest<'a> {
+    lake: &'a Lake,
+    target: DatasetRef,
+    format: SourceFormat,
+    csv: CsvOptions,
+    mode: IngestMode,
+    limits: BatchLimits,
+    on_batch: Option<BatchFn>,
+    stop: Option<tokio::sync::watch::Receiver<bool>>,
+}
+
+impl Lake {
+    /// Ingest records of `format` (CSV or NDJSON) from a stream into `target`.
+    pub fn ingest_stream(&self, target: DatasetRef, format: SourceFormat) -> StreamIngest<'_> {
+        StreamIngest {
+            lake: self,
+            target,
+            format,
+            csv: CsvOptions::default(),
+            mode: IngestMode::Append,
+            limits: BatchLimits::default(),
+            on_batch: None,
+            stop: None,
+        }
+    }
+}
+
+impl StreamIngest<'_> {
+    pub fn with_csv(mut self, csv: CsvOptions) -> Self {
+        self.csv = csv;
+        self
+    }
+    /// The first batch's mode; later batches append.
+    pub fn with_mode(mut self, mode: IngestMode) -> Self {
+        self.mode = mode;
+        self
+    }
+    pub fn with_limits(mut self, limits: BatchLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+    pub fn with_on_batch(mut self, f: BatchFn) -> Self {
+        self.on_batch = Some(f);
+        self
+    }
+    /// Once this turns true, the batch being read is dropped and the ingest ends.
+    pub fn with_stop(mut self, rx: tokio::sync::watch::Receiver<bool>) -> Self {
+        self.stop = Some(rx);
+        self
+    }
+
+    pub async fn execute(self, input: impl AsyncBufRead + Unpin) -> Result<StreamReport> {
+        let format = match self.format {
+            SourceFormat::Csv | SourceFormat::Ndjson => self.format,
+            other => {
+                return Err(Error::StreamFormat {
+                    format: other.as_str().to_string(),
+                });
+            }
+        };
+        let spool_dir = self
+            .lake
+            .catalog()
+            .path()
+            .parent()
+            .map(|p| p.join("spool"))
+            .unwrap_or_else(std::env::temp_dir);
+        std::fs::create_dir_all(&spool_dir).map_err(|source| Error::Io {
+            path: spool_dir.clone(),
+            source,
+        })?;
+        // Each batch's source is named by this stream and its number: `stdin:<id>/batch-3`.
+        let stream_id = uuid::Uuid::now_v7().simple().to_string();
+        let mut report = StreamReport {
+            dataset: self.target.to_string(),
+            batches: Vec::new(),
+            records: 0,
+            committed_rows: 0,
+            interrupted: false,
+            uncommitted_records: 0,
+        };
+        let mut lines = input;
+        let mut header: Option<Vec<u8>> = None;
+        let mut batch: Vec<u8> = Vec::new();
+        let (mut batch_records, mut in_quotes) = (0u64, false);
+        let mut batch_started = Instant::now();
+        let mut line = Vec::new();
+        let mut line_done = true;
+        let mut stop = self.stop.clone();
+        loop {
+            // A line cut short by the interval timer is kept and read on.
+            if line_done {
+                line.clear();
+            }
+            // Wait for the next line, a stop, or the batch interval.
+            let deadline = self
+                .limits
+                .interval
+                .filter(|_| batch_records > 0)
+                .map(|d| tokio::time::Instant::from_std(batch_started + d));
+            let read = tokio::select! {
+                r = lines.read_until(b'\n', &mut line) => Some(r),
+                _ = wait_stop(&mut stop) => {
+                    report.interrupted = true;
+                    report.uncommitted_records = batch_records;
+                    break;
+                }
+                _ = sleep_until(deadline) => None,
+            };
+            line_done = read.is_some();
+            let eof = match read {
+                Some(r) => {
+                    let n = r.map_err(|source| Error::Io {
+                        path: PathBuf::from("-"),
+                        source,
+                    })?;
+                    n == 0
+                }
+                None => false,
+            };
+            if line_done && !line.is_empty() {
+                if !line.ends_with(b"\n") {
+                    line.push(b'\n');
+                }
+                let blank = line.iter().all(u8::is_ascii_whitespace);
+                if format == SourceFormat::Csv && self.csv.has_header && header.is_none() {
+                    header = Some(line.clone());
+                } else if !blank || in_quotes {
+                    if format == SourceFormat::Csv {
+                        let quotes = line.iter().filter(|&&b| b == b'"').count();
+                        if quotes % 2 == 1 {
+                            in_quotes = !in_quotes;
+                        }
+                    }
+                    if batch.is_empty() {
+                        batch_started = Instant::now();
+                        if let Some(h) = &header {
+                            batch.extend_from_slice(h);
+                        }
+                    }
+                    batch.extend_from_slice(&line);
+                    if !in_quotes {
+                        batch_records += 1;
+                        report.records += 1;
+                    }
+                }
+            }
+            let full = self.limits.rows.is_some_and(|n| batch_records >= n)
+                || self.limits.bytes.is_some_and(|n| batch.len() as u64 >= n)
+                || self
+                    .limits
+                    .interval
+                    .is_some_and(|d| batch_records > 0 && batch_started.elapsed() >= d);
+            if batch_records > 0 && !in_quotes && (full || eof) {
+                let committed = self
+                    .commit(&spool_dir, &batch, report.batches.len(), &stream_id)
+                    .await?;
+                report.committed_rows += committed.rows;
+                if let Some(f) = &self.on_batch {
+                    f(&committed);
+                }
+                report.batches.push(committed);
+                batch.clear();
+                batch_records = 0;
+            }
+            if eof {
+                if in_quotes {
+                    return Err(Error::BadInput {
+                        path: PathBuf::from("-"),
+                        at: crate::error::Location::File,
+                        problem: "the input ends inside a quoted CSV field".into(),
+                    });
+                }
+                break;
+            }
+        }
+        Ok(report)
+    }
+
+    /// Spool one batch and ingest it as a version.
+    async fn commit(
+        &self,
+        dir: &std::path::Path,
+        bytes: &[u8],
+        n: usize,
+        stream_id: &str,
+    ) -> Result<IngestReport> {
+        let ext = self.format.as_str();
+        let path = dir.join(format!("{}.{ext}", uuid::Uuid::now_v7().simple()));
+        std::fs::write(&path, bytes).map_err(|source| Error::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let mode = if n == 0 {
+            self.mode
+        } else {
+            IngestMode::Append
+        };
+        let ingested = self
+            .lake
+            .ingest(vec![path.clone()], self.target.clone())
+            .with_format(Some(self.format))
+            .with_csv(self.csv.clone())
+            .with_mode(mode)
+            .with_source_uri(format!("stdin:{stream_id}/batch-{}", n + 1))
+            .execute()
+            .await;
+        let _ = std::fs::remove_file(&path);
+        ingested
+    }
+}
+
+async fn wait_stop(stop: &mut Option<tokio::sync::watch::Receiver<bool>>) {
+    match stop {
+        Some(rx) => {
+            if rx.wait_for(|s| *s).await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+        None => std::future::pending().await,
+    }
+}
+
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Standard input as an async reader: a thread reads it in chunks (a pipe blocks; the runtime
+/// must not), handing them over a small channel.
+pub fn stdin() -> impl AsyncBufRead + Unpin {
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Vec<u8>>>(4);
+    std::thread::spawn(move || {
+        use std::io::Read;
+        let mut input = std::io::stdin().lock();
+        loop {
+            let mut chunk = vec![0u8; 1 << 20];
+            match input.read(&mut chunk) {
+                Ok(0) => break,
+                Ok(n) => {
+                    chunk.truncate(n);
+                    if tx.blocking_send(Ok(chunk)).is_err() {
+                        break;
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    let _ = tx.blocking_send(Err(e));
+                    break;
+                }
+            }
+        }
+    });
+    tokio::io::BufReader::with_capacity(
+        1 << 20,
+        Chunks {
+            rx,
+            chunk: Vec::new(),
+            at: 0,
+        },
+    )
+}
+
+struct Chunks {
+    rx: tokio::sync::mpsc::Receiver<std::io::Result<Vec<u8>>>,
+    chunk: Vec<u8>,
+    at: usize,
+}
+
+impl tokio::io::AsyncRead for Chunks {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        use std::task::Poll;
+        while self.at == self.chunk.len() {
+            match self.rx.poll_recv(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(None) => return Poll::Ready(Ok(())),
+                Poll::Ready(Some(Err(e))) => return Poll::Ready(Err(e)),
+                Poll::Ready(Some(Ok(chunk))) => {
+                    self.chunk = chunk;
+                    self.at = 0;
+                }
+            }
+        }
+        let n = buf.remaining().min(self.chunk.len() - self.at);
+        let at = self.at;
+        buf.put_slice(&self.chunk[at..at + n]);
+        self.at += n;
+        Poll::Ready(Ok(()))
+    }
+}
