@@ -98,12 +98,7 @@ fn print_job(p: &Printer, i: usize, n: usize, job: &JobReport) {
                 job.error.as_deref().unwrap_or_default()
             ));
             for c in job.checks.iter().filter(|c| !c.passed) {
-                let sample = c
-                    .sample
-                    .as_array()
-                    .and_then(|rows| rows.first())
-                    .map(|r| format!(", e.g. {r}"))
-                    .unwrap_or_default();
+                let sample = first_sample(c);
                 p.out(format!(
                     "    check {}: {}{sample}",
                     c.name,
@@ -127,6 +122,15 @@ fn print_job(p: &Printer, i: usize, n: usize, job: &JobReport) {
     if let Some(h) = &job.hook_error {
         eprintln!("warning: {h}");
     }
+}
+
+/// `, e.g. {…}`: a failing check's first sample row, for a job line.
+pub fn first_sample(c: &lake::catalog::CheckRow) -> String {
+    c.sample
+        .as_array()
+        .and_then(|rows| rows.first())
+        .map(|r| format!(", e.g. {r}"))
+        .unwrap_or_default()
 }
 
 /// A status as the job lines spell it.

@@ -484,12 +484,7 @@ pub async fn test(lake: &Lake, args: TestArgs, p: Printer) -> Result<(), Failure
                     (false, "warn") => "WARN",
                     (false, _) => "FAIL",
                 };
-                let sample = c
-                    .sample
-                    .as_array()
-                    .and_then(|rows| rows.first())
-                    .map(|r| format!(", e.g. {r}"))
-                    .unwrap_or_default();
+                let sample = super::promote::first_sample(c);
                 if c.passed {
                     p.out(format!("    {state} {}", c.name));
                 } else {

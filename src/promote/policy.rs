@@ -100,22 +100,25 @@ impl Trigger {
 
     /// The latest cron slot at or before `now`, if this is a cron trigger.
     pub fn latest_slot(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        let Trigger::Cron { cron, tz, .. } = self else {
-            return None;
-        };
-        cron.find_previous_occurrence(&now.with_timezone(tz), true)
-            .ok()
-            .map(|t| t.with_timezone(&Utc))
+        self.slot(now, false)
     }
 
     /// The next cron slot after `now`, if this is a cron trigger.
     pub fn next_slot(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.slot(now, true)
+    }
+
+    fn slot(&self, now: DateTime<Utc>, next: bool) -> Option<DateTime<Utc>> {
         let Trigger::Cron { cron, tz, .. } = self else {
             return None;
         };
-        cron.find_next_occurrence(&now.with_timezone(tz), false)
-            .ok()
-            .map(|t| t.with_timezone(&Utc))
+        let local = now.with_timezone(tz);
+        let found = if next {
+            cron.find_next_occurrence(&local, false)
+        } else {
+            cron.find_previous_occurrence(&local, true)
+        };
+        found.ok().map(|t| t.with_timezone(&Utc))
     }
 }
 

@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use crate::util::{TestLake, text};
+use crate::util::{TestLake, statuses, text};
 
 const ORDERS: &str = "order_id,customer_id,status,amount\n1,10,paid,5.5\n2,10,PAID ,7\n3,11,refunded,-2\n3,11,shipped,-2\n4,12,paid,10\n";
 const CUSTOMERS: &str = "customer_id,email,tier\n10,Ana@Example.com,gold\n11,ben@example.com,basic\n12,,silver\n12,,silver\n";
@@ -51,20 +51,6 @@ fn promote_json(lake: &TestLake, args: &[&str]) -> (Option<i32>, Value) {
     let v: Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|_| panic!("not JSON: {}", text(&out).1));
     (out.status.code(), v)
-}
-
-fn statuses(report: &Value) -> Vec<(String, String)> {
-    report["jobs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|j| {
-            (
-                j["job"].as_str().unwrap().to_string(),
-                j["status"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect()
 }
 
 fn rows(lake: &TestLake, sql: &str) -> Value {

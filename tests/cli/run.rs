@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::util::{TestLake, orders_csv, text};
+use crate::util::{TestLake, orders_csv, statuses, text};
 
 fn job(lake: &TestLake, rel: &str, header: &str, sql: &str) {
     lake.write(rel, format!("{header}\n{sql}\n"));
@@ -34,21 +34,6 @@ fn pass(lake: &TestLake, now: Option<&str>, env: &[(&str, &str)]) -> (Option<i32
     let report = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|_| panic!("not JSON: {:?}", text(&out)));
     (out.status.code(), report)
-}
-
-/// (job, status) of every job a pass considered.
-fn statuses(report: &Value) -> Vec<(String, String)> {
-    report["jobs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|j| {
-            (
-                j["job"].as_str().unwrap().to_string(),
-                j["status"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect()
 }
 
 fn ran(report: &Value) -> Vec<String> {

@@ -311,3 +311,18 @@ pub fn test_python() -> Option<String> {
     }
     python
 }
+
+/// (job, status) of every job a promote or run report holds.
+pub fn statuses(report: &Value) -> Vec<(String, String)> {
+    report["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| {
+            (
+                j["job"].as_str().unwrap().to_string(),
+                j["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
