@@ -111,6 +111,7 @@ impl Lake {
             format: None,
             compression: None,
             source_uri: None,
+            remote: Default::default(),
             mode: IngestMode::Append,
             schema_file: None,
             csv: CsvOptions::default(),
@@ -129,6 +130,8 @@ pub struct Ingest<'a> {
     compression: Option<Compression>,
     /// Recorded instead of the source's own path (`stdin:batch-3`), for a single source.
     source_uri: Option<String>,
+    /// Spooled copies of remote sources, and the URL each is recorded under.
+    remote: std::collections::HashMap<PathBuf, String>,
     mode: IngestMode,
     schema_file: Option<PathBuf>,
     csv: CsvOptions,
@@ -181,7 +184,25 @@ impl Ingest<'_> {
         self
     }
 
-    pub async fn execute(self) -> Result<IngestReport> {
+    /// Ingest the sources; remote ones (`s3://bucket/key`, `s3://bucket/prefix/`) are fetched
+    /// into the spool first, recorded under their URLs, and removed after.
+    pub async fn execute(mut self) -> Result<IngestReport> {
+        let fetched = fetch_remote(self.lake, &self.sources).await;
+        let fetched = match fetched {
+            Ok(f) => f,
+            Err((e, spooled)) => {
+                remove_spooled(&spooled);
+                return Err(e);
+            }
+        };
+        self.sources = fetched.paths.clone();
+        self.remote = fetched.uris;
+        let result = self.execute_local().await;
+        remove_spooled(&fetched.spooled);
+        result
+    }
+
+    async fn execute_local(self) -> Result<IngestReport> {
         let started = Instant::now();
         if self.target.zone != Zone::Bronze {
             return Err(Error::WrongZone {
@@ -324,8 +345,10 @@ impl Ingest<'_> {
             .zip(&stats)
             .map(|(s, st)| SourceRow {
                 uri: self
-                    .source_uri
-                    .clone()
+                    .remote
+                    .get(&s.path)
+                    .or(self.source_uri.as_ref())
+                    .cloned()
                     .unwrap_or_else(|| source_uri(&s.path)),
                 sha256: st.sha256.clone(),
                 size: st.size,
@@ -765,6 +788,108 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Remote sources fetched into the spool.
+struct Fetched {
+    /// Every input, remote ones replaced by their spooled copies.
+    paths: Vec<PathBuf>,
+    uris: std::collections::HashMap<PathBuf, String>,
+    /// Files and folders to remove once the ingest ends.
+    spooled: Vec<PathBuf>,
+}
+
+/// Fetch `s3://bucket/key` inputs (and every source under `s3://bucket/prefix/`) into the
+/// spool, under their own file names so their extensions still say their format. On failure,
+/// what was already spooled comes back with the error, to be removed.
+async fn fetch_remote(
+    lake: &Lake,
+    inputs: &[PathBuf],
+) -> std::result::Result<Fetched, (Error, Vec<PathBuf>)> {
+    let mut out = Fetched {
+        paths: Vec::with_capacity(inputs.len()),
+        uris: Default::default(),
+        spooled: Vec::new(),
+    };
+    for input in inputs {
+        let text = input.to_string_lossy();
+        let Some(rest) = text.strip_prefix("s3://") else {
+            out.paths.push(input.clone());
+            continue;
+        };
+        let fail = |e: Error, out: Fetched| (e, out.spooled);
+        let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
+        let store = match crate::storage::Storage::open(
+            &format!("s3://{bucket}"),
+            lake.dir(),
+            &lake.config().s3,
+        ) {
+            Ok(s) => s,
+            Err(e) => return Err(fail(e, out)),
+        };
+        let keys: Vec<String> = if key.is_empty() || key.ends_with('/') {
+            let listed = match store.list(key).await {
+                Ok(l) => l,
+                Err(e) => return Err(fail(e, out)),
+            };
+            let keys: Vec<String> = listed
+                .into_iter()
+                .map(|o| o.key)
+                .filter(|k| SourceFormat::from_path(Path::new(k)).is_some())
+                .collect();
+            if keys.is_empty() {
+                return Err(fail(
+                    Error::NoSourceFiles {
+                        pattern: text.into_owned(),
+                        what: "csv, ndjson, json or parquet".into(),
+                    },
+                    out,
+                ));
+            }
+            keys
+        } else {
+            match store.head(key).await {
+                Ok(Some(_)) => vec![key.to_string()],
+                Ok(None) => {
+                    return Err(fail(
+                        Error::SourceNotFound {
+                            path: input.clone(),
+                        },
+                        out,
+                    ));
+                }
+                Err(e) => return Err(fail(e, out)),
+            }
+        };
+        for key in keys {
+            let dir = match lake.spool_dir() {
+                Ok(d) => d.join(uuid::Uuid::now_v7().simple().to_string()),
+                Err(e) => return Err(fail(e, out)),
+            };
+            if let Err(source) = std::fs::create_dir_all(&dir) {
+                return Err(fail(Error::Io { path: dir, source }, out));
+            }
+            out.spooled.push(dir.clone());
+            let name = Path::new(&key)
+                .file_name()
+                .map(|n| n.to_os_string())
+                .unwrap_or_else(|| "source".into());
+            let local = dir.join(name);
+            if let Err(e) = store.download(&key, &local).await {
+                return Err(fail(e, out));
+            }
+            out.uris
+                .insert(local.clone(), format!("s3://{bucket}/{key}"));
+            out.paths.push(local);
+        }
+    }
+    Ok(out)
+}
+
+fn remove_spooled(spooled: &[PathBuf]) {
+    for dir in spooled {
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }
 
 fn source_uri(path: &Path) -> String {

@@ -135,6 +135,22 @@ impl Lake {
     pub fn dir(&self) -> &Path {
         &self.dir
     }
+
+    /// A folder beside the catalog for bytes on their way in (stream batches, remote sources),
+    /// each removed once ingested.
+    pub(crate) fn spool_dir(&self) -> Result<PathBuf> {
+        let dir = self
+            .catalog()
+            .path()
+            .parent()
+            .map(|p| p.join("spool"))
+            .unwrap_or_else(std::env::temp_dir);
+        std::fs::create_dir_all(&dir).map_err(|source| Error::Io {
+            path: dir.clone(),
+            source,
+        })?;
+        Ok(dir)
+    }
     pub fn config(&self) -> &Config {
         &self.config
     }

@@ -103,17 +103,7 @@ impl StreamIngest<'_> {
                 });
             }
         };
-        let spool_dir = self
-            .lake
-            .catalog()
-            .path()
-            .parent()
-            .map(|p| p.join("spool"))
-            .unwrap_or_else(std::env::temp_dir);
-        std::fs::create_dir_all(&spool_dir).map_err(|source| Error::Io {
-            path: spool_dir.clone(),
-            source,
-        })?;
+        let spool_dir = self.lake.spool_dir()?;
         // Each batch's source is named by this stream and its number: `stdin:<id>/batch-3`.
         let stream_id = uuid::Uuid::now_v7().simple().to_string();
         let mut report = StreamReport {

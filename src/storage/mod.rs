@@ -320,6 +320,24 @@ impl Storage {
         result.bytes().await.map_err(self.err(key, "read"))
     }
 
+    /// Copy the object at `key` into the local file `to`, chunk by chunk; its size.
+    pub async fn download(&self, key: &str, to: &Path) -> Result<u64> {
+        use tokio::io::AsyncWriteExt;
+        let mut chunks = self.stream(key).await?;
+        let io = |source| Error::Io {
+            path: to.to_path_buf(),
+            source,
+        };
+        let mut file = tokio::fs::File::create(to).await.map_err(io)?;
+        let mut size = 0u64;
+        while let Some(chunk) = chunks.try_next().await? {
+            size += chunk.len() as u64;
+            file.write_all(&chunk).await.map_err(io)?;
+        }
+        file.flush().await.map_err(io)?;
+        Ok(size)
+    }
+
     /// The object at `key` as a stream of chunks.
     async fn stream(
         &self,

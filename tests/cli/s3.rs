@@ -627,3 +627,52 @@ fn s3_standard_environment_variables_are_enough() {
         .unwrap();
     assert!(out.status.success(), "{}", text(&out).1);
 }
+
+#[test]
+fn s3_sources_ingest_hashed_as_stored_and_recorded_by_url() {
+    let Some(s3) = s3() else { return };
+    let (lake, _) = s3_lake(&s3, &s3.endpoint);
+    let prefix = format!("{}/in-{}", s3.url, unique());
+    let dir = tempfile::tempdir().unwrap();
+    let inbox = Storage::open(&prefix, dir.path(), &options(&s3.endpoint)).unwrap();
+    let (a, b) = (orders_csv(300, 0), orders_csv(200, 300));
+    runtime().block_on(async {
+        inbox.put_new("a.csv", a.clone().into()).await.unwrap();
+        inbox.put_new("more/b.csv", b.clone().into()).await.unwrap();
+        inbox.put_new("notes.txt.bak", "x".into()).await.unwrap();
+    });
+    let one = format!("{prefix}/a.csv");
+    let r = lake.json(["ingest", &one, "--into", "bronze.one"]);
+    assert_eq!(r["rows"], 300, "{r}");
+    let shown = lake.json(["show", "bronze.one"]);
+    assert_eq!(shown["sources"][0]["uri"], one);
+    assert_eq!(shown["sources"][0]["sha256"], sha256(a.as_bytes()));
+    // The same object again is the same source.
+    let again = lake.json(["ingest", &one, "--into", "bronze.one"]);
+    assert_eq!(again["sources"][0]["skipped"], true, "{again}");
+    // A prefix: every source under it, by extension.
+    let all = lake.json(["ingest", &format!("{prefix}/"), "--into", "bronze.all"]);
+    assert_eq!(all["rows"], 500, "{all}");
+    let uris: Vec<String> = lake.json(["show", "bronze.all"])["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["uri"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(uris, [one.clone(), format!("{prefix}/more/b.csv")]);
+    // A key that is not there is named; the spool keeps nothing.
+    let out = lake
+        .cmd([
+            "ingest",
+            &format!("{prefix}/nope.csv"),
+            "--into",
+            "bronze.nope",
+        ])
+        .output()
+        .unwrap();
+    assert_ne!(out.status.code(), Some(0));
+    assert!(text(&out).1.contains("nope.csv"), "{:?}", text(&out));
+    let spool = lake.path().join(".lake/spool");
+    let left = std::fs::read_dir(&spool).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(left, 0, "spooled copies are removed");
+}
