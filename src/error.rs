@@ -152,6 +152,9 @@ pub enum Error {
     )]
     StreamFormat { format: String },
 
+    #[error("cannot fetch `{url}`: {problem}")]
+    HttpSource { url: String, problem: String },
+
     #[error("there is no run {id}")]
     RunNotFound { id: i64 },
 

@@ -813,11 +813,30 @@ async fn fetch_remote(
     };
     for input in inputs {
         let text = input.to_string_lossy();
+        let fail = |e: Error, out: Fetched| (e, out.spooled);
+        if text.starts_with("https://") || text.starts_with("http://") {
+            let dir = match lake.spool_dir() {
+                Ok(d) => d.join(uuid::Uuid::now_v7().simple().to_string()),
+                Err(e) => return Err(fail(e, out)),
+            };
+            if let Err(source) = std::fs::create_dir_all(&dir) {
+                return Err(fail(Error::Io { path: dir, source }, out));
+            }
+            out.spooled.push(dir.clone());
+            let url = text.to_string();
+            match fetch_http(&url, &dir).await {
+                Ok(local) => {
+                    out.uris.insert(local.clone(), url);
+                    out.paths.push(local);
+                }
+                Err(e) => return Err(fail(e, out)),
+            }
+            continue;
+        }
         let Some(rest) = text.strip_prefix("s3://") else {
             out.paths.push(input.clone());
             continue;
         };
-        let fail = |e: Error, out: Fetched| (e, out.spooled);
         let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
         let store = match crate::storage::Storage::open(
             &format!("s3://{bucket}"),
@@ -884,6 +903,41 @@ async fn fetch_remote(
         }
     }
     Ok(out)
+}
+
+/// GET `url` into `dir`, under the last segment of its path (so its extension still says its
+/// format); the local path.
+async fn fetch_http(url: &str, dir: &Path) -> Result<PathBuf> {
+    use futures::StreamExt;
+    use tokio::io::AsyncWriteExt;
+    let bad = |problem: String| Error::HttpSource {
+        url: url.to_string(),
+        problem,
+    };
+    let parsed = url::Url::parse(url).map_err(|e| bad(e.to_string()))?;
+    let name = parsed
+        .path_segments()
+        .and_then(|mut s| s.next_back())
+        .filter(|n| !n.is_empty())
+        .unwrap_or("source")
+        .to_string();
+    let response = reqwest::get(parsed).await.map_err(|e| bad(e.to_string()))?;
+    if !response.status().is_success() {
+        return Err(bad(format!("the server answered {}", response.status())));
+    }
+    let local = dir.join(name);
+    let io = |source| Error::Io {
+        path: local.clone(),
+        source,
+    };
+    let mut file = tokio::fs::File::create(&local).await.map_err(io)?;
+    let mut body = response.bytes_stream();
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|e| bad(format!("the body broke off: {e}")))?;
+        file.write_all(&chunk).await.map_err(io)?;
+    }
+    file.flush().await.map_err(io)?;
+    Ok(local)
 }
 
 fn remove_spooled(spooled: &[PathBuf]) {

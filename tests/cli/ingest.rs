@@ -703,3 +703,79 @@ fn a_pipe_commits_a_version_per_batch_and_sigint_drops_only_the_batch_being_read
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// A static HTTP server on 127.0.0.1 over `dir` (Python's), stopped by PID when dropped.
+struct HttpServer {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl HttpServer {
+    fn start(dir: &std::path::Path) -> HttpServer {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let python = crate::util::test_python().unwrap_or_else(|| "python3".into());
+        let child = std::process::Command::new(python)
+            .args([
+                "-m",
+                "http.server",
+                "--bind",
+                "127.0.0.1",
+                &port.to_string(),
+            ])
+            .current_dir(dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let start = std::time::Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(20),
+                "http.server starts"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        HttpServer { child, port }
+    }
+}
+
+impl Drop for HttpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn an_https_or_http_source_ingests_with_the_sha256_of_what_was_served() {
+    let lake = TestLake::new();
+    let served = tempfile::tempdir().unwrap();
+    let csv = orders_csv(400, 0);
+    std::fs::write(served.path().join("orders.csv"), &csv).unwrap();
+    let server = HttpServer::start(served.path());
+    let url = format!("http://127.0.0.1:{}/orders.csv", server.port);
+    let r = lake.json(["ingest", &url, "--into", "bronze.web"]);
+    assert_eq!(r["rows"], 400, "{r}");
+    let shown = lake.json(["show", "bronze.web"]);
+    assert_eq!(shown["sources"][0]["uri"], url.as_str());
+    assert_eq!(shown["sources"][0]["sha256"], sha256(csv.as_bytes()));
+    let missing = format!("http://127.0.0.1:{}/nope.csv", server.port);
+    let out = lake
+        .cmd(["ingest", &missing, "--into", "bronze.nope"])
+        .output()
+        .unwrap();
+    assert_ne!(out.status.code(), Some(0));
+    let (_, err) = text(&out);
+    assert!(err.contains("nope.csv") && err.contains("404"), "{err}");
+    drop(server);
+    assert_eq!(
+        std::fs::read_dir(lake.path().join(".lake/spool"))
+            .map(|d| d.count())
+            .unwrap_or(0),
+        0
+    );
+}
