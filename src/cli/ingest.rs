@@ -11,7 +11,8 @@ use super::printer::{Printer, bytes, count, plural, short_digest};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Files, folders or globs to ingest.
+    /// Files, folders or globs; s3://bucket/key or s3://bucket/prefix/; https:// URLs; or `-`
+    /// for standard input (with --format). `.gz` and `.zst` are decompressed as read.
     #[arg(required = true, value_name = "SRC")]
     sources: Vec<PathBuf>,
     /// The bronze dataset to write, such as bronze.orders.

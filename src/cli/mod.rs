@@ -42,7 +42,8 @@ struct Cli {
 enum Command {
     /// Create a lake project: lake.toml and the catalog.
     Init(init::Args),
-    /// Ingest CSV, JSON/NDJSON or Parquet files as a new version of a bronze dataset.
+    /// Ingest CSV, JSON/NDJSON or Parquet (files, s3:// or https:// sources, or a pipe) as a new
+    /// version of a bronze dataset.
     Ingest(ingest::Args),
     /// List datasets with their latest version.
     Ls(inspect::LsArgs),
