@@ -155,6 +155,33 @@ pub enum Error {
     #[error("cannot fetch `{url}`: {problem}")]
     HttpSource { url: String, problem: String },
 
+    #[error("stream `{name}` has a writer already: pid {pid} on {host}")]
+    StreamBusy {
+        name: String,
+        pid: u32,
+        host: String,
+    },
+
+    #[error("stream `{name}` writes `{dataset}`, not this dataset")]
+    StreamElsewhere { name: String, dataset: String },
+
+    #[error(
+        "stream `{name}` has committed {position} records; an input starting at record {offset} would leave a gap (`lake stream show {name}` says where to resume)"
+    )]
+    StreamGap {
+        name: String,
+        offset: u64,
+        position: u64,
+    },
+
+    #[error(
+        "stream `{name}` was moved by another writer while this batch was written; nothing was committed"
+    )]
+    StreamMoved { name: String },
+
+    #[error("there is no stream `{name}`")]
+    StreamNotFound { name: String },
+
     #[error("there is no run {id}")]
     RunNotFound { id: i64 },
 

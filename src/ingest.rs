@@ -112,6 +112,7 @@ impl Lake {
             compression: None,
             source_uri: None,
             remote: Default::default(),
+            on_commit: None,
             mode: IngestMode::Append,
             schema_file: None,
             csv: CsvOptions::default(),
@@ -132,6 +133,8 @@ pub struct Ingest<'a> {
     source_uri: Option<String>,
     /// Spooled copies of remote sources, and the URL each is recorded under.
     remote: std::collections::HashMap<PathBuf, String>,
+    /// More to record in the commit's own transaction (a stream's new position).
+    on_commit: Option<OnCommit>,
     mode: IngestMode,
     schema_file: Option<PathBuf>,
     csv: CsvOptions,
@@ -149,6 +152,11 @@ impl Ingest<'_> {
     /// Read every source as stored with this compression instead of going by extension.
     pub fn with_compression(mut self, compression: Option<Compression>) -> Self {
         self.compression = compression;
+        self
+    }
+    /// Record more in the transaction that commits the version.
+    pub(crate) fn with_on_commit(mut self, f: OnCommit) -> Self {
+        self.on_commit = Some(f);
         self
     }
     /// Record the (single) source under this URI instead of its path: a spooled stream batch.
@@ -202,7 +210,8 @@ impl Ingest<'_> {
         result
     }
 
-    async fn execute_local(self) -> Result<IngestReport> {
+    async fn execute_local(mut self) -> Result<IngestReport> {
+        let on_commit = self.on_commit.take();
         let started = Instant::now();
         if self.target.zone != Zone::Bronze {
             return Err(Error::WrongZone {
@@ -361,7 +370,10 @@ impl Ingest<'_> {
         let committed = staged
             .commit(
                 |tx, latest| draft(tx, latest, mode, force, &incoming, &files, &new_sources),
-                |_, _| Ok(()),
+                |tx, row| match on_commit {
+                    Some(f) => f(tx, row),
+                    None => Ok(()),
+                },
             )
             .await?;
         let Some(committed) = committed else {
@@ -789,6 +801,10 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
     }
     Ok(())
 }
+
+/// What an ingest records beside its version, in the same transaction.
+pub(crate) type OnCommit =
+    Box<dyn FnOnce(&crate::catalog::Tx<'_>, &crate::catalog::VersionRow) -> Result<()> + Send>;
 
 /// Remote sources fetched into the spool.
 struct Fetched {

@@ -38,6 +38,11 @@ pub struct StreamReport {
     /// Stopped before the end of input: the records of the batch being read (not committed).
     pub interrupted: bool,
     pub uncommitted_records: u64,
+    /// The named stream, its committed position (records) at the end, and the records of the
+    /// input left out because the stream had already committed them (a re-feed).
+    pub stream: Option<String>,
+    pub position: Option<u64>,
+    pub skipped_records: u64,
 }
 
 pub type BatchFn = std::sync::Arc<dyn Fn(&IngestReport) + Send + Sync>;
@@ -52,9 +57,16 @@ pub struct StreamIngest<'a> {
     limits: BatchLimits,
     on_batch: Option<BatchFn>,
     stop: Option<tokio::sync::watch::Receiver<bool>>,
+    /// A named stream, and the offset (in records) at which this input starts.
+    stream: Option<(String, Option<u64>)>,
 }
 
 impl Lake {
+    /// A named stream's committed position.
+    pub fn stream_state(&self, name: &str) -> Result<Option<crate::catalog::StreamRow>> {
+        self.catalog().reader().stream(name)
+    }
+
     /// Ingest records of `format` (CSV or NDJSON) from a stream into `target`.
     pub fn ingest_stream(&self, target: DatasetRef, format: SourceFormat) -> StreamIngest<'_> {
         StreamIngest {
@@ -66,6 +78,7 @@ impl Lake {
             limits: BatchLimits::default(),
             on_batch: None,
             stop: None,
+            stream: None,
         }
     }
 }
@@ -88,6 +101,13 @@ impl StreamIngest<'_> {
         self.on_batch = Some(f);
         self
     }
+    /// Commit positions of the named stream with each batch, in the batch's transaction; the
+    /// input starts at record `offset` of the stream (by default where it stands). Records the
+    /// stream already committed are left out; an offset past its position is refused.
+    pub fn with_stream(mut self, name: String, offset: Option<u64>) -> Self {
+        self.stream = Some((name, offset));
+        self
+    }
     /// Once this turns true, the batch being read is dropped and the ingest ends.
     pub fn with_stop(mut self, rx: tokio::sync::watch::Receiver<bool>) -> Self {
         self.stop = Some(rx);
@@ -95,6 +115,60 @@ impl StreamIngest<'_> {
     }
 
     pub async fn execute(self, input: impl AsyncBufRead + Unpin) -> Result<StreamReport> {
+        let Some((name, _)) = &self.stream else {
+            return self.read(input, 0, 0).await;
+        };
+        let lease = format!("stream:{name}");
+        if let Some(holder) = self.lake.take_lease(&lease)? {
+            return Err(Error::StreamBusy {
+                name: name.clone(),
+                pid: holder.owner.pid,
+                host: holder.owner.host,
+            });
+        }
+        let result = match self.start() {
+            Ok((start, skip)) => self.read(input, start, skip).await,
+            Err(e) => Err(e),
+        };
+        let released = self.lake.release_lease(&lease);
+        let report = result?;
+        released?;
+        Ok(report)
+    }
+
+    /// Where the input starts in the stream, and how many of its records are already committed.
+    fn start(&self) -> Result<(u64, u64)> {
+        let Some((name, offset)) = &self.stream else {
+            return Ok((0, 0));
+        };
+        let state = self.lake.stream_state(name)?;
+        let position = match &state {
+            Some(s) if s.dataset != self.target.to_string() => {
+                return Err(Error::StreamElsewhere {
+                    name: name.clone(),
+                    dataset: s.dataset.clone(),
+                });
+            }
+            Some(s) => s.position,
+            None => 0,
+        };
+        let offset = offset.unwrap_or(position);
+        if offset > position {
+            return Err(Error::StreamGap {
+                name: name.clone(),
+                offset,
+                position,
+            });
+        }
+        Ok((offset, position - offset))
+    }
+
+    async fn read(
+        &self,
+        input: impl AsyncBufRead + Unpin,
+        start: u64,
+        skip: u64,
+    ) -> Result<StreamReport> {
         let format = match self.format {
             SourceFormat::Csv | SourceFormat::Ndjson => self.format,
             other => {
@@ -113,7 +187,14 @@ impl StreamIngest<'_> {
             committed_rows: 0,
             interrupted: false,
             uncommitted_records: 0,
+            stream: self.stream.as_ref().map(|(n, _)| n.clone()),
+            position: self.stream.as_ref().map(|_| start + skip),
+            skipped_records: 0,
         };
+        // The stream offset of the next record to read.
+        let mut next = start;
+        let mut record: Vec<u8> = Vec::new();
+        let mut batch_from = start + skip;
         let mut lines = input;
         let mut header: Option<Vec<u8>> = None;
         let mut batch: Vec<u8> = Vec::new();
@@ -167,16 +248,24 @@ impl StreamIngest<'_> {
                             in_quotes = !in_quotes;
                         }
                     }
-                    if batch.is_empty() {
-                        batch_started = Instant::now();
-                        if let Some(h) = &header {
-                            batch.extend_from_slice(h);
-                        }
-                    }
-                    batch.extend_from_slice(&line);
+                    record.extend_from_slice(&line);
                     if !in_quotes {
-                        batch_records += 1;
+                        // A whole record: left out if the stream has it, else into the batch.
                         report.records += 1;
+                        next += 1;
+                        if next <= start + skip {
+                            report.skipped_records += 1;
+                        } else {
+                            if batch.is_empty() {
+                                batch_started = Instant::now();
+                                if let Some(h) = &header {
+                                    batch.extend_from_slice(h);
+                                }
+                            }
+                            batch.extend_from_slice(&record);
+                            batch_records += 1;
+                        }
+                        record.clear();
                     }
                 }
             }
@@ -188,8 +277,18 @@ impl StreamIngest<'_> {
                     .is_some_and(|d| batch_records > 0 && batch_started.elapsed() >= d);
             if batch_records > 0 && !in_quotes && (full || eof) {
                 let committed = self
-                    .commit(&spool_dir, &batch, report.batches.len(), &stream_id)
+                    .commit(
+                        &spool_dir,
+                        &batch,
+                        report.batches.len(),
+                        &stream_id,
+                        (batch_from, next),
+                    )
                     .await?;
+                batch_from = next;
+                if report.position.is_some() {
+                    report.position = Some(next);
+                }
                 report.committed_rows += committed.rows;
                 if let Some(f) = &self.on_batch {
                     f(&committed);
@@ -219,6 +318,7 @@ impl StreamIngest<'_> {
         bytes: &[u8],
         n: usize,
         stream_id: &str,
+        (from, to): (u64, u64),
     ) -> Result<IngestReport> {
         let ext = self.format.as_str();
         let path = dir.join(format!("{}.{ext}", uuid::Uuid::now_v7().simple()));
@@ -231,9 +331,23 @@ impl StreamIngest<'_> {
         } else {
             IngestMode::Append
         };
-        let ingested = self
-            .lake
-            .ingest(vec![path.clone()], self.target.clone())
+        let mut ingest = self.lake.ingest(vec![path.clone()], self.target.clone());
+        if let Some((name, _)) = &self.stream {
+            // A stream's batch is its records at these offsets: committed even if its bytes
+            // repeat an earlier batch, and moving the stream in the same transaction.
+            let (name, dataset) = (name.clone(), self.target.to_string());
+            ingest = ingest
+                .with_force(true)
+                .with_on_commit(Box::new(move |tx, row| {
+                    let now = crate::clock::timestamp(chrono::Utc::now());
+                    if tx.advance_stream(&name, &dataset, from, to, row.id, &now)? {
+                        Ok(())
+                    } else {
+                        Err(Error::StreamMoved { name })
+                    }
+                }));
+        }
+        let ingested = ingest
             .with_format(Some(self.format))
             .with_csv(self.csv.clone())
             .with_mode(mode)

@@ -36,6 +36,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0008_orchestration",
         include_str!("../../catalog/0008_orchestration.sql"),
     ),
+    (
+        "0009_streams",
+        include_str!("../../catalog/0009_streams.sql"),
+    ),
 ];
 
 pub fn latest() -> i64 {

@@ -550,3 +550,77 @@ impl Tx<'_> {
         rows.collect::<rusqlite::Result<_>>().map_err(self.err())
     }
 }
+
+/// A named stream's committed position.
+#[derive(Debug, Clone, Serialize)]
+pub struct StreamRow {
+    pub name: String,
+    pub dataset: String,
+    /// Records committed, counted from 0: the offset a producer resumes from.
+    pub position: u64,
+    pub batches: u64,
+    #[serde(rename = "ref")]
+    pub last_version: Option<String>,
+    pub updated_at: String,
+}
+
+impl Tx<'_> {
+    pub fn stream(&self, name: &str) -> Result<Option<StreamRow>> {
+        self.conn
+            .query_row(
+                "SELECT s.name, s.dataset, s.position, s.batches,
+                        (SELECT d.zone || '.' || d.name || '@v' || v.version
+                         FROM versions v JOIN datasets d ON d.id = v.dataset_id
+                         WHERE v.id = s.last_version_id),
+                        s.updated_at
+                 FROM streams s WHERE s.name = ?1",
+                [name],
+                |r| {
+                    Ok(StreamRow {
+                        name: r.get(0)?,
+                        dataset: r.get(1)?,
+                        position: r.get::<_, i64>(2)? as u64,
+                        batches: r.get::<_, i64>(3)? as u64,
+                        last_version: r.get(4)?,
+                        updated_at: r.get(5)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(self.err())
+    }
+
+    /// Move stream `name` from `from` to `to` records, as committed by `version_id`; `false` if
+    /// it is not at `from` any more (another writer moved it).
+    pub fn advance_stream(
+        &self,
+        name: &str,
+        dataset: &str,
+        from: u64,
+        to: u64,
+        version_id: i64,
+        now: &str,
+    ) -> Result<bool> {
+        let moved = self
+            .conn
+            .execute(
+                "UPDATE streams SET position = ?3, batches = batches + 1, last_version_id = ?4,
+                                    updated_at = ?5
+                 WHERE name = ?1 AND position = ?2",
+                params![name, from as i64, to as i64, version_id, now],
+            )
+            .map_err(self.err())?;
+        if moved == 1 || from != 0 {
+            return Ok(moved == 1);
+        }
+        let n = self
+            .conn
+            .execute(
+                "INSERT INTO streams (name, dataset, position, batches, last_version_id, updated_at)
+                 VALUES (?1, ?2, ?3, 1, ?4, ?5) ON CONFLICT (name) DO NOTHING",
+                params![name, dataset, to as i64, version_id, now],
+            )
+            .map_err(self.err())?;
+        Ok(n == 1)
+    }
+}

@@ -55,6 +55,15 @@ pub struct Args {
     /// With `-`: commit a version this long after a batch's first record (30s, 5m).
     #[arg(long, value_name = "DURATION", value_parser = parse_interval)]
     batch_interval: Option<std::time::Duration>,
+    /// With `-`: a named stream. Each batch moves its committed position (in records) in the
+    /// batch's own transaction; `lake stream show NAME` says where a producer resumes, and
+    /// records re-fed before that position are left out.
+    #[arg(long, value_name = "NAME")]
+    stream: Option<String>,
+    /// With --stream: the stream offset (in records) at which this input starts (default: its
+    /// committed position).
+    #[arg(long, value_name = "N", requires = "stream")]
+    offset: Option<u64>,
     #[arg(long)]
     pub json: bool,
 }
@@ -126,6 +135,11 @@ pub async fn run(lake: &Lake, args: Args, p: Printer) -> Result<(), Failure> {
     };
     if args.reads_stdin() {
         return stdin(lake, args, target, mode, p).await;
+    }
+    if args.stream.is_some() {
+        return Err(Failure::usage(
+            "--stream names a stream read from `-` (standard input)",
+        ));
     }
     if args.batch_rows.is_some() || args.batch_bytes.is_some() || args.batch_interval.is_some() {
         return Err(Failure::usage(
@@ -249,8 +263,11 @@ async fn stdin(
         let _ = stop.send(true);
     });
     let shown = p;
-    let report = lake
-        .ingest_stream(target, format)
+    let mut streaming = lake.ingest_stream(target, format);
+    if let Some(name) = args.stream.clone() {
+        streaming = streaming.with_stream(name, args.offset);
+    }
+    let report = streaming
         .with_mode(mode)
         .with_csv(CsvOptions {
             delimiter: args.delimiter,
@@ -288,5 +305,52 @@ async fn stdin(
         return Err(Failure::silent(super::report::EXIT_INTERRUPTED));
     }
     p.status(summary);
+    if let (Some(name), Some(at)) = (&report.stream, report.position) {
+        p.status(format!(
+            "stream {name} at record {at}{}",
+            if report.skipped_records > 0 {
+                format!(
+                    " ({} already committed, left out)",
+                    plural(report.skipped_records, "record", "records")
+                )
+            } else {
+                String::new()
+            }
+        ));
+    }
+    Ok(())
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum StreamCommand {
+    /// Where a named stream stands: records committed (the offset to resume from), batches,
+    /// the last version.
+    Show {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub fn stream(lake: &Lake, command: &StreamCommand, p: Printer) -> Result<(), Failure> {
+    let StreamCommand::Show { name, .. } = command;
+    let Some(s) = lake.stream_state(name)? else {
+        return Err(lake::Error::StreamNotFound { name: name.clone() }.into());
+    };
+    if p.json {
+        p.json(&s);
+        return Ok(());
+    }
+    p.out(format!("stream    {}", s.name));
+    p.out(format!("dataset   {}", s.dataset));
+    p.out(format!(
+        "position  {} (resume from record {})",
+        plural(s.position, "record", "records"),
+        s.position
+    ));
+    p.out(format!("batches   {}", s.batches));
+    if let Some(v) = &s.last_version {
+        p.out(format!("last      {v} at {}", s.updated_at));
+    }
     Ok(())
 }

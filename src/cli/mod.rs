@@ -45,6 +45,9 @@ enum Command {
     /// Ingest CSV, JSON/NDJSON or Parquet (files, s3:// or https:// sources, or a pipe) as a new
     /// version of a bronze dataset.
     Ingest(ingest::Args),
+    /// Named streams that `lake ingest - --stream NAME` writes: where each stands.
+    #[command(subcommand)]
+    Stream(ingest::StreamCommand),
     /// List datasets with their latest version.
     Ls(inspect::LsArgs),
     /// Show one version: schema, rows, files, sources, digest, drift.
@@ -198,6 +201,10 @@ async fn dispatch(cli: Cli) -> Result<(), Failure> {
         }
         Command::Runs(args) => run::runs(lake, &args, p(args.json)),
         Command::Retry(args) => run::retry(lake, &args, p(args.json)).await,
+        Command::Stream(command) => {
+            let ingest::StreamCommand::Show { json, .. } = &command;
+            ingest::stream(lake, &command, p(*json))
+        }
         Command::Status(args) => run::status(lake, &args, p(args.json)).await,
         Command::Backfill(args) => {
             let printer = p(args.json);
