@@ -593,6 +593,16 @@ fn piped(lake: &TestLake, args: &[&str]) -> std::process::Child {
         .unwrap()
 }
 
+/// NDJSON events into bronze.events, a version per 1,000.
+const EVENTS_IN_BATCHES: [&str; 6] = [
+    "--into",
+    "bronze.events",
+    "--format",
+    "ndjson",
+    "--batch-rows",
+    "1000",
+];
+
 fn events(from: usize, to: usize) -> String {
     (from..to)
         .map(|i| format!("{{\"id\":{i},\"kind\":\"k{}\"}}\n", i % 5))
@@ -603,14 +613,7 @@ fn events(from: usize, to: usize) -> String {
 fn a_pipe_commits_a_version_per_batch_and_sigint_drops_only_the_batch_being_read() {
     use std::io::Write;
     let lake = TestLake::new();
-    let args = [
-        "--into",
-        "bronze.events",
-        "--format",
-        "ndjson",
-        "--batch-rows",
-        "1000",
-    ];
+    let args = EVENTS_IN_BATCHES;
     let mut child = piped(&lake, &args);
     let mut stdin = child.stdin.take().unwrap();
     let feeder = std::thread::spawn(move || {
@@ -786,16 +789,7 @@ fn a_named_stream_killed_at_random_resumes_from_its_position_with_no_duplicates(
     let lake = TestLake::new();
     let all = events(0, 100_000);
     let lines: Vec<&str> = all.lines().collect();
-    let args = [
-        "--into",
-        "bronze.events",
-        "--format",
-        "ndjson",
-        "--batch-rows",
-        "1000",
-        "--stream",
-        "clicks",
-    ];
+    let args = [&EVENTS_IN_BATCHES[..], &["--stream", "clicks"]].concat();
     let position = |lake: &TestLake| -> usize {
         let out = lake
             .cmd(["stream", "show", "clicks", "--json"])
