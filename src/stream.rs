@@ -197,7 +197,8 @@ impl StreamIngest<'_> {
         let mut batch_from = start + skip;
         let mut lines = input;
         let mut header: Option<Vec<u8>> = None;
-        let mut batch: Vec<u8> = Vec::new();
+        // The batch being read goes straight to its spool file: memory holds one record.
+        let mut batch: Option<Spool> = None;
         let (mut batch_records, mut in_quotes) = (0u64, false);
         let mut batch_started = Instant::now();
         let mut line = Vec::new();
@@ -256,13 +257,17 @@ impl StreamIngest<'_> {
                         if next <= start + skip {
                             report.skipped_records += 1;
                         } else {
-                            if batch.is_empty() {
+                            if batch.is_none() {
                                 batch_started = Instant::now();
+                                let mut spool = Spool::create(&spool_dir, self.format)?;
                                 if let Some(h) = &header {
-                                    batch.extend_from_slice(h);
+                                    spool.write(h)?;
                                 }
+                                batch = Some(spool);
                             }
-                            batch.extend_from_slice(&record);
+                            if let Some(spool) = &mut batch {
+                                spool.write(&record)?;
+                            }
                             batch_records += 1;
                         }
                         record.clear();
@@ -270,20 +275,21 @@ impl StreamIngest<'_> {
                 }
             }
             let full = self.limits.rows.is_some_and(|n| batch_records >= n)
-                || self.limits.bytes.is_some_and(|n| batch.len() as u64 >= n)
+                || self
+                    .limits
+                    .bytes
+                    .is_some_and(|n| batch.as_ref().is_some_and(|b| b.bytes >= n))
                 || self
                     .limits
                     .interval
                     .is_some_and(|d| batch_records > 0 && batch_started.elapsed() >= d);
-            if batch_records > 0 && !in_quotes && (full || eof) {
+            if batch_records > 0
+                && !in_quotes
+                && (full || eof)
+                && let Some(spool) = batch.take()
+            {
                 let committed = self
-                    .commit(
-                        &spool_dir,
-                        &batch,
-                        report.batches.len(),
-                        &stream_id,
-                        (batch_from, next),
-                    )
+                    .commit(spool, report.batches.len(), &stream_id, (batch_from, next))
                     .await?;
                 batch_from = next;
                 if report.position.is_some() {
@@ -294,7 +300,6 @@ impl StreamIngest<'_> {
                     f(&committed);
                 }
                 report.batches.push(committed);
-                batch.clear();
                 batch_records = 0;
             }
             if eof {
@@ -311,27 +316,23 @@ impl StreamIngest<'_> {
         Ok(report)
     }
 
-    /// Spool one batch and ingest it as a version.
+    /// Ingest one spooled batch as a version; the spool file goes either way.
     async fn commit(
         &self,
-        dir: &std::path::Path,
-        bytes: &[u8],
+        spool: Spool,
         n: usize,
         stream_id: &str,
         (from, to): (u64, u64),
     ) -> Result<IngestReport> {
-        let ext = self.format.as_str();
-        let path = dir.join(format!("{}.{ext}", uuid::Uuid::now_v7().simple()));
-        std::fs::write(&path, bytes).map_err(|source| Error::Io {
-            path: path.clone(),
-            source,
-        })?;
+        let path = spool.finish()?;
         let mode = if n == 0 {
             self.mode
         } else {
             IngestMode::Append
         };
-        let mut ingest = self.lake.ingest(vec![path.clone()], self.target.clone());
+        let mut ingest = self
+            .lake
+            .ingest(vec![path.to_path_buf()], self.target.clone());
         if let Some((name, _)) = &self.stream {
             // A stream's batch is its records at these offsets: committed even if its bytes
             // repeat an earlier batch, and moving the stream in the same transaction.
@@ -354,8 +355,84 @@ impl StreamIngest<'_> {
             .with_source_uri(format!("stdin:{stream_id}/batch-{}", n + 1))
             .execute()
             .await;
-        let _ = std::fs::remove_file(&path);
+        drop(path);
         ingested
+    }
+}
+
+/// A batch being read, written to its own file beside the catalog; removed when dropped.
+struct Spool {
+    path: PathBuf,
+    file: Option<std::io::BufWriter<std::fs::File>>,
+    bytes: u64,
+}
+
+impl Spool {
+    fn create(dir: &std::path::Path, format: SourceFormat) -> Result<Spool> {
+        let path = dir.join(format!(
+            "{}.{}",
+            uuid::Uuid::now_v7().simple(),
+            format.as_str()
+        ));
+        let file = std::fs::File::create(&path).map_err(|source| Error::Io {
+            path: path.clone(),
+            source,
+        })?;
+        Ok(Spool {
+            path,
+            file: Some(std::io::BufWriter::with_capacity(1 << 20, file)),
+            bytes: 0,
+        })
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> Result<()> {
+        use std::io::Write;
+        let file = self
+            .file
+            .as_mut()
+            .expect("a spool is written until finished");
+        file.write_all(bytes).map_err(|source| Error::Io {
+            path: self.path.clone(),
+            source,
+        })?;
+        self.bytes += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// Close the file for reading; it is still removed when the spool is dropped.
+    fn finish(mut self) -> Result<SpoolFile> {
+        use std::io::Write;
+        if let Some(mut file) = self.file.take() {
+            file.flush().map_err(|source| Error::Io {
+                path: self.path.clone(),
+                source,
+            })?;
+        }
+        Ok(SpoolFile(std::mem::take(&mut self.path)))
+    }
+}
+
+impl Drop for Spool {
+    fn drop(&mut self) {
+        if !self.path.as_os_str().is_empty() {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// A finished spool file, removed when dropped.
+struct SpoolFile(PathBuf);
+
+impl std::ops::Deref for SpoolFile {
+    type Target = PathBuf;
+    fn deref(&self) -> &PathBuf {
+        &self.0
+    }
+}
+
+impl Drop for SpoolFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
     }
 }
 
