@@ -110,8 +110,7 @@ impl Lake {
             target,
             format: None,
             compression: None,
-            source_uri: None,
-            remote: Default::default(),
+            uris: Default::default(),
             on_commit: None,
             mode: IngestMode::Append,
             schema_file: None,
@@ -129,10 +128,9 @@ pub struct Ingest<'a> {
     target: DatasetRef,
     format: Option<SourceFormat>,
     compression: Option<Compression>,
-    /// Recorded instead of the source's own path (`stdin:batch-3`), for a single source.
-    source_uri: Option<String>,
-    /// Spooled copies of remote sources, and the URL each is recorded under.
-    remote: std::collections::HashMap<PathBuf, String>,
+    /// Sources recorded under a URI of their own instead of their path: spooled copies of
+    /// remote sources (their URLs) and stream batches (`stdin:<stream>/batch-3`).
+    uris: std::collections::HashMap<PathBuf, String>,
     /// More to record in the commit's own transaction (a stream's new position).
     on_commit: Option<OnCommit>,
     mode: IngestMode,
@@ -159,9 +157,9 @@ impl Ingest<'_> {
         self.on_commit = Some(f);
         self
     }
-    /// Record the (single) source under this URI instead of its path: a spooled stream batch.
-    pub fn with_source_uri(mut self, uri: String) -> Self {
-        self.source_uri = Some(uri);
+    /// Record the source at `path` under `uri` instead of its path (a spooled stream batch).
+    pub fn with_source_uri(mut self, path: PathBuf, uri: String) -> Self {
+        self.uris.insert(path, uri);
         self
     }
     pub fn with_mode(mut self, mode: IngestMode) -> Self {
@@ -204,7 +202,7 @@ impl Ingest<'_> {
             }
         };
         self.sources = fetched.paths.clone();
-        self.remote = fetched.uris;
+        self.uris.extend(fetched.uris);
         let result = self.execute_local().await;
         remove_spooled(&fetched.spooled);
         result
@@ -354,9 +352,8 @@ impl Ingest<'_> {
             .zip(&stats)
             .map(|(s, st)| SourceRow {
                 uri: self
-                    .remote
+                    .uris
                     .get(&s.path)
-                    .or(self.source_uri.as_ref())
                     .cloned()
                     .unwrap_or_else(|| source_uri(&s.path)),
                 sha256: st.sha256.clone(),
@@ -831,13 +828,10 @@ async fn fetch_remote(
         let text = input.to_string_lossy();
         let fail = |e: Error, out: Fetched| (e, out.spooled);
         if text.starts_with("https://") || text.starts_with("http://") {
-            let dir = match lake.spool_dir() {
-                Ok(d) => d.join(uuid::Uuid::now_v7().simple().to_string()),
+            let dir = match spool_folder(lake) {
+                Ok(d) => d,
                 Err(e) => return Err(fail(e, out)),
             };
-            if let Err(source) = std::fs::create_dir_all(&dir) {
-                return Err(fail(Error::Io { path: dir, source }, out));
-            }
             out.spooled.push(dir.clone());
             let url = text.to_string();
             match fetch_http(&url, &dir).await {
@@ -897,13 +891,10 @@ async fn fetch_remote(
             }
         };
         for key in keys {
-            let dir = match lake.spool_dir() {
-                Ok(d) => d.join(uuid::Uuid::now_v7().simple().to_string()),
+            let dir = match spool_folder(lake) {
+                Ok(d) => d,
                 Err(e) => return Err(fail(e, out)),
             };
-            if let Err(source) = std::fs::create_dir_all(&dir) {
-                return Err(fail(Error::Io { path: dir, source }, out));
-            }
             out.spooled.push(dir.clone());
             let name = Path::new(&key)
                 .file_name()
@@ -954,6 +945,18 @@ async fn fetch_http(url: &str, dir: &Path) -> Result<PathBuf> {
     }
     file.flush().await.map_err(io)?;
     Ok(local)
+}
+
+/// A fresh folder in the spool for one fetched source.
+fn spool_folder(lake: &Lake) -> Result<PathBuf> {
+    let dir = lake
+        .spool_dir()?
+        .join(uuid::Uuid::now_v7().simple().to_string());
+    std::fs::create_dir_all(&dir).map_err(|source| Error::Io {
+        path: dir.clone(),
+        source,
+    })?;
+    Ok(dir)
 }
 
 fn remove_spooled(spooled: &[PathBuf]) {

@@ -352,7 +352,10 @@ impl StreamIngest<'_> {
             .with_format(Some(self.format))
             .with_csv(self.csv.clone())
             .with_mode(mode)
-            .with_source_uri(format!("stdin:{stream_id}/batch-{}", n + 1))
+            .with_source_uri(
+                path.to_path_buf(),
+                format!("stdin:{stream_id}/batch-{}", n + 1),
+            )
             .execute()
             .await;
         drop(path);
