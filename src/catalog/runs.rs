@@ -440,26 +440,22 @@ pub struct RunFilter {
 impl Tx<'_> {
     /// Runs matching `filter`, newest first.
     pub fn list_runs(&self, filter: &RunFilter) -> Result<Vec<RunSummary>> {
-        let picked = |job: &str| {
-            filter.jobs.is_empty()
-                || filter
-                    .jobs
-                    .iter()
-                    .any(|j| j == job || job.split_once('.').is_some_and(|(zone, _)| zone == j))
+        // Jobs by name or by zone, as a JSON array; SQLite's LIMIT -1 is no limit.
+        let jobs = (!filter.jobs.is_empty())
+            .then(|| serde_json::to_string(&filter.jobs).expect("strings serialize"));
+        let limit = if filter.limit == 0 {
+            -1
+        } else {
+            filter.limit as i64
         };
-        let mut out = Vec::new();
-        for run in self.query_runs(
-            "WHERE (?1 IS NULL OR r.status = ?1) AND (?2 IS NULL OR r.started_at >= ?2)",
-            params![filter.status, filter.since],
-        )? {
-            if !picked(&run.job) {
-                continue;
-            }
-            out.push(run);
-            if filter.limit > 0 && out.len() >= filter.limit {
-                break;
-            }
-        }
+        let mut out = self.query_runs(
+            "WHERE (?1 IS NULL OR r.status = ?1) AND (?2 IS NULL OR r.started_at >= ?2)
+               AND (?3 IS NULL OR EXISTS (SELECT 1 FROM json_each(?3) j
+                                          WHERE j.value = r.job
+                                             OR substr(r.job, 1, length(j.value) + 1) = j.value || '.'))
+             ORDER BY r.id DESC LIMIT ?4",
+            params![filter.status, filter.since, jobs, limit],
+        )?;
         for run in &mut out {
             run.inputs = self.run_inputs(run.id)?;
         }
@@ -468,7 +464,9 @@ impl Tx<'_> {
 
     /// One run, with its inputs.
     pub fn run_summary(&self, id: i64) -> Result<Option<RunSummary>> {
-        let mut found = self.query_runs("WHERE r.id = ?1", [id])?.pop();
+        let mut found = self
+            .query_runs("WHERE r.id = ?1 ORDER BY r.id DESC", [id])?
+            .pop();
         if let Some(run) = &mut found {
             run.inputs = self.run_inputs(id)?;
         }
@@ -477,7 +475,10 @@ impl Tx<'_> {
 
     /// A first attempt and its retries, in order.
     pub fn attempts(&self, first: i64) -> Result<Vec<RunSummary>> {
-        let mut all = self.query_runs("WHERE r.id = ?1 OR r.retry_of = ?1", [first])?;
+        let mut all = self.query_runs(
+            "WHERE r.id = ?1 OR r.retry_of = ?1 ORDER BY r.id DESC",
+            [first],
+        )?;
         all.reverse();
         for run in &mut all {
             run.inputs = self.run_inputs(run.id)?;
@@ -498,6 +499,7 @@ impl Tx<'_> {
         rows.collect::<rusqlite::Result<_>>().map_err(self.err())
     }
 
+    /// Runs chosen and ordered by `filter` (a `WHERE … ORDER BY …` tail).
     fn query_runs(&self, filter: &str, p: impl rusqlite::Params) -> Result<Vec<RunSummary>> {
         let sql = format!(
             "SELECT r.id, r.job, r.status, r.trigger, r.attempt, r.retry_of,
@@ -506,7 +508,7 @@ impl Tx<'_> {
                      WHERE v.id = r.output_version_id),
                     r.rows, r.backfill, r.started_at, r.finished_at, r.duration_ms, r.error,
                     r.actor, r.job_path, r.sql_digest
-             FROM runs r {filter} ORDER BY r.id DESC"
+             FROM runs r {filter}"
         );
         let mut stmt = self.conn.prepare_cached(&sql).map_err(self.err())?;
         let rows = stmt
