@@ -338,10 +338,28 @@ impl<'a> Scheduler<'a> {
         let mut reports: Vec<(usize, JobReport)> = Vec::new();
         let (mut waiting, mut held) = (0, 0);
         let mut running = FuturesUnordered::new();
+        // The first error of the pass: nothing new starts, and jobs already running finish
+        // (and commit or remove their writes) before it is returned.
+        let mut failure: Option<Error> = None;
+        macro_rules! or_stop {
+            ($e:expr) => {
+                match $e {
+                    Ok(v) => v,
+                    Err(e) => {
+                        failure.get_or_insert(e);
+                        break;
+                    }
+                }
+            };
+        }
         loop {
             // Start every job whose upstream is done, while there is room.
             let mut p = 0;
-            while p < plan.len() && running.len() < self.max_parallel && !self.shutting_down() {
+            while p < plan.len()
+                && running.len() < self.max_parallel
+                && !self.shutting_down()
+                && failure.is_none()
+            {
                 if started_jobs[p] || waiting_on[p] > 0 {
                     p += 1;
                     continue;
@@ -350,9 +368,11 @@ impl<'a> Scheduler<'a> {
                 let i = plan[p];
                 let job = &prepared.jobs[i];
                 if let Some(upstream) = blocked.get(&i) {
-                    let report =
-                        self.promote
-                            .skip(job, upstream, &Attempt::first("on_new_input"))?;
+                    let report = or_stop!(self.promote.skip(
+                        job,
+                        upstream,
+                        &Attempt::first("on_new_input")
+                    ));
                     self.emit(Event::Finished {
                         report: Box::new(report.clone()),
                     });
@@ -360,11 +380,11 @@ impl<'a> Scheduler<'a> {
                     self.done(&prepared, &position, &mut waiting_on, i);
                     continue;
                 }
-                match self.decide(job, now)? {
+                match or_stop!(self.decide(job, now)) {
                     Decision::NotDue => self.done(&prepared, &position, &mut waiting_on, i),
                     Decision::Run { trigger, slot } => {
-                        if let Some(reason) = self.unmet(job, now).await? {
-                            let report = self.wait(job, trigger, reason)?;
+                        if let Some(reason) = or_stop!(self.unmet(job, now).await) {
+                            let report = or_stop!(self.wait(job, trigger, reason));
                             waiting += 1;
                             self.emit(Event::Finished {
                                 report: Box::new(report.clone()),
@@ -384,14 +404,21 @@ impl<'a> Scheduler<'a> {
             let Some((p, i, slot, report)) = running.next().await else {
                 break;
             };
-            let report = report?;
+            let report = match report {
+                Ok(r) => r,
+                Err(e) => {
+                    failure.get_or_insert(e);
+                    continue;
+                }
+            };
             let job = &prepared.jobs[i];
             if let Some(slot) = slot
                 && report.status != JobStatus::Cancelled
+                && let Err(e) = lake
+                    .catalog()
+                    .write(|tx| tx.set_last_slot(&job.output.to_string(), &clock::timestamp(slot)))
             {
-                lake.catalog().write(|tx| {
-                    tx.set_last_slot(&job.output.to_string(), &clock::timestamp(slot))
-                })?;
+                failure.get_or_insert(e);
             }
             match report.status {
                 JobStatus::Failed | JobStatus::TimedOut | JobStatus::Cancelled => {
@@ -404,6 +431,9 @@ impl<'a> Scheduler<'a> {
             }
             reports.push((p, report));
             self.done(&prepared, &position, &mut waiting_on, i);
+        }
+        if let Some(e) = failure {
+            return Err(e);
         }
         reports.sort_by_key(|(p, _)| *p);
         Ok(PassReport {
@@ -762,8 +792,13 @@ impl<'a> Scheduler<'a> {
             let prepared = &prepared;
             let mut queue = picked.iter();
             let mut running = FuturesUnordered::new();
+            // As in a pass: after an error, running partitions finish before it is returned.
+            let mut failure: Option<Error> = None;
             loop {
-                while running.len() < scheduler.max_parallel && !scheduler.shutting_down() {
+                while running.len() < scheduler.max_parallel
+                    && !scheduler.shutting_down()
+                    && failure.is_none()
+                {
                     let Some(key) = queue.next() else { break };
                     running.push(async move {
                         let r = scheduler
@@ -775,7 +810,15 @@ impl<'a> Scheduler<'a> {
                 let Some((key, report)) = running.next().await else {
                     break;
                 };
-                partitions.push(outcome(key, &report?));
+                match report {
+                    Ok(r) => partitions.push(outcome(key, &r)),
+                    Err(e) => {
+                        failure.get_or_insert(e);
+                    }
+                }
+            }
+            if let Some(e) = failure {
+                return Err(e);
             }
             partitions.sort_by(|a, b| a.partition.cmp(&b.partition));
         }
