@@ -2,7 +2,8 @@
 //!
 //! Found from the working directory upward (or `-C DIR` / `LAKE_DIR`). Relative paths in it are
 //! relative to the file's folder, so a project can be moved or cloned as a whole. Credentials are
-//! never read from here: S3 takes them from the standard `AWS_*` variables only.
+//! never written here: S3 takes them from the standard `AWS_*` variables, or from variables a
+//! `[sources.NAME]` section names.
 
 use std::path::{Path, PathBuf};
 
@@ -32,6 +33,30 @@ pub struct Config {
     /// `[freshness]  "bronze.orders" = "26h"`.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub freshness: std::collections::BTreeMap<String, String>,
+    /// Buckets remote sources are read from, each with its own endpoint and credentials:
+    /// `[sources.vendor]  url = "s3://vendor-drop/exports/"  region = "eu-west-1"
+    /// access_key_id_env = "VENDOR_KEY_ID"  secret_access_key_env = "VENDOR_SECRET"`. A source
+    /// URL takes the section whose `url` is its longest prefix; others take `[s3]`.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub sources: std::collections::BTreeMap<String, SourceConfig>,
+}
+
+/// A source bucket: where it is and how to reach it. Secrets stay in the environment: the
+/// section names the variables that hold them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceConfig {
+    /// `s3://bucket` or `s3://bucket/prefix/`.
+    pub url: String,
+    pub endpoint: Option<String>,
+    pub region: Option<String>,
+    pub allow_http: Option<bool>,
+    /// The variable holding the access key id (instead of AWS_ACCESS_KEY_ID).
+    pub access_key_id_env: Option<String>,
+    /// The variable holding the secret key (instead of AWS_SECRET_ACCESS_KEY).
+    pub secret_access_key_env: Option<String>,
+    /// The variable holding a session token (instead of AWS_SESSION_TOKEN).
+    pub session_token_env: Option<String>,
 }
 
 /// A lifecycle rule written in `lake.toml`:
@@ -105,6 +130,18 @@ pub struct S3Options {
     /// One attempt of one request times out after this long.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request_timeout_secs: Option<u64>,
+    /// Credentials from these variables instead of the standard `AWS_*` ones (set by a
+    /// `[sources.NAME]` section).
+    #[serde(skip)]
+    pub credentials: Option<CredentialVars>,
+}
+
+/// The names of the variables that hold one store's credentials.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CredentialVars {
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<String>,
+    pub session_token: Option<String>,
 }
 
 impl S3Options {
@@ -198,6 +235,36 @@ impl Config {
             read: ReadOptions::default(),
             rules: Vec::new(),
             freshness: Default::default(),
+            sources: Default::default(),
+        }
+    }
+
+    /// How to reach the store of source URL `url`: the `[sources.NAME]` section with the
+    /// longest `url` prefix of it, or else the lake's own `[s3]` settings.
+    pub fn source_options(&self, url: &str) -> S3Options {
+        let trimmed = |u: &str| u.trim_end_matches('/').to_string();
+        let url = trimmed(url);
+        let section = self
+            .sources
+            .values()
+            .filter(|s| {
+                let prefix = trimmed(&s.url);
+                url == prefix || url.starts_with(&format!("{prefix}/"))
+            })
+            .max_by_key(|s| s.url.len());
+        let Some(s) = section else {
+            return self.s3.clone();
+        };
+        S3Options {
+            endpoint: s.endpoint.clone(),
+            region: s.region.clone(),
+            allow_http: s.allow_http,
+            credentials: Some(CredentialVars {
+                access_key_id: s.access_key_id_env.clone(),
+                secret_access_key: s.secret_access_key_env.clone(),
+                session_token: s.session_token_env.clone(),
+            }),
+            ..self.s3.clone()
         }
     }
 
@@ -230,6 +297,14 @@ impl Config {
             }
             if crate::ident::parse_age(age).is_err() {
                 return Err(invalid(&field, "must be an age such as \"26h\" or \"7d\""));
+            }
+        }
+        for (name, source) in &self.sources {
+            if !source.url.starts_with("s3://") || source.url.len() <= "s3://".len() {
+                return Err(invalid(
+                    &format!("sources.{name}.url"),
+                    "must be an s3://bucket or s3://bucket/prefix/ URL",
+                ));
             }
         }
         if self.ingest.target_file_mb == 0 {

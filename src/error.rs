@@ -179,6 +179,12 @@ pub enum Error {
     )]
     StreamMoved { name: String },
 
+    #[error("stream `{name}` counts {kind}; a watch is a stream of files: name another stream")]
+    StreamKind { name: String, kind: String },
+
+    #[error("`{uri}` changed while it was read; it is read again once it settles")]
+    SourceChanged { uri: String },
+
     #[error("there is no stream `{name}`")]
     StreamNotFound { name: String },
 

@@ -851,7 +851,7 @@ async fn fetch_remote(
         let store = match crate::storage::Storage::open(
             &format!("s3://{bucket}"),
             lake.dir(),
-            &lake.config().s3,
+            &lake.config().source_options(&text),
         ) {
             Ok(s) => s,
             Err(e) => return Err(fail(e, out)),
@@ -948,7 +948,7 @@ async fn fetch_http(url: &str, dir: &Path) -> Result<PathBuf> {
 }
 
 /// A fresh folder in the spool for one fetched source.
-fn spool_folder(lake: &Lake) -> Result<PathBuf> {
+pub(crate) fn spool_folder(lake: &Lake) -> Result<PathBuf> {
     let dir = lake
         .spool_dir()?
         .join(uuid::Uuid::now_v7().simple().to_string());
@@ -965,7 +965,7 @@ fn remove_spooled(spooled: &[PathBuf]) {
     }
 }
 
-fn source_uri(path: &Path) -> String {
+pub(crate) fn source_uri(path: &Path) -> String {
     let abs = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
     url::Url::from_file_path(&abs)
         .map(|u| u.to_string())

@@ -44,6 +44,7 @@ pub mod search;
 mod sql;
 pub mod storage;
 pub mod stream;
+pub mod watch;
 mod write;
 
 pub use clock::Clock;

@@ -184,6 +184,7 @@ impl Lake {
                     key,
                     size: 0,
                     last_modified: u.initiated,
+                    etag: None,
                 };
                 listed.push((tier, "upload", info, Some(u.id)));
             }
@@ -583,6 +584,7 @@ fn walk_staging(root: &Path, dir: &Path, out: &mut Vec<ObjectInfo>) -> Result<()
                 .modified()
                 .map(chrono::DateTime::<chrono::Utc>::from)
                 .unwrap_or_else(|_| chrono::Utc::now()),
+            etag: None,
         });
     }
     Ok(())

@@ -67,6 +67,16 @@ impl Lake {
         self.catalog().reader().stream(name)
     }
 
+    /// The files a watch (a stream of kind `files`) has seen, by key.
+    pub fn stream_files(&self, name: &str) -> Result<Vec<crate::catalog::StreamFile>> {
+        self.catalog().reader().stream_files(name)
+    }
+
+    /// Files watches could not ingest, newest first.
+    pub fn dead_letters(&self, limit: u64) -> Result<Vec<crate::catalog::DeadLetter>> {
+        self.catalog().reader().dead_letters(limit)
+    }
+
     /// Ingest records of `format` (CSV or NDJSON) from a stream into `target`.
     pub fn ingest_stream(&self, target: DatasetRef, format: SourceFormat) -> StreamIngest<'_> {
         StreamIngest {
@@ -147,6 +157,12 @@ impl StreamIngest<'_> {
                 return Err(Error::StreamElsewhere {
                     name: name.clone(),
                     dataset: s.dataset.clone(),
+                });
+            }
+            Some(s) if s.kind != "records" => {
+                return Err(Error::StreamKind {
+                    name: name.clone(),
+                    kind: s.kind.clone(),
                 });
             }
             Some(s) => s.position,
@@ -341,7 +357,7 @@ impl StreamIngest<'_> {
                 .with_force(true)
                 .with_on_commit(Box::new(move |tx, row| {
                     let now = crate::clock::timestamp(chrono::Utc::now());
-                    if tx.advance_stream(&name, &dataset, from, to, row.id, &now)? {
+                    if tx.advance_stream(&name, &dataset, (from, to), row.id, &now)? {
                         Ok(())
                     } else {
                         Err(Error::StreamMoved { name })

@@ -40,6 +40,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0009_streams",
         include_str!("../../catalog/0009_streams.sql"),
     ),
+    (
+        "0010_watches",
+        include_str!("../../catalog/0010_watches.sql"),
+    ),
 ];
 
 pub fn latest() -> i64 {

@@ -25,7 +25,9 @@ pub use datasets::{DatasetRow, DatasetSummary};
 pub use in_flight::{MoveRow, NewWrite, WriteRow};
 pub use lineage::ColumnEdge;
 pub use rules::{NewRule, Rule, TieredFile};
-pub use runs::{CheckRow, LeaseHolder, NewRun, RunFilter, RunRow, RunSummary, StreamRow};
+pub use runs::{
+    CheckRow, DeadLetter, LeaseHolder, NewRun, RunFilter, RunRow, RunSummary, StreamFile, StreamRow,
+};
 pub use schemas::ColumnRow;
 pub use versions::{FileRow, NewVersion, SchemaChange, SourceRow, VersionRow, VersionState};
 

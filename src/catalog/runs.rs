@@ -564,6 +564,38 @@ pub struct StreamRow {
     #[serde(rename = "ref")]
     pub last_version: Option<String>,
     pub updated_at: String,
+    /// `records` (a pipe: the position counts records) or `files` (a watch: it counts files).
+    pub kind: String,
+    /// The watched folder or prefix.
+    pub source: Option<String>,
+    /// Files of a watch that could not be ingested.
+    pub dead_letters: u64,
+}
+
+/// A file a watch has seen: ingested into a version, or a dead letter.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StreamFile {
+    pub key: String,
+    pub size: u64,
+    pub modified: String,
+    pub etag: Option<String>,
+    pub sha256: Option<String>,
+    /// `ingested` or `dead`.
+    pub status: String,
+    #[serde(rename = "ref")]
+    pub version: Option<String>,
+    pub error: Option<String>,
+    pub at: String,
+}
+
+/// A file a watch could not ingest, for `lake status`.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeadLetter {
+    pub stream: String,
+    pub dataset: String,
+    pub key: String,
+    pub error: String,
+    pub at: String,
 }
 
 impl Tx<'_> {
@@ -574,7 +606,9 @@ impl Tx<'_> {
                         (SELECT d.zone || '.' || d.name || '@v' || v.version
                          FROM versions v JOIN datasets d ON d.id = v.dataset_id
                          WHERE v.id = s.last_version_id),
-                        s.updated_at
+                        s.updated_at, s.kind, s.source,
+                        (SELECT count(*) FROM stream_files f
+                         WHERE f.stream = s.name AND f.status = 'dead')
                  FROM streams s WHERE s.name = ?1",
                 [name],
                 |r| {
@@ -585,6 +619,9 @@ impl Tx<'_> {
                         batches: r.get::<_, i64>(3)? as u64,
                         last_version: r.get(4)?,
                         updated_at: r.get(5)?,
+                        kind: r.get(6)?,
+                        source: r.get(7)?,
+                        dead_letters: r.get::<_, i64>(8)? as u64,
                     })
                 },
             )
@@ -598,8 +635,28 @@ impl Tx<'_> {
         &self,
         name: &str,
         dataset: &str,
-        from: u64,
-        to: u64,
+        (from, to): (u64, u64),
+        version_id: i64,
+        now: &str,
+    ) -> Result<bool> {
+        self.advance(
+            name,
+            dataset,
+            ("records", None),
+            (from, to),
+            version_id,
+            now,
+        )
+    }
+
+    /// Move stream `name` as [`Tx::advance_stream`] does; a new stream is created as `kind`
+    /// (`records` or `files`) reading `source`.
+    pub fn advance(
+        &self,
+        name: &str,
+        dataset: &str,
+        (kind, source): (&str, Option<&str>),
+        (from, to): (u64, u64),
         version_id: i64,
         now: &str,
     ) -> Result<bool> {
@@ -618,11 +675,135 @@ impl Tx<'_> {
         let n = self
             .conn
             .execute(
-                "INSERT INTO streams (name, dataset, position, batches, last_version_id, updated_at)
-                 VALUES (?1, ?2, ?3, 1, ?4, ?5) ON CONFLICT (name) DO NOTHING",
-                params![name, dataset, to as i64, version_id, now],
+                "INSERT INTO streams (name, dataset, position, batches, last_version_id, updated_at,
+                                      kind, source)
+                 VALUES (?1, ?2, ?3, 1, ?4, ?5, ?6, ?7) ON CONFLICT (name) DO NOTHING",
+                params![name, dataset, to as i64, version_id, now, kind, source],
             )
             .map_err(self.err())?;
         Ok(n == 1)
+    }
+
+    /// Create stream `name` (position 0) unless it exists.
+    pub fn open_stream(
+        &self,
+        name: &str,
+        dataset: &str,
+        kind: &str,
+        source: &str,
+        now: &str,
+    ) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT INTO streams (name, dataset, position, batches, updated_at, kind, source)
+                 VALUES (?1, ?2, 0, 0, ?3, ?4, ?5) ON CONFLICT (name) DO NOTHING",
+                params![name, dataset, now, kind, source],
+            )
+            .map_err(self.err())?;
+        Ok(())
+    }
+
+    /// Every file watch `stream` has seen, by key.
+    pub fn stream_files(&self, stream: &str) -> Result<Vec<StreamFile>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT f.key, f.size, f.modified, f.etag, f.sha256, f.status,
+                        (SELECT d.zone || '.' || d.name || '@v' || v.version
+                         FROM versions v JOIN datasets d ON d.id = v.dataset_id
+                         WHERE v.id = f.version_id),
+                        f.error, f.at
+                 FROM stream_files f WHERE f.stream = ?1 ORDER BY f.key",
+            )
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map([stream], |r| {
+                Ok(StreamFile {
+                    key: r.get(0)?,
+                    size: r.get::<_, i64>(1)? as u64,
+                    modified: r.get(2)?,
+                    etag: r.get(3)?,
+                    sha256: r.get(4)?,
+                    status: r.get(5)?,
+                    version: r.get(6)?,
+                    error: r.get(7)?,
+                    at: r.get(8)?,
+                })
+            })
+            .map_err(self.err())?;
+        rows.collect::<rusqlite::Result<_>>().map_err(self.err())
+    }
+
+    /// Record `file` as seen by watch `stream` (replacing an earlier dead letter of its key);
+    /// `false` if the key is already ingested (another watcher recorded it first).
+    pub fn record_stream_file(
+        &self,
+        stream: &str,
+        file: &StreamFile,
+        version_id: Option<i64>,
+    ) -> Result<bool> {
+        let n = self
+            .conn
+            .execute(
+                "INSERT INTO stream_files (stream, key, size, modified, etag, sha256, status,
+                                           version_id, error, at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                 ON CONFLICT (stream, key) DO UPDATE SET
+                     size = excluded.size, modified = excluded.modified, etag = excluded.etag,
+                     sha256 = excluded.sha256, status = excluded.status,
+                     version_id = excluded.version_id, error = excluded.error, at = excluded.at
+                 WHERE stream_files.status = 'dead'",
+                params![
+                    stream,
+                    file.key,
+                    file.size as i64,
+                    file.modified,
+                    file.etag,
+                    file.sha256,
+                    file.status,
+                    version_id,
+                    file.error,
+                    file.at
+                ],
+            )
+            .map_err(self.err())?;
+        Ok(n == 1)
+    }
+
+    /// The source a version's own operation added under `uri`: its sha256 and size.
+    pub fn added_source(&self, version_id: i64, uri: &str) -> Result<Option<(String, u64)>> {
+        self.conn
+            .query_row(
+                "SELECT s.sha256, s.size FROM version_sources vs JOIN sources s ON s.id = vs.source_id
+                 WHERE vs.version_id = ?1 AND vs.added AND s.uri = ?2",
+                params![version_id, uri],
+                |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)),
+            )
+            .optional()
+            .map_err(self.err())
+    }
+
+    /// Files watches could not ingest, newest first.
+    pub fn dead_letters(&self, limit: u64) -> Result<Vec<DeadLetter>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT f.stream, s.dataset, f.key, coalesce(f.error, ''), f.at
+                 FROM stream_files f JOIN streams s ON s.name = f.stream
+                 WHERE f.status = 'dead' ORDER BY f.at DESC, f.key LIMIT ?1",
+            )
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map([limit as i64], |r| {
+                Ok(DeadLetter {
+                    stream: r.get(0)?,
+                    dataset: r.get(1)?,
+                    key: r.get(2)?,
+                    error: r.get(3)?,
+                    at: r.get(4)?,
+                })
+            })
+            .map_err(self.err())?;
+        rows.collect::<rusqlite::Result<_>>().map_err(self.err())
     }
 }

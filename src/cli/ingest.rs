@@ -13,8 +13,29 @@ use super::printer::{Printer, bytes, count, plural, short_digest};
 pub struct Args {
     /// Files, folders or globs; s3://bucket/key or s3://bucket/prefix/; https:// URLs; or `-`
     /// for standard input (with --format). `.gz` and `.zst` are decompressed as read.
-    #[arg(required = true, value_name = "SRC")]
+    #[arg(required_unless_present = "watch", value_name = "SRC")]
     sources: Vec<PathBuf>,
+    /// Watch a folder or s3://bucket/prefix/ and ingest each new file exactly once, recorded
+    /// in a stream (--stream, by default `watch:` and the folder); runs until SIGINT/SIGTERM.
+    #[arg(long, value_name = "DIR|URL", conflicts_with_all = ["sources", "dry_run", "schema"])]
+    watch: Option<String>,
+    /// With --watch: read a file once its size and modification time have not changed for
+    /// this long (default 2s for a folder, 0 for a prefix).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, requires = "watch")]
+    settle: Option<std::time::Duration>,
+    /// With --watch: time between listings (default 2s).
+    #[arg(long, value_name = "DURATION", value_parser = parse_interval, requires = "watch")]
+    poll: Option<std::time::Duration>,
+    /// With --watch: read the files of a folder only once a file of this name is in it
+    /// (such as _SUCCESS).
+    #[arg(long, value_name = "NAME", requires = "watch")]
+    marker: Option<String>,
+    /// With --watch: files per version, at most (default 100).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..), requires = "watch")]
+    batch_files: Option<u64>,
+    /// With --watch: one pass: ingest the files that are ready now, then exit.
+    #[arg(long, requires = "watch")]
+    once: bool,
     /// The bronze dataset to write, such as bronze.orders.
     #[arg(long, value_name = "DATASET")]
     into: String,
@@ -104,6 +125,10 @@ fn parse_interval(s: &str) -> Result<std::time::Duration, String> {
     Ok(d)
 }
 
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    lake::promote::policy::parse_duration(s)
+}
+
 fn parse_compression(s: &str) -> Result<Compression, String> {
     s.parse()
 }
@@ -136,9 +161,12 @@ pub async fn run(lake: &Lake, args: Args, p: Printer) -> Result<(), Failure> {
     if args.reads_stdin() {
         return stdin(lake, args, target, mode, p).await;
     }
+    if args.watch.is_some() {
+        return watch(lake, args, target, mode, p).await;
+    }
     if args.stream.is_some() {
         return Err(Failure::usage(
-            "--stream names a stream read from `-` (standard input)",
+            "--stream names a stream read from `-` (standard input) or --watch",
         ));
     }
     if args.batch_rows.is_some() || args.batch_bytes.is_some() || args.batch_interval.is_some() {
@@ -321,36 +349,202 @@ async fn stdin(
     Ok(())
 }
 
+/// `lake ingest --watch DIR|s3://bucket/prefix/ --into …`: every new file once, until a signal.
+async fn watch(
+    lake: &Lake,
+    args: Args,
+    target: DatasetRef,
+    mode: IngestMode,
+    p: Printer,
+) -> Result<(), Failure> {
+    use lake::watch::{WatchEvent, WatchOptions};
+    if mode != IngestMode::Append {
+        return Err(Failure::usage(
+            "a watch appends: --mode overwrite cannot be used with --watch",
+        ));
+    }
+    if args.offset.is_some() {
+        return Err(Failure::usage(
+            "--offset positions a pipe; a watch keeps its own files",
+        ));
+    }
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let signals = tokio::spawn(async move {
+        let name = super::run::wait_for_signal().await;
+        let _ = stop.send(true);
+        eprintln!("{name}: stopping after the batch being ingested");
+        let again = super::run::wait_for_signal().await;
+        eprintln!("{again} again: exiting now; the batch being ingested is not committed");
+        std::process::exit(super::report::EXIT_INTERRUPTED);
+    });
+    let shown = p;
+    let defaults = WatchOptions::default();
+    let options = WatchOptions {
+        settle: args.settle,
+        poll: args.poll.unwrap_or(defaults.poll),
+        marker: args.marker,
+        batch_files: args
+            .batch_files
+            .map_or(defaults.batch_files, |n| n as usize),
+        once: args.once,
+    };
+    let source = args.watch.clone().unwrap_or_default();
+    let report = lake
+        .watch(&source, target)
+        .with_stream(args.stream.clone())
+        .with_format(args.format)
+        .with_compression(args.compression)
+        .with_csv(CsvOptions {
+            delimiter: args.delimiter,
+            has_header: !args.no_header,
+            null_value: args.null_value,
+        })
+        .with_options(options)
+        .with_stop(stopped)
+        .with_on_event(std::sync::Arc::new(move |e: WatchEvent<'_>| {
+            let p = &shown;
+            match e {
+                WatchEvent::Committed { report, files } => {
+                    if p.json {
+                        let line = serde_json::json!({
+                            "event": "committed", "files": files, "version": report,
+                        });
+                        p.out(line.to_string());
+                    } else {
+                        print_report(report, p);
+                        let mut from = files.iter().take(3).cloned().collect::<Vec<_>>().join(", ");
+                        if files.len() > 3 {
+                            from.push_str(&format!(" and {} more", files.len() - 3));
+                        }
+                        p.status(format!("  from {from}"));
+                    }
+                }
+                WatchEvent::DeadLetter { key, error } => {
+                    if p.json {
+                        let line =
+                            serde_json::json!({"event": "dead_letter", "key": key, "error": error});
+                        p.out(line.to_string());
+                    } else {
+                        eprintln!("✗ {key}: dead letter: {error}");
+                    }
+                }
+                WatchEvent::Changed { key } => {
+                    if p.json {
+                        p.out(serde_json::json!({"event": "changed", "key": key}).to_string());
+                    } else {
+                        eprintln!("! {key} changed after it was ingested; not read again");
+                    }
+                }
+                WatchEvent::PassFailed { error } => {
+                    super::report::render(error);
+                    eprintln!("the next pass tries again");
+                }
+            }
+        }))
+        .execute()
+        .await;
+    signals.abort();
+    let report = report?;
+    if p.json {
+        p.out(serde_json::json!({"event": "stopped", "watch": report}).to_string());
+    } else {
+        p.status(format!(
+            "{}: {} in {}, {} ({}); stream {} at {}",
+            report.source,
+            plural(report.files_ingested, "file", "files"),
+            plural(report.versions, "version", "versions"),
+            plural(report.rows, "row", "rows"),
+            plural(report.dead_letters, "dead letter", "dead letters"),
+            report.stream,
+            plural(report.position, "file", "files"),
+        ));
+        if report.pending > 0 {
+            p.status(format!(
+                "{} not ready yet (still being written, or no marker)",
+                plural(report.pending, "file", "files")
+            ));
+        }
+    }
+    Ok(())
+}
+
 #[derive(Debug, clap::Subcommand)]
 pub enum StreamCommand {
     /// Where a named stream stands: records committed (the offset to resume from), batches,
     /// the last version.
     Show {
         name: String,
+        /// For a watch: every file it has seen (key, size, sha256, version), not only the
+        /// dead letters.
+        #[arg(long)]
+        files: bool,
         #[arg(long)]
         json: bool,
     },
 }
 
 pub fn stream(lake: &Lake, command: &StreamCommand, p: Printer) -> Result<(), Failure> {
-    let StreamCommand::Show { name, .. } = command;
+    let StreamCommand::Show { name, files, .. } = command;
     let Some(s) = lake.stream_state(name)? else {
         return Err(lake::Error::StreamNotFound { name: name.clone() }.into());
     };
+    let seen = lake.stream_files(name)?;
+    let dead: Vec<_> = seen.iter().filter(|f| f.status == "dead").collect();
     if p.json {
-        p.json(&s);
+        let mut doc = serde_json::to_value(&s).expect("streams serialize");
+        let listed: Vec<_> = if *files {
+            seen.iter().collect()
+        } else {
+            dead.clone()
+        };
+        doc["files"] = serde_json::to_value(listed).expect("files serialize");
+        p.json(&doc);
         return Ok(());
     }
+    let unit = if s.kind == "files" {
+        ("file", "files")
+    } else {
+        ("record", "records")
+    };
     p.out(format!("stream    {}", s.name));
     p.out(format!("dataset   {}", s.dataset));
+    if let Some(source) = &s.source {
+        p.out(format!("watches   {source}"));
+    }
     p.out(format!(
-        "position  {} (resume from record {})",
-        plural(s.position, "record", "records"),
+        "position  {} (resume from {} {})",
+        plural(s.position, unit.0, unit.1),
+        unit.0,
         s.position
     ));
     p.out(format!("batches   {}", s.batches));
     if let Some(v) = &s.last_version {
         p.out(format!("last      {v} at {}", s.updated_at));
+    }
+    if s.kind == "files" {
+        p.out(format!(
+            "dead      {}",
+            plural(s.dead_letters, "letter", "letters")
+        ));
+    }
+    for f in &dead {
+        p.out(format!(
+            "  ✗ {}  {}  {}",
+            f.key,
+            f.at,
+            f.error.as_deref().unwrap_or_default()
+        ));
+    }
+    if *files {
+        for f in seen.iter().filter(|f| f.status != "dead") {
+            p.out(format!(
+                "  {}  {}  {}  {}",
+                f.key,
+                bytes(f.size),
+                f.version.as_deref().unwrap_or("-"),
+                short_digest(f.sha256.as_deref().unwrap_or_default())
+            ));
+        }
     }
     Ok(())
 }

@@ -107,7 +107,7 @@ pub async fn run(lake: &Lake, args: Args, p: Printer) -> Result<(), Failure> {
 }
 
 /// The name of the first SIGINT or SIGTERM to arrive.
-async fn wait_for_signal() -> &'static str {
+pub(super) async fn wait_for_signal() -> &'static str {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
@@ -685,6 +685,18 @@ pub async fn status(lake: &Lake, args: &StatusArgs, p: Printer) -> Result<(), Fa
                     "  MISSING {}  still holds {}",
                     l.path,
                     l.versions.join(", ")
+                ));
+            }
+        }
+        if !s.dead_letters.is_empty() {
+            p.out(format!(
+                "ingest     {} watches could not ingest (`lake stream show NAME` lists them)",
+                plural(s.dead_letters.len() as u64, "file", "files")
+            ));
+            for d in &s.dead_letters {
+                p.out(format!(
+                    "  DEAD {}  {}  {}: {}",
+                    d.stream, d.dataset, d.key, d.error
                 ));
             }
         }

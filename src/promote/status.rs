@@ -24,8 +24,10 @@ pub struct Status {
     /// Versions `lake archive` would move now, by the rules.
     pub archive_candidates: Vec<VersionMove>,
     pub lock_files: Vec<LockFile>,
-    /// Things to act on: stale, waiting or failing jobs, freshness breaches, stale holds and a
-    /// dead scheduler's lease.
+    /// Files watches could not ingest (newest first, at most 100).
+    pub dead_letters: Vec<crate::catalog::DeadLetter>,
+    /// Things to act on: stale, waiting or failing jobs, freshness breaches, stale holds,
+    /// dead letters and a dead scheduler's lease.
     pub attention: usize,
 }
 
@@ -185,7 +187,9 @@ impl Lake {
             .execute()
             .await?
             .archived;
+        let dead_letters = self.dead_letters(100)?;
         let attention = jobs.iter().filter(|j| j.state != "up_to_date").count()
+            + dead_letters.len()
             + freshness.iter().filter(|f| f.breached).count()
             + lock_files.iter().filter(|l| l.missing).count()
             + usize::from(scheduler.state == "dead");
@@ -196,6 +200,7 @@ impl Lake {
             freshness,
             archive_candidates,
             lock_files,
+            dead_letters,
             attention,
         })
     }

@@ -43,6 +43,9 @@ pub struct ObjectInfo {
     pub key: String,
     pub size: u64,
     pub last_modified: chrono::DateTime<chrono::Utc>,
+    /// The store's entity tag, where it has one (S3; a local folder makes one of the inode,
+    /// size and modification time).
+    pub etag: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -483,6 +486,7 @@ impl Storage {
                 key: key.to_string(),
                 size: meta.size,
                 last_modified: meta.last_modified,
+                etag: meta.e_tag,
             })),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
             Err(e) => Err(self.err(key, "stat")(e)),
@@ -499,6 +503,7 @@ impl Storage {
                 key: self.key_of(&meta.location),
                 size: meta.size,
                 last_modified: meta.last_modified,
+                etag: meta.e_tag,
             })
             .try_collect()
             .await
@@ -590,6 +595,26 @@ fn s3_store(
             retry_timeout: Duration::from_secs(s3.retry_timeout_secs.unwrap_or(30)),
             ..Default::default()
         });
+    if let Some(vars) = &s3.credentials {
+        let read = |var: &str| {
+            std::env::var(var).map_err(|_| object_store::Error::Generic {
+                store: "S3",
+                source: format!(
+                    "the variable {var}, named in lake.toml for this bucket, is not set"
+                )
+                .into(),
+            })
+        };
+        if let Some(var) = &vars.access_key_id {
+            builder = builder.with_access_key_id(read(var)?);
+        }
+        if let Some(var) = &vars.secret_access_key {
+            builder = builder.with_secret_access_key(read(var)?);
+        }
+        if let Some(var) = &vars.session_token {
+            builder = builder.with_token(read(var)?);
+        }
+    }
     if let Some(endpoint) = &s3.endpoint {
         builder = builder.with_endpoint(endpoint);
     }

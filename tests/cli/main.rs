@@ -14,3 +14,4 @@ mod run;
 mod s3;
 mod search;
 mod util;
+mod watch;

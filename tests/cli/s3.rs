@@ -676,3 +676,94 @@ fn s3_sources_ingest_hashed_as_stored_and_recorded_by_url() {
     let left = std::fs::read_dir(&spool).map(|d| d.count()).unwrap_or(0);
     assert_eq!(left, 0, "spooled copies are removed");
 }
+
+#[test]
+fn s3_a_watched_prefix_ingests_each_object_once_with_the_credentials_its_section_names() {
+    let Some(s3) = s3() else { return };
+    let lake = TestLake::new();
+    let prefix = format!("{}/drop-{}", s3.url, unique());
+    let dir = tempfile::tempdir().unwrap();
+    let inbox = Storage::open(&prefix, dir.path(), &options(&s3.endpoint)).unwrap();
+    let (a, b, c) = (orders_csv(30, 0), orders_csv(20, 30), orders_csv(10, 50));
+    runtime().block_on(async {
+        inbox.put_new("a.csv", a.clone().into()).await.unwrap();
+        inbox
+            .put_new("day=2/b.csv", b.clone().into())
+            .await
+            .unwrap();
+        inbox.put_new("_SUCCESS", "".into()).await.unwrap();
+    });
+    // The source bucket's own section: its endpoint, and the variables holding its keys.
+    lake.configure("sources.drop", "url", &format!("\"{prefix}/\""));
+    lake.configure("sources.drop", "endpoint", &format!("\"{}\"", s3.endpoint));
+    lake.configure("sources.drop", "allow_http", "true");
+    lake.configure("sources.drop", "access_key_id_env", "\"DROP_KEY_ID\"");
+    lake.configure("sources.drop", "secret_access_key_env", "\"DROP_SECRET\"");
+    let key = std::env::var("AWS_ACCESS_KEY_ID").unwrap();
+    let secret = std::env::var("AWS_SECRET_ACCESS_KEY").unwrap();
+    let watch = |lake: &TestLake, id: Option<&str>, secret: &str| {
+        let mut cmd = lake.cmd([
+            "ingest",
+            "--watch",
+            &format!("{prefix}/"),
+            "--into",
+            "bronze.drop",
+            "--stream",
+            "drop",
+            "--once",
+            "--json",
+        ]);
+        cmd.env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .env("DROP_SECRET", secret);
+        match id {
+            Some(id) => cmd.env("DROP_KEY_ID", id),
+            None => cmd.env_remove("DROP_KEY_ID"),
+        };
+        cmd.output().unwrap()
+    };
+    // A variable the section names but the environment lacks is named.
+    let out = watch(&lake, None, &secret);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(text(&out).1.contains("DROP_KEY_ID"), "{:?}", text(&out));
+    // Wrong keys are refused by the server.
+    let out = watch(&lake, Some("nobody"), "wrong");
+    assert_ne!(out.status.code(), Some(0), "{:?}", text(&out));
+    // The right ones, from the named variables alone (no AWS_ACCESS_KEY_ID).
+    let out = watch(&lake, Some(&key), &secret);
+    assert!(out.status.success(), "{:?}", text(&out));
+    let s = lake.json(["stream", "show", "drop", "--files"]);
+    assert_eq!(s["position"], 2, "{s}");
+    assert_eq!(s["source"], prefix);
+    let files = s["files"].as_array().unwrap();
+    assert_eq!(files[0]["key"], "a.csv");
+    assert_eq!(files[0]["sha256"], sha256(a.as_bytes()));
+    assert_eq!(files[1]["key"], "day=2/b.csv");
+    assert_eq!(files[1]["sha256"], sha256(b.as_bytes()));
+    assert!(files.iter().all(|f| f["etag"].is_string()), "{s}");
+    let uris: Vec<String> = lake.json(["show", "bronze.drop"])["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["uri"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        uris,
+        [format!("{prefix}/a.csv"), format!("{prefix}/day=2/b.csv")]
+    );
+    // Again: nothing new. A new object: only it.
+    let out = watch(&lake, Some(&key), &secret);
+    assert!(out.status.success(), "{:?}", text(&out));
+    runtime().block_on(async { inbox.put_new("c.csv", c.clone().into()).await.unwrap() });
+    let out = watch(&lake, Some(&key), &secret);
+    assert!(out.status.success(), "{:?}", text(&out));
+    let versions = lake.json(["log", "bronze.drop"]);
+    assert_eq!(versions.as_array().unwrap().len(), 2, "{versions}");
+    assert_eq!(
+        lake.query_csv("SELECT count(*) AS n FROM bronze.drop", &[]),
+        "n\n60\n"
+    );
+    let spool = lake.path().join(".lake/spool");
+    let left = std::fs::read_dir(&spool).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(left, 0, "spooled copies are removed");
+}
