@@ -137,20 +137,25 @@ impl Lake {
     }
 
     /// A folder beside the catalog for bytes on their way in (stream batches, remote sources),
-    /// each removed once ingested.
+    /// each removed once ingested. Each process has its own, named by its pid and start time,
+    /// so `lake gc` removes what a killed one left (see [`Lake::spool_root`]).
     pub(crate) fn spool_dir(&self) -> Result<PathBuf> {
-        let dir = self
-            .catalog()
-            .path()
-            .parent()
-            .map(|p| p.join("spool"))
-            .unwrap_or_else(std::env::temp_dir);
+        let dir = self.spool_root().join(owner::spool_name());
         std::fs::create_dir_all(&dir).map_err(|source| Error::Io {
             path: dir.clone(),
             source,
         })?;
         Ok(dir)
     }
+    /// The spool of every process: `spool/` beside the catalog.
+    pub(crate) fn spool_root(&self) -> PathBuf {
+        self.catalog()
+            .path()
+            .parent()
+            .map(|p| p.join("spool"))
+            .unwrap_or_else(|| std::env::temp_dir().join("lake-spool"))
+    }
+
     pub fn config(&self) -> &Config {
         &self.config
     }

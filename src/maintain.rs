@@ -26,8 +26,9 @@ pub struct Orphan {
     pub key: String,
     pub size: u64,
     pub last_modified: String,
-    /// `object`; `staging`, a partial file a local write left behind (`key#N`); or `upload`, an
-    /// incomplete S3 multipart upload (its parts are billed, no listing shows them).
+    /// `object`; `staging`, a partial file a local write left behind (`key#N`); `upload`, an
+    /// incomplete S3 multipart upload (its parts are billed, no listing shows them); or
+    /// `spool`, a folder of input a stream or remote fetch spooled (tier `spool`, key its path).
     pub kind: &'static str,
     /// The S3 upload id, for `upload`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -259,6 +260,7 @@ impl Lake {
             report.deleted += 1;
             report.bytes_deleted += o.size;
         }
+        self.collect_spool(now, grace_s, dry_run, &mut orphans, &mut report)?;
         if !dry_run {
             for w in &inventory.dead_writes {
                 let left = orphans
@@ -273,6 +275,65 @@ impl Lake {
         }
         report.orphans = orphans;
         Ok(report)
+    }
+
+    /// The spool folders of processes that are gone (a stream or a remote fetch killed part
+    /// way), whatever their age; anything else in the spool once older than the grace period.
+    fn collect_spool(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+        grace_s: u64,
+        dry_run: bool,
+        orphans: &mut Vec<Orphan>,
+        report: &mut GcReport,
+    ) -> Result<()> {
+        let root = self.spool_root();
+        let Ok(entries) = std::fs::read_dir(&root) else {
+            return Ok(());
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let path = entry.path();
+            let modified = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .map(chrono::DateTime::<chrono::Utc>::from)
+                .unwrap_or(now);
+            let old = (now - modified).num_seconds() >= grace_s as i64;
+            let (kept, why) = match crate::owner::spool_owner_gone(&name) {
+                Some(true) => (false, "debris"),
+                Some(false) => (true, "in_flight"),
+                None if old => (false, "debris"),
+                None => (true, "young"),
+            };
+            let size = tree_size(&path);
+            if !kept && !dry_run {
+                let removed = if path.is_dir() {
+                    std::fs::remove_dir_all(&path)
+                } else {
+                    std::fs::remove_file(&path)
+                };
+                removed.map_err(|source| Error::Io {
+                    path: path.clone(),
+                    source,
+                })?;
+            }
+            if !kept {
+                report.deleted += 1;
+                report.bytes_deleted += size;
+            }
+            orphans.push(Orphan {
+                tier: "spool",
+                key: path.display().to_string(),
+                size,
+                last_modified: crate::clock::timestamp(modified),
+                kind: "spool",
+                upload_id: None,
+                kept,
+                why,
+            });
+        }
+        Ok(())
     }
 
     /// Compare the catalog with storage. With `verify_hashes`, read every object and compare its
@@ -588,6 +649,19 @@ fn walk_staging(root: &Path, dir: &Path, out: &mut Vec<ObjectInfo>) -> Result<()
         });
     }
     Ok(())
+}
+
+/// Bytes of the files under `path` (or of the file itself).
+fn tree_size(path: &Path) -> u64 {
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return 0;
+    };
+    if !meta.is_dir() {
+        return meta.len();
+    }
+    std::fs::read_dir(path)
+        .map(|d| d.flatten().map(|e| tree_size(&e.path())).sum())
+        .unwrap_or(0)
 }
 
 fn remove_staging(storage: &Storage, key: &str) -> Result<()> {

@@ -74,6 +74,23 @@ fn proc_start(pid: u32) -> Option<u64> {
     stat_fields(pid).and_then(|(_, start)| start)
 }
 
+/// This process's folder name in the spool: its pid and start time, so `lake gc` can tell
+/// the bytes of a live process from a dead one's.
+pub fn spool_name() -> String {
+    let pid = std::process::id();
+    format!("{pid}-{}", proc_start(pid).unwrap_or(0))
+}
+
+/// Whether the process that made spool folder `name` is known to be gone; `None` for a name
+/// that is not a spool folder's, or where the process table cannot be read.
+pub fn spool_owner_gone(name: &str) -> Option<bool> {
+    let (pid, start) = name.split_once('-')?;
+    let pid: u32 = pid.parse().ok()?;
+    let start: u64 = start.parse().ok()?;
+    let alive = process_alive(pid, (start != 0).then_some(start))?;
+    Some(!alive)
+}
+
 /// `Some(alive)` where the process table can be read; `None` where it cannot (not Linux).
 fn process_alive(pid: u32, started: Option<u64>) -> Option<bool> {
     if !std::path::Path::new("/proc/self/stat").exists() {

@@ -352,6 +352,7 @@ pub async fn gc(lake: &Lake, args: &GcArgs, p: Printer) -> Result<(), Failure> {
     }
     for o in &report.orphans {
         let what = match (o.why, report.dry_run) {
+            ("in_flight", _) if o.kind == "spool" => "kept (its process still runs)",
             ("in_flight", _) => "kept (a write or move in progress)",
             ("young", _) => "kept (younger than the grace period)",
             (_, true) => "would delete",
@@ -360,6 +361,7 @@ pub async fn gc(lake: &Lake, args: &GcArgs, p: Printer) -> Result<(), Failure> {
         let staging = match o.kind {
             "staging" => " (partial file of a crashed write)",
             "upload" => " (incomplete multipart upload of a crashed write)",
+            "spool" => " (input spooled by a process that is gone)",
             _ => "",
         };
         p.out(format!(

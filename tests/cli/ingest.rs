@@ -860,7 +860,68 @@ fn a_named_stream_killed_at_random_resumes_from_its_position_with_no_duplicates(
         "{:?}",
         text(&out)
     );
-    // gc collects what the killed writers left.
-    lake.cmd(["gc"]).assert().success();
+    // gc collects what the killed writers left: their writes and their spooled batches.
+    let spool = lake.path().join(".lake/spool");
+    let spooled = || std::fs::read_dir(&spool).map(|d| d.count()).unwrap_or(0);
+    assert!(
+        spooled() > 0,
+        "the killed producers left their spool folders"
+    );
+    let gc = lake.json(["gc"]);
+    let kinds: Vec<&str> = gc["orphans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|o| o["kind"].as_str())
+        .collect();
+    assert!(kinds.contains(&"spool"), "{gc}");
+    assert_eq!(spooled(), 0, "{gc}");
     assert_eq!(lake.json(["check"])["in_flight_writes"], 0);
+}
+
+#[test]
+fn gc_keeps_the_spooled_batch_of_a_live_stream() {
+    use std::io::Write;
+    let lake = TestLake::new();
+    let mut child = piped(&lake, &EVENTS_IN_BATCHES);
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(events(0, 10).as_bytes()).unwrap();
+    stdin.flush().unwrap();
+    let spool = lake.path().join(".lake/spool");
+    let start = std::time::Instant::now();
+    // The batch's spool file exists from its first record (its bytes are buffered).
+    while files_under(&spool) == 0 {
+        assert!(start.elapsed() < std::time::Duration::from_secs(30));
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let gc = lake.json(["gc", "--grace", "0s"]);
+    let spools: Vec<&Value> = gc["orphans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["kind"] == "spool")
+        .collect();
+    assert_eq!(spools.len(), 1, "{gc}");
+    assert_eq!(spools[0]["kept"], true);
+    assert_eq!(spools[0]["why"], "in_flight");
+    stdin.write_all(events(10, 20).as_bytes()).unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{:?}", text(&out));
+    assert_eq!(
+        lake.query_csv("SELECT count(*) AS n FROM bronze.events", &[]),
+        "n\n20\n"
+    );
+}
+
+fn files_under(path: &std::path::Path) -> usize {
+    let Ok(meta) = std::fs::metadata(path) else {
+        return 0;
+    };
+    if !meta.is_dir() {
+        return 1;
+    }
+    std::fs::read_dir(path)
+        .map(|d| d.flatten().map(|e| files_under(&e.path())).sum())
+        .unwrap_or(0)
 }
