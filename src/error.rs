@@ -185,6 +185,11 @@ pub enum Error {
     #[error("`{uri}` changed while it was read; it is read again once it settles")]
     SourceChanged { uri: String },
 
+    #[error(
+        "`{dataset}` kept getting new versions: compaction gave up after {attempts} attempts, changing nothing"
+    )]
+    KeptMoving { dataset: String, attempts: u32 },
+
     #[error("there is no stream `{name}`")]
     StreamNotFound { name: String },
 

@@ -49,6 +49,8 @@ pub struct Lake {
 impl Drop for Lake {
     fn drop(&mut self) {
         self.stop_heartbeat.store(true, Ordering::SeqCst);
+        // This process's spool folder, once empty (only an empty folder is removed).
+        let _ = std::fs::remove_dir(self.spool_root().join(owner::spool_name()));
     }
 }
 

@@ -23,6 +23,7 @@ pub mod archive;
 pub mod catalog;
 pub mod clock;
 mod commit;
+pub mod compact;
 pub mod config;
 pub mod error;
 pub mod failpoint;

@@ -632,6 +632,38 @@ impl Reader {
     }
 }
 
+/// Every row of `files` (some of one version's), in the version's shape `schema` and in file
+/// order, each file checked against its hashes as it is read: for writers that rewrite files.
+pub(crate) fn read_files(
+    storage: Storage,
+    files: Vec<ManifestFile>,
+    schema: SchemaRef,
+) -> mpsc::Receiver<Result<RecordBatch>> {
+    let units: Vec<Unit> = files
+        .iter()
+        .enumerate()
+        .flat_map(|(file, f)| {
+            f.row_groups
+                .iter()
+                .enumerate()
+                .map(move |(row_group, &rows)| Unit {
+                    file,
+                    row_group,
+                    offset: 0,
+                    rows,
+                })
+        })
+        .collect();
+    let (tx, rx) = mpsc::channel::<Result<RecordBatch>>(2);
+    let reader = Reader::new(storage, files, ScanOptions::default(), schema);
+    tokio::spawn(async move {
+        if let Err(e) = reader.run(units, &tx).await {
+            let _ = tx.send(Err(e)).await;
+        }
+    });
+    rx
+}
+
 /// A scan for code that is not async: an iterator of batches with a runtime of its own.
 pub struct BlockingScan {
     runtime: tokio::runtime::Runtime,

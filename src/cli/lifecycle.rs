@@ -5,7 +5,7 @@ use lake::catalog::NewRule;
 use lake::ident::{format_age, parse_age};
 use lake::{DatasetRef, Lake, Zone};
 
-use super::printer::{Printer, bytes, plural, table};
+use super::printer::{Printer, bytes, plural, short_digest, table};
 use super::{Failure, report};
 
 #[derive(Debug, clap::Args)]
@@ -79,6 +79,28 @@ pub struct ArchiveArgs {
 pub struct RestoreArgs {
     #[arg(value_name = "REF")]
     reference: String,
+    #[arg(long)]
+    dry_run: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum MaintainCommand {
+    /// Merge the latest version's small files into a new version with the same rows and
+    /// schema (older versions keep their files: pins and tags still read).
+    Compact(CompactArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CompactArgs {
+    /// The dataset, such as bronze.events.
+    dataset: String,
+    /// Write files of about this size; files under three quarters of it are merged (default
+    /// `[ingest] target_file_mb`).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    target_file_mb: Option<u64>,
+    /// Say what would be merged; write nothing.
     #[arg(long)]
     dry_run: bool,
     #[arg(long)]
@@ -488,5 +510,54 @@ pub fn du(lake: &Lake, args: &DuArgs, p: Printer) -> Result<(), Failure> {
         bytes(report.archive_bytes),
         zones.join("; ")
     ));
+    Ok(())
+}
+
+pub async fn compact(lake: &Lake, args: &CompactArgs, p: Printer) -> Result<(), Failure> {
+    use lake::compact::CompactStatus;
+    let dataset = DatasetRef::parse_dataset(&args.dataset)?;
+    let report = p
+        .spinning(
+            "compacting",
+            lake.compact(dataset)
+                .with_target_file_mb(args.target_file_mb)
+                .with_dry_run(args.dry_run)
+                .execute(),
+        )
+        .await?;
+    if p.json {
+        p.json(&report);
+        return Ok(());
+    }
+    match report.status {
+        CompactStatus::Committed => p.out(format!(
+            "✓ {}  {} → {} ({} merged into {})  {}  {}",
+            report.reference.as_deref().unwrap_or_default(),
+            plural(report.files_before, "file", "files"),
+            report.files_after,
+            report.files_merged,
+            report.files_written,
+            plural(report.rows, "row", "rows"),
+            short_digest(report.digest.as_deref().unwrap_or_default()),
+        )),
+        CompactStatus::DryRun => p.out(format!(
+            "would merge {} ({}) of {}'s {} (dry run: nothing written)",
+            plural(report.files_merged, "small file", "small files"),
+            bytes(report.bytes_merged),
+            report.from,
+            report.files_before,
+        )),
+        CompactStatus::Unchanged => p.out(format!(
+            "= {} has no small files to merge ({})",
+            report.from,
+            plural(report.files_before, "file", "files")
+        )),
+    }
+    if report.attempts > 1 {
+        p.status(format!(
+            "other writers committed meanwhile: {} attempts",
+            report.attempts
+        ));
+    }
     Ok(())
 }

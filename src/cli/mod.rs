@@ -84,6 +84,9 @@ enum Command {
     Restore(lifecycle::RestoreArgs),
     /// Delete objects no catalog row references (left by interrupted writes).
     Gc(lifecycle::GcArgs),
+    /// Keep datasets fast to read: `lake maintain compact DATASET` merges small files.
+    #[command(subcommand)]
+    Maintain(lifecycle::MaintainCommand),
     /// Compare the catalog with storage; exit 3 if data is missing or altered.
     Check(lifecycle::CheckArgs),
     /// Bytes per zone, dataset and version, hot and archive.
@@ -228,6 +231,10 @@ async fn dispatch(cli: Cli) -> Result<(), Failure> {
         Command::Archive(args) => lifecycle::archive(lake, &args, p(args.json)).await,
         Command::Restore(args) => lifecycle::restore(lake, &args, p(args.json)).await,
         Command::Gc(args) => lifecycle::gc(lake, &args, p(args.json)).await,
+        Command::Maintain(command) => {
+            let lifecycle::MaintainCommand::Compact(args) = &command;
+            lifecycle::compact(lake, args, p(args.json)).await
+        }
         Command::Check(args) => lifecycle::check(lake, &args, p(args.json)).await,
         Command::Du(args) => lifecycle::du(lake, &args, p(args.json)),
         Command::Annotate(args) => search::annotate(lake, &args, p(args.json)),

@@ -38,6 +38,13 @@ pub enum Operation {
         /// The sources this operation ingested (an append also keeps earlier versions' files).
         sources: Vec<ManifestSource>,
     },
+    /// The same rows and schema as version `of`, its small files merged into fewer.
+    Compact {
+        of: u64,
+        /// Files of `of` merged, and the files they became.
+        merged: u64,
+        into: u64,
+    },
     Promote {
         /// The job file, relative to the project: `jobs/silver/orders_clean.sql`.
         job: String,

@@ -7,6 +7,7 @@ mod ingest;
 mod init;
 mod inspect;
 mod lifecycle;
+mod maintain;
 mod promote;
 mod query;
 mod reads;
