@@ -78,6 +78,37 @@ impl Lake {
     }
 }
 
+impl Lake {
+    /// Compact `dataset` if its latest version holds `[maintain] compact_small_files` small
+    /// files or more: what streams and watches do after each batch. `None` when it does not.
+    pub(crate) async fn compact_if_due(
+        &self,
+        dataset: &DatasetRef,
+    ) -> Option<Result<CompactReport>> {
+        let limit = self.config().maintain.compact_small_files;
+        if limit < 2 {
+            return None;
+        }
+        let small = self.config().ingest.target_file_mb.max(1) * 1024 * 1024 * 3 / 4;
+        let count = (|| {
+            let catalog = self.catalog();
+            let tx = catalog.reader();
+            let Some(row) = tx.find_dataset(dataset)? else {
+                return Ok(0);
+            };
+            let Some(v) = tx.latest_version(row.id)? else {
+                return Ok(0);
+            };
+            tx.small_files(v.id, small)
+        })();
+        match count {
+            Ok(n) if n >= limit => Some(self.compact(dataset.clone()).execute().await),
+            Ok(_) => None,
+            Err(e) => Some(Err(e)),
+        }
+    }
+}
+
 impl Compact<'_> {
     /// The size files are written at (default `[ingest] target_file_mb`); smaller than three
     /// quarters of it is small.

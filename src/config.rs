@@ -26,6 +26,8 @@ pub struct Config {
     pub promote: PromoteOptions,
     #[serde(default)]
     pub read: ReadOptions,
+    #[serde(default)]
+    pub maintain: MaintainOptions,
     /// Lifecycle rules the catalog takes on at every `lake archive`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rules: Vec<RuleConfig>,
@@ -194,6 +196,24 @@ pub struct PromoteOptions {
     pub verify_inputs: bool,
 }
 
+/// Keeping datasets fast to read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MaintainOptions {
+    /// Compact a dataset once its latest version holds this many small files (under three
+    /// quarters of `[ingest] target_file_mb`); streams and watches look after every batch.
+    /// 0 turns it off.
+    pub compact_small_files: u64,
+}
+
+impl Default for MaintainOptions {
+    fn default() -> Self {
+        MaintainOptions {
+            compact_small_files: 64,
+        }
+    }
+}
+
 /// How `lake query` reads versions.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -233,6 +253,7 @@ impl Config {
                 ..PromoteOptions::default()
             },
             read: ReadOptions::default(),
+            maintain: MaintainOptions::default(),
             rules: Vec::new(),
             freshness: Default::default(),
             sources: Default::default(),
@@ -306,6 +327,12 @@ impl Config {
                     "must be an s3://bucket or s3://bucket/prefix/ URL",
                 ));
             }
+        }
+        if self.maintain.compact_small_files == 1 {
+            return Err(invalid(
+                "maintain.compact_small_files",
+                "must be 0 (off) or at least 2: one file has nothing to merge with",
+            ));
         }
         if self.ingest.target_file_mb == 0 {
             return Err(invalid("ingest.target_file_mb", "must be at least 1"));

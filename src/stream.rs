@@ -43,7 +43,11 @@ pub struct StreamReport {
     pub stream: Option<String>,
     pub position: Option<u64>,
     pub skipped_records: u64,
+    /// Compactions run between batches (`[maintain] compact_small_files`).
+    pub compactions: Vec<crate::compact::CompactReport>,
 }
+
+pub type CompactFn = std::sync::Arc<dyn Fn(&Result<crate::compact::CompactReport>) + Send + Sync>;
 
 pub type BatchFn = std::sync::Arc<dyn Fn(&IngestReport) + Send + Sync>;
 
@@ -56,6 +60,7 @@ pub struct StreamIngest<'a> {
     mode: IngestMode,
     limits: BatchLimits,
     on_batch: Option<BatchFn>,
+    on_compact: Option<CompactFn>,
     stop: Option<tokio::sync::watch::Receiver<bool>>,
     /// A named stream, and the offset (in records) at which this input starts.
     stream: Option<(String, Option<u64>)>,
@@ -87,6 +92,7 @@ impl Lake {
             mode: IngestMode::Append,
             limits: BatchLimits::default(),
             on_batch: None,
+            on_compact: None,
             stop: None,
             stream: None,
         }
@@ -109,6 +115,12 @@ impl StreamIngest<'_> {
     }
     pub fn with_on_batch(mut self, f: BatchFn) -> Self {
         self.on_batch = Some(f);
+        self
+    }
+    /// Told of each compaction run between batches, and of one that failed (the stream goes
+    /// on: a failed compaction changes nothing).
+    pub fn with_on_compact(mut self, f: CompactFn) -> Self {
+        self.on_compact = Some(f);
         self
     }
     /// Commit positions of the named stream with each batch, in the batch's transaction; the
@@ -206,6 +218,7 @@ impl StreamIngest<'_> {
             stream: self.stream.as_ref().map(|(n, _)| n.clone()),
             position: self.stream.as_ref().map(|_| start + skip),
             skipped_records: 0,
+            compactions: Vec::new(),
         };
         // The stream offset of the next record to read.
         let mut next = start;
@@ -317,6 +330,14 @@ impl StreamIngest<'_> {
                 }
                 report.batches.push(committed);
                 batch_records = 0;
+                if let Some(done) = self.lake.compact_if_due(&self.target).await {
+                    if let Some(f) = &self.on_compact {
+                        f(&done);
+                    }
+                    if let Ok(c) = done {
+                        report.compactions.push(c);
+                    }
+                }
             }
             if eof {
                 if in_quotes {

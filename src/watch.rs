@@ -68,6 +68,11 @@ pub enum WatchEvent<'a> {
     DeadLetter { key: &'a str, error: &'a str },
     /// A file ingested before has changed since; it is not read again.
     Changed { key: &'a str },
+    /// The dataset's small files were compacted after a batch (or the compaction failed,
+    /// changing nothing).
+    Compacted {
+        result: &'a Result<crate::compact::CompactReport>,
+    },
     /// A pass failed for a reason that is not one file's (storage or catalog unreachable); the
     /// next pass tries again.
     PassFailed { error: &'a Error },
@@ -450,6 +455,9 @@ impl Watch<'_> {
                         report: &r,
                         files: &keys,
                     });
+                    if let Some(done) = self.lake.compact_if_due(&self.target).await {
+                        self.event(WatchEvent::Compacted { result: &done });
+                    }
                     return Ok(());
                 }
                 // A file vanished or grew between the listing and the read: the next pass sees

@@ -277,6 +277,19 @@ impl Tx<'_> {
     }
 
     /// The sources whose rows a version holds, oldest first.
+    /// How many files of a version are smaller than `below` bytes.
+    pub fn small_files(&self, version_id: i64, below: u64) -> Result<u64> {
+        self.conn
+            .query_row(
+                "SELECT count(*) FROM version_files vf JOIN files f ON f.id = vf.file_id
+                 WHERE vf.version_id = ?1 AND f.size < ?2",
+                params![version_id, below as i64],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n as u64)
+            .map_err(self.err())
+    }
+
     pub fn version_sources(&self, version_id: i64) -> Result<Vec<SourceRow>> {
         let mut stmt = self
             .conn

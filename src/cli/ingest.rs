@@ -315,6 +315,7 @@ async fn stdin(
                 print_report(r, &shown);
             }
         }))
+        .with_on_compact(std::sync::Arc::new(move |r| print_compaction(r, &shown)))
         .execute(lake::stream::stdin())
         .await;
     signals.abort();
@@ -435,6 +436,17 @@ async fn watch(
                         eprintln!("! {key} changed after it was ingested; not read again");
                     }
                 }
+                WatchEvent::Compacted { result } => {
+                    if p.json {
+                        let line = match result {
+                            Ok(c) => serde_json::json!({"event": "compacted", "compaction": c}),
+                            Err(e) => serde_json::json!({"event": "compaction_failed", "error": e.to_string()}),
+                        };
+                        p.out(line.to_string());
+                    } else {
+                        print_compaction(result, p);
+                    }
+                }
                 WatchEvent::PassFailed { error } => {
                     super::report::render(error);
                     eprintln!("the next pass tries again");
@@ -466,6 +478,20 @@ async fn watch(
         }
     }
     Ok(())
+}
+
+/// A compaction between batches, on stderr (the batches' own lines stay one kind on stdout).
+fn print_compaction(result: &lake::Result<lake::compact::CompactReport>, p: &Printer) {
+    match result {
+        Ok(c) => p.status(format!(
+            "compacted {} into {}: {} small files into {}",
+            c.from,
+            c.reference.as_deref().unwrap_or("-"),
+            c.files_merged,
+            c.files_written
+        )),
+        Err(e) => eprintln!("compaction skipped, nothing changed: {e}"),
+    }
 }
 
 #[derive(Debug, clap::Subcommand)]

@@ -626,12 +626,24 @@ fn a_pipe_commits_a_version_per_batch_and_sigint_drops_only_the_batch_being_read
     feeder.join().unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "{:?}", text(&out));
-    assert_eq!(
-        lake.json(["log", "bronze.events"])
-            .as_array()
-            .unwrap()
-            .len(),
-        100
+    // A version per batch, and one compaction once 64 small files had piled up
+    // (`[maintain] compact_small_files`), which the output says.
+    let log = lake.json(["log", "bronze.events"]);
+    let operations: Vec<&str> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["operation"].as_str().unwrap())
+        .collect();
+    assert_eq!(operations.iter().filter(|o| **o == "ingest").count(), 100);
+    assert_eq!(operations.iter().filter(|o| **o == "compact").count(), 1);
+    assert_eq!(log[100 - 64]["operation"], "compact", "{log}");
+    assert!(
+        text(&out)
+            .1
+            .contains("compacted bronze.events@v64 into bronze.events@v65: 64 small files into 1"),
+        "{:?}",
+        text(&out)
     );
     assert_eq!(
         lake.query_csv(
@@ -660,7 +672,7 @@ fn a_pipe_commits_a_version_per_batch_and_sigint_drops_only_the_batch_being_read
         .as_array()
         .unwrap()
         .len()
-        < 102
+        < 103
     {
         assert!(
             start.elapsed() < std::time::Duration::from_secs(60),
