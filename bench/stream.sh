@@ -12,8 +12,13 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 events=${1:-1000000}
 work="$repo/bench/work/stream"
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/lake-target}
-cargo build --release --bin lake --manifest-path "$repo/Cargo.toml"
-lake="$CARGO_TARGET_DIR/release/lake"
+# LAKE_BIN: a release binary built already (the build is skipped).
+if [ -n "${LAKE_BIN:-}" ]; then
+  lake=$LAKE_BIN
+else
+  cargo build --release --bin lake --manifest-path "$repo/Cargo.toml"
+  lake="$CARGO_TARGET_DIR/release/lake"
+fi
 
 printf '%-8s %10s %12s %12s %12s %16s\n' batch versions events/s "p50 ms" "p99 ms" "catalog/1000"
 for batch in 1000 10000 100000; do

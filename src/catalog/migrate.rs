@@ -44,6 +44,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0010_watches",
         include_str!("../../catalog/0010_watches.sql"),
     ),
+    (
+        "0011_source_spans",
+        include_str!("../../catalog/0011_source_spans.sql"),
+    ),
 ];
 
 pub fn latest() -> i64 {

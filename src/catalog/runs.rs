@@ -774,8 +774,11 @@ impl Tx<'_> {
     pub fn added_source(&self, version_id: i64, uri: &str) -> Result<Option<(String, u64)>> {
         self.conn
             .query_row(
-                "SELECT s.sha256, s.size FROM version_sources vs JOIN sources s ON s.id = vs.source_id
-                 WHERE vs.version_id = ?1 AND vs.added AND s.uri = ?2",
+                "SELECT s.sha256, s.size
+                 FROM versions v
+                 JOIN source_spans sp ON sp.dataset_id = v.dataset_id AND sp.added_in = v.version
+                 JOIN sources s ON s.id = sp.source_id
+                 WHERE v.id = ?1 AND s.uri = ?2",
                 params![version_id, uri],
                 |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)),
             )

@@ -125,11 +125,11 @@ pub struct NewVersion {
     pub changes: Vec<SchemaChange>,
 }
 
-const VERSION_COLUMNS: &str = "v.id, v.dataset_id, d.zone, d.name, v.version, v.state, v.digest,
+pub(super) const VERSION_COLUMNS: &str = "v.id, v.dataset_id, d.zone, d.name, v.version, v.state, v.digest,
     v.manifest_key, v.schema_id, v.operation, v.mode, v.rows, v.bytes, v.file_count,
     v.created_at, v.created_by";
 
-fn version_row(r: &Row<'_>) -> rusqlite::Result<VersionRow> {
+pub(super) fn version_row(r: &Row<'_>) -> rusqlite::Result<VersionRow> {
     let zone: String = r.get(2)?;
     let dataset = DatasetRef {
         zone: zone
@@ -290,13 +290,19 @@ impl Tx<'_> {
             .map_err(self.err())
     }
 
+    /// The sources a version holds (see `catalog/0011_source_spans.sql`), `added` for those its
+    /// own operation ingested.
     pub fn version_sources(&self, version_id: i64) -> Result<Vec<SourceRow>> {
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT s.uri, s.sha256, s.size, s.format, s.rows, vs.added
-                 FROM version_sources vs JOIN sources s ON s.id = vs.source_id
-                 WHERE vs.version_id = ?1 ORDER BY s.id",
+                "SELECT s.uri, s.sha256, s.size, s.format, s.rows, sp.added_in = v.version
+                 FROM versions v
+                 JOIN source_spans sp ON sp.dataset_id = v.dataset_id
+                      AND sp.added_in <= v.version
+                      AND (sp.removed_in IS NULL OR sp.removed_in > v.version)
+                 JOIN sources s ON s.id = sp.source_id
+                 WHERE v.id = ?1 ORDER BY s.id",
             )
             .map_err(self.err())?;
         let rows = stmt
@@ -312,6 +318,92 @@ impl Tx<'_> {
             })
             .map_err(self.err())?;
         rows.collect::<rusqlite::Result<_>>().map_err(self.err())
+    }
+
+    /// Make the dataset's open source spans what version `version_id` holds: sources it added
+    /// get a span of their own from this version (a re-ingest starts anew), carried ones stay
+    /// open, and the rest are closed here.
+    fn hold_sources(&self, v: &NewVersion, version_id: i64) -> Result<()> {
+        let (dataset_id, version): (i64, i64) = self
+            .conn
+            .query_row(
+                "SELECT dataset_id, version FROM versions WHERE id = ?1",
+                [version_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(self.err())?;
+        // The open spans, by source: one read, so carried sources cost no statement each.
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT sp.source_id, s.uri, s.sha256 FROM source_spans sp
+                 JOIN sources s ON s.id = sp.source_id
+                 WHERE sp.dataset_id = ?1 AND sp.removed_in IS NULL",
+            )
+            .map_err(self.err())?;
+        let open: std::collections::HashMap<(String, String), i64> = stmt
+            .query_map([dataset_id], |r| Ok(((r.get(1)?, r.get(2)?), r.get(0)?)))
+            .map_err(self.err())?
+            .collect::<rusqlite::Result<_>>()
+            .map_err(self.err())?;
+        let mut held = std::collections::HashSet::new();
+        for s in &v.sources {
+            let key = (s.uri.clone(), s.sha256.clone());
+            if let (Some(id), false) = (open.get(&key), s.added) {
+                held.insert(*id);
+                continue;
+            }
+            self.conn
+                .execute(
+                    "INSERT INTO sources (uri, sha256, size, format, rows, first_seen_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (uri, sha256) DO NOTHING",
+                    params![
+                        s.uri,
+                        s.sha256,
+                        s.size as i64,
+                        s.format,
+                        s.rows as i64,
+                        v.created_at
+                    ],
+                )
+                .map_err(self.err())?;
+            let source_id: i64 = self
+                .conn
+                .query_row(
+                    "SELECT id FROM sources WHERE uri = ?1 AND sha256 = ?2",
+                    params![s.uri, s.sha256],
+                    |r| r.get(0),
+                )
+                .map_err(self.err())?;
+            if !held.insert(source_id) {
+                continue;
+            }
+            // Added by this version (a re-ingest starts a span anew), or carried but not open.
+            self.conn
+                .execute(
+                    "UPDATE source_spans SET removed_in = ?3
+                     WHERE dataset_id = ?1 AND source_id = ?2 AND removed_in IS NULL",
+                    params![dataset_id, source_id, version],
+                )
+                .map_err(self.err())?;
+            self.conn
+                .execute(
+                    "INSERT INTO source_spans (dataset_id, source_id, added_in) VALUES (?1, ?2, ?3)",
+                    params![dataset_id, source_id, version],
+                )
+                .map_err(self.err())?;
+        }
+        // Whatever else was open, this version no longer holds.
+        for id in open.values().filter(|id| !held.contains(*id)) {
+            self.conn
+                .execute(
+                    "UPDATE source_spans SET removed_in = ?3
+                     WHERE dataset_id = ?1 AND source_id = ?2 AND removed_in IS NULL",
+                    params![dataset_id, id, version],
+                )
+                .map_err(self.err())?;
+        }
+        Ok(())
     }
 
     /// The drift a version recorded against the one before it.
@@ -415,29 +507,7 @@ impl Tx<'_> {
                 )
                 .map_err(self.err())?;
         }
-        for s in &v.sources {
-            self.conn
-                .execute(
-                    "INSERT INTO sources (uri, sha256, size, format, rows, first_seen_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (uri, sha256) DO NOTHING",
-                    params![
-                        s.uri,
-                        s.sha256,
-                        s.size as i64,
-                        s.format,
-                        s.rows as i64,
-                        v.created_at
-                    ],
-                )
-                .map_err(self.err())?;
-            self.conn
-                .execute(
-                    "INSERT OR IGNORE INTO version_sources (version_id, source_id, added)
-                     SELECT ?1, id, ?4 FROM sources WHERE uri = ?2 AND sha256 = ?3",
-                    params![version_id, s.uri, s.sha256, s.added],
-                )
-                .map_err(self.err())?;
-        }
+        self.hold_sources(v, version_id)?;
         for c in &v.changes {
             self.conn
                 .execute(
