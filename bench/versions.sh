@@ -39,8 +39,9 @@ lake, work, n, mode = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 subprocess.run(["rm", "-rf", work], check=True)
 subprocess.run([lake, "init", work, "-q"], check=True, stdout=subprocess.DEVNULL)
 if mode == "off":
-    with open(os.path.join(work, "lake.toml"), "a") as f:
-        f.write("\n[maintain]\ncompact_small_files = 0\n")
+    toml = os.path.join(work, "lake.toml")
+    text = open(toml).read().replace("compact_small_files = 64", "compact_small_files = 0")
+    open(toml, "w").write(text)
 rows = 10 * n
 body = "".join('{"id":%d,"user":%d,"value":%d.5}\n' % (i, i % 97, i % 1000) for i in range(rows))
 start = time.monotonic()

@@ -125,7 +125,8 @@ pub struct NewVersion {
     pub changes: Vec<SchemaChange>,
 }
 
-pub(super) const VERSION_COLUMNS: &str = "v.id, v.dataset_id, d.zone, d.name, v.version, v.state, v.digest,
+pub(super) const VERSION_COLUMNS: &str =
+    "v.id, v.dataset_id, d.zone, d.name, v.version, v.state, v.digest,
     v.manifest_key, v.schema_id, v.operation, v.mode, v.rows, v.bytes, v.file_count,
     v.created_at, v.created_by";
 

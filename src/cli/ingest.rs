@@ -150,6 +150,11 @@ impl Args {
     pub fn reads_stdin(&self) -> bool {
         self.sources.iter().any(|s| s.as_os_str() == "-")
     }
+
+    /// `lake ingest --watch …`: it stops at a signal after the batch being ingested.
+    pub fn watches(&self) -> bool {
+        self.watch.is_some()
+    }
 }
 
 pub async fn run(lake: &Lake, args: Args, p: Printer) -> Result<(), Failure> {

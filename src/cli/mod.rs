@@ -127,10 +127,11 @@ pub fn main() -> i32 {
         }
     };
     // `lake run` handles its own signals: it cancels running jobs and releases its lease.
-    // So does an ingest from a pipe: it stops between records and keeps what it committed.
+    // So does an ingest from a pipe (it stops between records and keeps what it committed) and a
+    // watch (it stops after the batch being ingested).
     let own_signals = match &cli.command {
         Command::Run(_) => true,
-        Command::Ingest(args) => args.reads_stdin(),
+        Command::Ingest(args) => args.reads_stdin() || args.watches(),
         _ => false,
     };
     if own_signals {
