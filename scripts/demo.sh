@@ -85,3 +85,7 @@ step "catalog: describe, search, compare"
 "$lake" search email
 "$lake" search --column channel --ever
 "$lake" diff bronze.orders@v1 bronze.orders@v2
+
+step "the catalog in a browser"
+"$lake" docs build -o "$demo/site"
+echo "Browse the catalog: $lake -C $demo serve, then open http://127.0.0.1:8642/"

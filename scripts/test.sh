@@ -35,6 +35,15 @@ echo "== pyarrow, DuckDB and Polars, for reading versions with no lake installed
   || "$LAKE_VENV/bin/pip" install --quiet --disable-pip-version-check pyarrow duckdb polars
 export LAKE_TEST_PYTHON=$LAKE_VENV/bin/python
 
+echo "== Chromium, for the browser test of lake serve"
+if ! command -v chromium > /dev/null; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get install -y -q chromium > /dev/null 2>&1 \
+    || { $sudo apt-get update -q > /dev/null && $sudo apt-get install -y -q chromium > /dev/null; }
+fi
+export LAKE_TEST_CHROMIUM=$(command -v chromium)
+
 echo "== tests"
 cargo build --bin lake
 cargo test --lib --test cli

@@ -484,7 +484,7 @@ impl Archive<'_> {
                 continue;
             }
             let versions = tx.versions(id)?;
-            for rule in rules.iter().filter(|r| applies(r, &dataset)) {
+            for rule in rules.iter().filter(|r| rule_applies(r, &dataset)) {
                 for (rank, v) in versions.iter().enumerate() {
                     let age = parse_timestamp(&v.created_at)
                         .map(|t| (now - t).num_seconds().max(0) as u64)
@@ -560,7 +560,8 @@ fn leaving(
     Ok((moves, files_leaving))
 }
 
-fn applies(rule: &Rule, dataset: &DatasetRef) -> bool {
+/// Whether `rule` covers `dataset` (its zone, and its name by the rule's glob).
+pub(crate) fn rule_applies(rule: &Rule, dataset: &DatasetRef) -> bool {
     rule.zone.is_none_or(|z| z == dataset.zone)
         && glob::Pattern::new(&rule.dataset_glob).is_ok_and(|p| p.matches(&dataset.name))
 }

@@ -190,6 +190,18 @@ pub enum Error {
     )]
     KeptMoving { dataset: String, attempts: u32 },
 
+    #[error(
+        "`lake serve` on {bind} needs a token: only 127.0.0.1 is served without one (--token or LAKE_SERVE_TOKEN)"
+    )]
+    ServeToken { bind: String },
+
+    #[error("cannot serve on {bind}")]
+    ServeBind {
+        bind: String,
+        #[source]
+        source: std::io::Error,
+    },
+
     #[error("there is no stream `{name}`")]
     StreamNotFound { name: String },
 

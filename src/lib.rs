@@ -42,9 +42,11 @@ pub mod query;
 pub mod read;
 pub mod scan;
 pub mod search;
+pub mod serve;
 mod sql;
 pub mod storage;
 pub mod stream;
+pub mod svg;
 pub mod watch;
 mod write;
 

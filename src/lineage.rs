@@ -111,3 +111,66 @@ fn node(v: &VersionRow, depth: i64) -> LineageNode {
         depth,
     }
 }
+
+/// The lake's datasets and which feed which now (from each dataset's latest version).
+#[derive(Debug, Clone, Serialize)]
+pub struct DatasetGraph {
+    pub datasets: Vec<crate::catalog::DatasetSummary>,
+    /// `(input, output)`
+    pub edges: Vec<(DatasetRef, DatasetRef)>,
+}
+
+impl Lake {
+    /// Every dataset, and every input → output edge of the latest versions.
+    pub fn dataset_graph(&self) -> Result<DatasetGraph> {
+        let catalog = self.catalog();
+        let tx = catalog.reader();
+        Ok(DatasetGraph {
+            datasets: tx.list_datasets(None)?,
+            edges: tx.dataset_edges()?,
+        })
+    }
+
+    /// The newest versions across the lake, newest first.
+    pub fn recent_versions(&self, limit: u64) -> Result<Vec<VersionRow>> {
+        self.catalog().reader().recent_versions(limit)
+    }
+}
+
+impl DatasetGraph {
+    /// Only the datasets within `depth` edges of `around` (either way), and their edges.
+    pub fn around(&self, around: &DatasetRef, depth: usize) -> DatasetGraph {
+        let mut keep: BTreeSet<DatasetRef> = BTreeSet::from([around.dataset()]);
+        let mut frontier = keep.clone();
+        for _ in 0..depth {
+            let mut next = BTreeSet::new();
+            for (a, b) in &self.edges {
+                if frontier.contains(a) && !keep.contains(b) {
+                    next.insert(b.clone());
+                }
+                if frontier.contains(b) && !keep.contains(a) {
+                    next.insert(a.clone());
+                }
+            }
+            if next.is_empty() {
+                break;
+            }
+            keep.extend(next.iter().cloned());
+            frontier = next;
+        }
+        DatasetGraph {
+            datasets: self
+                .datasets
+                .iter()
+                .filter(|d| keep.contains(&d.dataset))
+                .cloned()
+                .collect(),
+            edges: self
+                .edges
+                .iter()
+                .filter(|(a, b)| keep.contains(a) && keep.contains(b))
+                .cloned()
+                .collect(),
+        }
+    }
+}

@@ -76,6 +76,58 @@ impl Tx<'_> {
         )
     }
 
+    /// The lake's dataset graph now: `(input, output)` for every dataset the latest version of
+    /// `output` was computed from. A version computed from its own dataset (a compaction, a
+    /// rollback) passes on the inputs of the version it came from.
+    pub fn dataset_edges(&self) -> Result<Vec<(DatasetRef, DatasetRef)>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT v.id FROM versions v
+                 WHERE v.version = (SELECT max(version) FROM versions w WHERE w.dataset_id = v.dataset_id)",
+            )
+            .map_err(self.err())?;
+        let latest: Vec<i64> = stmt
+            .query_map([], |r| r.get(0))
+            .map_err(self.err())?
+            .collect::<rusqlite::Result<_>>()
+            .map_err(self.err())?;
+        let mut edges = std::collections::BTreeSet::new();
+        for id in latest {
+            let out = self.version_by_id(id)?;
+            let dataset = out.dataset.dataset();
+            let mut todo = vec![out.id];
+            let mut seen = std::collections::BTreeSet::new();
+            while let Some(v) = todo.pop() {
+                if !seen.insert(v) {
+                    continue;
+                }
+                for input in self.upstream(v)? {
+                    if input.dataset.dataset() == dataset {
+                        todo.push(input.id);
+                    } else {
+                        edges.insert((input.dataset.dataset(), dataset.clone()));
+                    }
+                }
+            }
+        }
+        Ok(edges.into_iter().collect())
+    }
+
+    /// The newest versions across the lake, newest first.
+    pub fn recent_versions(&self, limit: u64) -> Result<Vec<VersionRow>> {
+        let sql = format!(
+            "SELECT {} FROM versions v JOIN datasets d ON d.id = v.dataset_id
+             ORDER BY v.id DESC LIMIT ?1",
+            super::versions::VERSION_COLUMNS
+        );
+        let mut stmt = self.conn.prepare_cached(&sql).map_err(self.err())?;
+        let rows = stmt
+            .query_map([limit as i64], super::versions::version_row)
+            .map_err(self.err())?;
+        rows.collect::<rusqlite::Result<_>>().map_err(self.err())
+    }
+
     /// Column edges of a version's output.
     pub fn column_lineage(&self, version_id: i64) -> Result<Vec<ColumnEdge>> {
         let mut stmt = self

@@ -1,4 +1,4 @@
-//! `lake lineage REF [--upstream | --downstream] [--depth N] [--format tree|dot|mermaid|json]`
+//! `lake lineage REF [--upstream | --downstream] [--depth N] [--format tree|dot|mermaid|svg|json]`
 
 use std::collections::BTreeMap;
 
@@ -34,6 +34,8 @@ enum Format {
     Tree,
     Dot,
     Mermaid,
+    /// A picture, left to right by zone (the same drawing as `lake serve`).
+    Svg,
     Json,
 }
 
@@ -51,8 +53,33 @@ pub fn run(lake: &Lake, args: &Args, p: Printer) -> Result<(), Failure> {
         Format::Tree => p.out(tree(&lineage, direction)),
         Format::Dot => p.out(dot(&lineage)),
         Format::Mermaid => p.out(mermaid(&lineage)),
+        Format::Svg => p.out(svg(&lineage)),
     }
     Ok(())
+}
+
+fn svg(l: &Lineage) -> String {
+    let nodes: Vec<lake::svg::Node> = l
+        .nodes
+        .iter()
+        .map(|n| lake::svg::Node {
+            id: n.reference.to_string(),
+            rank: match n.reference.zone {
+                lake::Zone::Bronze => 0,
+                lake::Zone::Silver => 1,
+                lake::Zone::Gold => 2,
+            },
+            href: None,
+            note: Some(format!("{} · {}", n.operation, n.state)),
+            selected: n.depth == 0,
+        })
+        .collect();
+    let edges: Vec<(String, String)> = l
+        .edges
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+    lake::svg::lineage_svg(&nodes, &edges)
 }
 
 fn tree(l: &Lineage, direction: Direction) -> String {

@@ -12,6 +12,7 @@ mod reads;
 mod report;
 mod run;
 mod search;
+mod serve;
 
 use std::path::PathBuf;
 
@@ -87,6 +88,11 @@ enum Command {
     /// Keep datasets fast to read: `lake maintain compact DATASET` merges small files.
     #[command(subcommand)]
     Maintain(lifecycle::MaintainCommand),
+    /// The catalog in a browser: datasets, versions, lineage, runs, storage (read only).
+    Serve(serve::ServeArgs),
+    /// The catalog's pages as static HTML: `lake docs build -o site/`.
+    #[command(subcommand)]
+    Docs(serve::DocsCommand),
     /// Compare the catalog with storage; exit 3 if data is missing or altered.
     Check(lifecycle::CheckArgs),
     /// Bytes per zone, dataset and version, hot and archive.
@@ -132,6 +138,7 @@ pub fn main() -> i32 {
     let own_signals = match &cli.command {
         Command::Run(_) => true,
         Command::Ingest(args) => args.reads_stdin() || args.watches(),
+        Command::Serve(_) => true,
         _ => false,
     };
     if own_signals {
@@ -184,6 +191,10 @@ async fn dispatch(cli: Cli) -> Result<(), Failure> {
         return init::run(&start, args, printer);
     }
     let lake = Lake::open(&start)?;
+    if let Command::Serve(args) = cli.command {
+        let printer = p(args.json);
+        return serve::serve(lake, args, printer).await;
+    }
     let lake = &lake;
     match cli.command {
         Command::Init(_) => unreachable!("handled above"),
@@ -235,6 +246,12 @@ async fn dispatch(cli: Cli) -> Result<(), Failure> {
         Command::Maintain(command) => {
             let lifecycle::MaintainCommand::Compact(args) = &command;
             lifecycle::compact(lake, args, p(args.json)).await
+        }
+        Command::Serve(_) => unreachable!("handled above"),
+        Command::Docs(command) => {
+            let serve::DocsCommand::Build(args) = &command;
+            let printer = p(args.json);
+            serve::docs(lake, command, printer).await
         }
         Command::Check(args) => lifecycle::check(lake, &args, p(args.json)).await,
         Command::Du(args) => lifecycle::du(lake, &args, p(args.json)),

@@ -146,14 +146,51 @@ impl Lake {
         };
         jobs.sort_by(|a, b| a.job.cmp(&b.job));
 
-        // Freshness: `[freshness]` in lake.toml, then each job's `-- freshness:`.
+        let freshness = self.freshness_of(&jobs_found, now)?;
+
+        let archive_candidates = self
+            .archive_versions()
+            .with_dry_run(true)
+            .execute()
+            .await?
+            .archived;
+        let dead_letters = self.dead_letters(100)?;
+        let attention = jobs.iter().filter(|j| j.state != "up_to_date").count()
+            + dead_letters.len()
+            + freshness.iter().filter(|f| f.breached).count()
+            + lock_files.iter().filter(|l| l.missing).count()
+            + usize::from(scheduler.state == "dead");
+        Ok(Status {
+            at: clock::timestamp(now),
+            scheduler,
+            jobs,
+            freshness,
+            archive_candidates,
+            lock_files,
+            dead_letters,
+            attention,
+        })
+    }
+
+    /// Every dataset with a freshness limit (`[freshness]` in lake.toml, then each job's
+    /// `-- freshness:`), its latest version's age and whether it is past the limit.
+    pub fn freshness(&self) -> Result<Vec<Freshness>> {
+        let jobs = super::job::discover(self.dir(), &self.config().promote.jobs_dir)?;
+        self.freshness_of(&jobs, self.clock().now())
+    }
+
+    fn freshness_of(
+        &self,
+        jobs_found: &[super::job::Job],
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<Freshness>> {
         let mut limits: Vec<(String, u64)> = self
             .config()
             .freshness
             .iter()
             .map(|(d, age)| Ok((d.clone(), parse_age(age)?)))
             .collect::<Result<_>>()?;
-        for j in &jobs_found {
+        for j in jobs_found {
             if let Some(f) = j.freshness {
                 limits.push((j.output.to_string(), f.as_secs()));
             }
@@ -180,29 +217,7 @@ impl Lake {
                 limit_s,
             });
         }
-
-        let archive_candidates = self
-            .archive_versions()
-            .with_dry_run(true)
-            .execute()
-            .await?
-            .archived;
-        let dead_letters = self.dead_letters(100)?;
-        let attention = jobs.iter().filter(|j| j.state != "up_to_date").count()
-            + dead_letters.len()
-            + freshness.iter().filter(|f| f.breached).count()
-            + lock_files.iter().filter(|l| l.missing).count()
-            + usize::from(scheduler.state == "dead");
-        Ok(Status {
-            at: clock::timestamp(now),
-            scheduler,
-            jobs,
-            freshness,
-            archive_candidates,
-            lock_files,
-            dead_letters,
-            attention,
-        })
+        Ok(freshness)
     }
 }
 

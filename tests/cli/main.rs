@@ -14,5 +14,6 @@ mod reads;
 mod run;
 mod s3;
 mod search;
+mod serve;
 mod util;
 mod watch;
