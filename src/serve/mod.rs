@@ -174,8 +174,14 @@ async fn guard(State(app): State<Shared>, request: Request, next: Next) -> Respo
                 .into_response();
         }
     }
+    let started = std::time::Instant::now();
     let mut response = next.run(request).await;
+    let took = started.elapsed().as_secs_f64() * 1000.0;
     let headers = response.headers_mut();
+    // What the page cost the server, for browsers' network panels and bench/serve.sh.
+    if let Ok(v) = HeaderValue::from_str(&format!("app;dur={took:.2}")) {
+        headers.insert("server-timing", v);
+    }
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(
