@@ -555,7 +555,10 @@ pub async fn version(lake: &Lake, site: Site, r: &DatasetRef) -> Result<Markup> 
         .filter(|(_, out)| out == &v.reference())
         .map(|(i, _)| i.clone())
         .collect();
-    let previous = if v.version.0 > 1 {
+    // The comparison reads the Parquet footers (statistics, not rows) of both versions' files;
+    // past this many files the page leaves it to `lake diff`.
+    const DIFF_FILES: u64 = 256;
+    let previous = if v.version.0 > 1 && v.file_count <= DIFF_FILES {
         let mut p = d.clone();
         p.selector = Some(Selector::Version(Version(v.version.0 - 1)));
         match lake.diff(&p, &v.reference()).await {
@@ -655,6 +658,8 @@ pub async fn version(lake: &Lake, site: Site, r: &DatasetRef) -> Result<Markup> 
                     }
                 },
             }
+        } @else if v.version.0 > 1 {
+            p.muted { "Not compared with the previous version here (" (v.file_count) " files): `lake diff` compares them." }
         }
     };
     Ok(layout(site, &v.reference().to_string(), body))
