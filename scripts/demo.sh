@@ -2,7 +2,8 @@
 # The main job, end to end on the bundled sample data: build lake, create a fresh local lake in
 # ./demo, ingest the raw exports into bronze, promote them to silver and gold with the sample
 # jobs, show what landed and where it came from, archive old raw versions to the cold tier
-# under a lifecycle rule, and restore one.
+# under a lifecycle rule, and restore one; last, write the catalog as web pages and say how to
+# browse it with `lake serve`.
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
