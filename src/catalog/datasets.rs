@@ -126,6 +126,63 @@ impl Tx<'_> {
         rows.collect::<rusqlite::Result<_>>().map_err(self.err())
     }
 
+    /// Per zone: how many datasets, and the bytes of their latest versions.
+    pub fn zone_totals(&self) -> Result<Vec<(Zone, u64, u64)>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT d.zone, count(*), coalesce(sum(v.bytes), 0)
+                 FROM datasets d
+                 LEFT JOIN versions v ON v.dataset_id = d.id
+                      AND v.version = (SELECT max(version) FROM versions m WHERE m.dataset_id = d.id)
+                 GROUP BY d.zone",
+            )
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map([], |r| {
+                let zone: String = r.get(0)?;
+                Ok((zone, r.get::<_, i64>(1)? as u64, r.get::<_, i64>(2)? as u64))
+            })
+            .map_err(self.err())?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (zone, n, bytes) = row.map_err(self.err())?;
+            out.push((zone.parse()?, n, bytes));
+        }
+        Ok(out)
+    }
+
+    /// The first `limit` datasets of a zone by name, with their latest versions (no count of
+    /// versions: `versions` is 0).
+    pub fn first_datasets(&self, zone: Zone, limit: u64) -> Result<Vec<DatasetSummary>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT d.zone, d.name, d.description, v.version, v.rows, v.bytes, v.created_at
+                 FROM datasets d
+                 LEFT JOIN versions v ON v.dataset_id = d.id
+                      AND v.version = (SELECT max(version) FROM versions m WHERE m.dataset_id = d.id)
+                 WHERE d.zone = ?1 ORDER BY d.name LIMIT ?2",
+            )
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map(params![zone.as_str(), limit as i64], |r| {
+                let dataset = dataset_ref(&r.get::<_, String>(0)?, &r.get::<_, String>(1)?)?;
+                Ok(DatasetSummary {
+                    zone: dataset.zone,
+                    dataset,
+                    description: r.get(2)?,
+                    latest: r.get::<_, Option<i64>>(3)?.map(|v| Version(v as u64)),
+                    rows: r.get::<_, Option<i64>>(4)?.unwrap_or(0) as u64,
+                    bytes: r.get::<_, Option<i64>>(5)?.unwrap_or(0) as u64,
+                    updated_at: r.get(6)?,
+                    versions: 0,
+                })
+            })
+            .map_err(self.err())?;
+        rows.collect::<rusqlite::Result<_>>().map_err(self.err())
+    }
+
     /// Datasets named like `name`: containing it (or contained in it), else a typo or two away.
     pub fn similar_datasets(&self, name: &str) -> Result<Vec<DatasetRef>> {
         let found = self.datasets_containing(name)?;

@@ -152,7 +152,23 @@ fn zone_rank(z: Zone) -> usize {
 
 /// Home: the zones side by side, recent versions, what needs attention, storage per zone.
 pub fn home(lake: &Lake, site: Site) -> Result<Markup> {
-    let datasets = lake.datasets(None)?;
+    const SHOWN: u64 = 50;
+    // Counts and bytes per zone, and only the datasets shown: a catalog of 10,000 datasets
+    // renders as fast as one of ten.
+    let (totals, shown) = {
+        let catalog = lake.catalog();
+        let tx = catalog.reader();
+        let totals: BTreeMap<Zone, (u64, u64)> = tx
+            .zone_totals()?
+            .into_iter()
+            .map(|(z, n, b)| (z, (n, b)))
+            .collect();
+        let mut shown = BTreeMap::new();
+        for zone in [Zone::Bronze, Zone::Silver, Zone::Gold] {
+            shown.insert(zone, tx.first_datasets(zone, SHOWN)?);
+        }
+        (totals, shown)
+    };
     let recent = lake.recent_versions(12)?;
     let failed = lake.runs(&RunFilter {
         jobs: Vec::new(),
@@ -162,31 +178,25 @@ pub fn home(lake: &Lake, site: Site) -> Result<Markup> {
     })?;
     let freshness = lake.freshness()?;
     let breached: Vec<_> = freshness.iter().filter(|f| f.breached).collect();
-    let mut storage: BTreeMap<Zone, (u64, u64)> = BTreeMap::new();
-    for d in &datasets {
-        let e = storage.entry(d.zone).or_default();
-        e.0 += 1;
-        e.1 += d.bytes;
-    }
-    const SHOWN: usize = 50;
+    let storage = &totals;
     let body = html! {
         h1 { "The lake" }
         div.zones {
             @for zone in [Zone::Bronze, Zone::Silver, Zone::Gold] {
-                @let in_zone: Vec<_> = datasets.iter().filter(|d| d.zone == zone).collect();
+                @let (total, zone_bytes) = totals.get(&zone).copied().unwrap_or((0, 0));
                 section class={"zone " (zone.as_str())} {
-                    h2 { (zone.as_str()) " " span.muted { "(" (in_zone.len()) " datasets, "
-                        (bytes(storage.get(&zone).map_or(0, |s| s.1))) ")" } }
+                    h2 { (zone.as_str()) " " span.muted { "(" (total) " datasets, "
+                        (bytes(zone_bytes)) ")" } }
                     ul {
-                        @for d in in_zone.iter().take(SHOWN) {
+                        @for d in shown.get(&zone).into_iter().flatten() {
                             li {
                                 a href=(site.dataset(&d.dataset)) { (d.dataset) }
                                 span.muted { @if let Some(v) = d.latest { (v) " · " } (count(d.rows)) " rows" }
                             }
                         }
                     }
-                    @if in_zone.len() > SHOWN {
-                        p { a href={(site.search()) "?zone=" (zone.as_str())} { "all " (in_zone.len()) " " (zone.as_str()) " datasets" } }
+                    @if total > SHOWN {
+                        p { a href={(site.search()) "?zone=" (zone.as_str())} { "all " (total) " " (zone.as_str()) " datasets" } }
                     }
                 }
             }
@@ -222,7 +232,7 @@ pub fn home(lake: &Lake, site: Site) -> Result<Markup> {
                 h2 { "Storage" }
                 table {
                     tr { th { "zone" } th.num { "datasets" } th.num { "bytes (latest versions)" } }
-                    @for (zone, (n, b)) in &storage {
+                    @for (zone, (n, b)) in storage {
                         tr { td { (zone.as_str()) } td.num { (n) } td.num { (bytes(*b)) } }
                     }
                 }
