@@ -30,6 +30,22 @@ pub struct DatasetSummary {
     pub description: Option<String>,
 }
 
+/// A summary from columns zone, name, description, version, rows, bytes, created_at (versions
+/// left 0).
+fn summary_row(r: &Row<'_>) -> rusqlite::Result<DatasetSummary> {
+    let dataset = dataset_ref(&r.get::<_, String>(0)?, &r.get::<_, String>(1)?)?;
+    Ok(DatasetSummary {
+        zone: dataset.zone,
+        dataset,
+        description: r.get(2)?,
+        latest: r.get::<_, Option<i64>>(3)?.map(|v| Version(v as u64)),
+        rows: r.get::<_, Option<i64>>(4)?.unwrap_or(0) as u64,
+        bytes: r.get::<_, Option<i64>>(5)?.unwrap_or(0) as u64,
+        updated_at: r.get(6)?,
+        versions: 0,
+    })
+}
+
 fn dataset_ref(zone: &str, name: &str) -> rusqlite::Result<DatasetRef> {
     let zone: Zone = zone
         .parse()
@@ -110,16 +126,9 @@ impl Tx<'_> {
             .map_err(self.err())?;
         let rows = stmt
             .query_map([zone.map(|z| z.as_str())], |r| {
-                let dataset = dataset_ref(&r.get::<_, String>(0)?, &r.get::<_, String>(1)?)?;
                 Ok(DatasetSummary {
-                    zone: dataset.zone,
-                    dataset,
-                    description: r.get(2)?,
-                    latest: r.get::<_, Option<i64>>(3)?.map(|v| Version(v as u64)),
-                    rows: r.get::<_, Option<i64>>(4)?.unwrap_or(0) as u64,
-                    bytes: r.get::<_, Option<i64>>(5)?.unwrap_or(0) as u64,
-                    updated_at: r.get(6)?,
                     versions: r.get::<_, i64>(7)? as u64,
+                    ..summary_row(r)?
                 })
             })
             .map_err(self.err())?;
@@ -166,19 +175,7 @@ impl Tx<'_> {
             )
             .map_err(self.err())?;
         let rows = stmt
-            .query_map(params![zone.as_str(), limit as i64], |r| {
-                let dataset = dataset_ref(&r.get::<_, String>(0)?, &r.get::<_, String>(1)?)?;
-                Ok(DatasetSummary {
-                    zone: dataset.zone,
-                    dataset,
-                    description: r.get(2)?,
-                    latest: r.get::<_, Option<i64>>(3)?.map(|v| Version(v as u64)),
-                    rows: r.get::<_, Option<i64>>(4)?.unwrap_or(0) as u64,
-                    bytes: r.get::<_, Option<i64>>(5)?.unwrap_or(0) as u64,
-                    updated_at: r.get(6)?,
-                    versions: 0,
-                })
-            })
+            .query_map(params![zone.as_str(), limit as i64], summary_row)
             .map_err(self.err())?;
         rows.collect::<rusqlite::Result<_>>().map_err(self.err())
     }

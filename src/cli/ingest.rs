@@ -151,6 +151,15 @@ impl Args {
         self.sources.iter().any(|s| s.as_os_str() == "-")
     }
 
+    /// The CSV flags as options.
+    fn csv_options(&self) -> CsvOptions {
+        CsvOptions {
+            delimiter: self.delimiter,
+            has_header: !self.no_header,
+            null_value: self.null_value.clone(),
+        }
+    }
+
     /// `lake ingest --watch …`: it stops at a signal after the batch being ingested.
     pub fn watches(&self) -> bool {
         self.watch.is_some()
@@ -179,17 +188,14 @@ pub async fn run(lake: &Lake, args: Args, p: Printer) -> Result<(), Failure> {
             "--batch-rows, --batch-bytes and --batch-interval cut a stream: read one with `lake ingest - …`",
         ));
     }
+    let csv = args.csv_options();
     let mut ingest = lake
         .ingest(args.sources, target)
         .with_format(args.format)
         .with_compression(args.compression)
         .with_mode(mode)
         .with_schema_file(args.schema)
-        .with_csv(CsvOptions {
-            delimiter: args.delimiter,
-            has_header: !args.no_header,
-            null_value: args.null_value,
-        })
+        .with_csv(csv)
         .with_dry_run(args.dry_run)
         .with_force(args.force);
     if let Some(progress) = p.byte_progress("ingest") {
@@ -302,11 +308,7 @@ async fn stdin(
     }
     let report = streaming
         .with_mode(mode)
-        .with_csv(CsvOptions {
-            delimiter: args.delimiter,
-            has_header: !args.no_header,
-            null_value: args.null_value,
-        })
+        .with_csv(args.csv_options())
         .with_limits(lake::stream::BatchLimits {
             rows: args.batch_rows,
             bytes: args.batch_bytes,
@@ -388,7 +390,7 @@ async fn watch(
     let options = WatchOptions {
         settle: args.settle,
         poll: args.poll.unwrap_or(defaults.poll),
-        marker: args.marker,
+        marker: args.marker.clone(),
         batch_files: args
             .batch_files
             .map_or(defaults.batch_files, |n| n as usize),
@@ -400,11 +402,7 @@ async fn watch(
         .with_stream(args.stream.clone())
         .with_format(args.format)
         .with_compression(args.compression)
-        .with_csv(CsvOptions {
-            delimiter: args.delimiter,
-            has_header: !args.no_header,
-            null_value: args.null_value,
-        })
+        .with_csv(args.csv_options())
         .with_options(options)
         .with_stop(stopped)
         .with_on_event(std::sync::Arc::new(move |e: WatchEvent<'_>| {
