@@ -41,7 +41,11 @@ pub(crate) struct Draft {
     pub schema: Schema,
     /// Every file the version references: this write's and any it keeps from earlier versions.
     pub files: Vec<FileRow>,
+    /// The sources this operation ingested (`added`).
     pub sources: Vec<SourceRow>,
+    /// The version also holds every source the latest version holds (an append, a compaction);
+    /// otherwise only `sources`.
+    pub keep_sources: bool,
     pub changes: Vec<SchemaChange>,
 }
 
@@ -276,6 +280,7 @@ impl StagedWrite<'_> {
                         created_by: lake.actor().to_string(),
                         files,
                         sources: draft.sources,
+                        keep_sources: draft.keep_sources,
                         changes: draft.changes.clone(),
                     })?;
                     record(tx, &row)?;

@@ -16,7 +16,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::catalog::{FileRow, SourceRow};
+use crate::catalog::FileRow;
 use crate::commit::Draft;
 use crate::error::{Error, Result};
 use crate::format::manifest::{Input, ManifestFile, Operation};
@@ -274,11 +274,6 @@ impl Compact<'_> {
                         .filter(|f| !merged_paths.contains(&f.path))
                         .collect();
                     files.extend(new_files);
-                    let sources: Vec<SourceRow> = tx
-                        .version_sources(now.id)?
-                        .into_iter()
-                        .map(|s| SourceRow { added: false, ..s })
-                        .collect();
                     Ok(Some(Draft {
                         operation_name: "compact",
                         operation,
@@ -286,7 +281,9 @@ impl Compact<'_> {
                         inputs: vec![input],
                         schema: draft_schema,
                         files,
-                        sources,
+                        // The same sources, carried: a compaction ingests nothing.
+                        sources: Vec::new(),
+                        keep_sources: true,
                         changes: Vec::new(),
                     }))
                 },

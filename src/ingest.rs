@@ -233,7 +233,15 @@ impl Ingest<'_> {
             let tx = catalog.reader();
             match tx.find_dataset(&dataset)? {
                 Some(row) => match tx.latest_version(row.id)? {
-                    Some(v) => Some((tx.version_sources(v.id)?, current_schema(&tx, &v)?)),
+                    // Known sources only matter to skip them; a forced ingest reads none.
+                    Some(v) => Some((
+                        if self.force {
+                            Vec::new()
+                        } else {
+                            tx.version_sources(v.id)?
+                        },
+                        current_schema(&tx, &v)?,
+                    )),
                     None => None,
                 },
                 None => None,
@@ -512,20 +520,9 @@ fn draft(
     }
     let previous = latest.map(|v| current_schema(tx, v)).transpose()?;
     let mut all_files = files.to_vec();
-    let mut sources = new_sources.to_vec();
     let version_schema = match (mode, latest, &previous) {
         (IngestMode::Append, Some(v), Some(prev)) => {
             all_files.extend(tx.version_files(v.id)?);
-            let added: HashSet<(String, String)> = new_sources
-                .iter()
-                .map(|s| (s.uri.clone(), s.sha256.clone()))
-                .collect();
-            sources.extend(
-                tx.version_sources(v.id)?
-                    .into_iter()
-                    .filter(|s| !added.contains(&(s.uri.clone(), s.sha256.clone())))
-                    .map(|s| SourceRow { added: false, ..s }),
-            );
             schema::unify(prev, incoming)?
         }
         _ => incoming.clone(),
@@ -561,7 +558,8 @@ fn draft(
         inputs: Vec::new(),
         schema: version_schema,
         files: all_files,
-        sources,
+        sources: new_sources.to_vec(),
+        keep_sources: mode == IngestMode::Append,
         changes,
     }))
 }

@@ -122,6 +122,8 @@ pub struct NewVersion {
     /// Every file the version references, in path order.
     pub files: Vec<FileRow>,
     pub sources: Vec<SourceRow>,
+    /// Keep every source the dataset's latest version holds, besides `sources`.
+    pub keep_sources: bool,
     pub changes: Vec<SchemaChange>,
 }
 
@@ -322,8 +324,8 @@ impl Tx<'_> {
     }
 
     /// Make the dataset's open source spans what version `version_id` holds: sources it added
-    /// get a span of their own from this version (a re-ingest starts anew), carried ones stay
-    /// open, and the rest are closed here.
+    /// get a span of their own from this version (a re-ingest starts anew); the rest stay open
+    /// with `keep_sources`, and are closed here without. A batch costs what it adds.
     fn hold_sources(&self, v: &NewVersion, version_id: i64) -> Result<()> {
         let (dataset_id, version): (i64, i64) = self
             .conn
@@ -333,27 +335,17 @@ impl Tx<'_> {
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .map_err(self.err())?;
-        // The open spans, by source: one read, so carried sources cost no statement each.
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT sp.source_id, s.uri, s.sha256 FROM source_spans sp
-                 JOIN sources s ON s.id = sp.source_id
-                 WHERE sp.dataset_id = ?1 AND sp.removed_in IS NULL",
-            )
-            .map_err(self.err())?;
-        let open: std::collections::HashMap<(String, String), i64> = stmt
-            .query_map([dataset_id], |r| Ok(((r.get(1)?, r.get(2)?), r.get(0)?)))
-            .map_err(self.err())?
-            .collect::<rusqlite::Result<_>>()
-            .map_err(self.err())?;
+        if !v.keep_sources {
+            self.conn
+                .execute(
+                    "UPDATE source_spans SET removed_in = ?2
+                     WHERE dataset_id = ?1 AND removed_in IS NULL",
+                    params![dataset_id, version],
+                )
+                .map_err(self.err())?;
+        }
         let mut held = std::collections::HashSet::new();
         for s in &v.sources {
-            let key = (s.uri.clone(), s.sha256.clone());
-            if let (Some(id), false) = (open.get(&key), s.added) {
-                held.insert(*id);
-                continue;
-            }
             self.conn
                 .execute(
                     "INSERT INTO sources (uri, sha256, size, format, rows, first_seen_at)
@@ -379,7 +371,7 @@ impl Tx<'_> {
             if !held.insert(source_id) {
                 continue;
             }
-            // Added by this version (a re-ingest starts a span anew), or carried but not open.
+            // A source ingested again starts a span anew.
             self.conn
                 .execute(
                     "UPDATE source_spans SET removed_in = ?3
@@ -391,16 +383,6 @@ impl Tx<'_> {
                 .execute(
                     "INSERT INTO source_spans (dataset_id, source_id, added_in) VALUES (?1, ?2, ?3)",
                     params![dataset_id, source_id, version],
-                )
-                .map_err(self.err())?;
-        }
-        // Whatever else was open, this version no longer holds.
-        for id in open.values().filter(|id| !held.contains(*id)) {
-            self.conn
-                .execute(
-                    "UPDATE source_spans SET removed_in = ?3
-                     WHERE dataset_id = ?1 AND source_id = ?2 AND removed_in IS NULL",
-                    params![dataset_id, id, version],
                 )
                 .map_err(self.err())?;
         }
@@ -530,6 +512,7 @@ mod tests {
 
     fn new_version(dataset: &str, version: u64, at: &str) -> NewVersion {
         NewVersion {
+            keep_sources: false,
             dataset: dataset.parse().unwrap(),
             version: Version(version),
             digest: format!("{version:x}{}", "0".repeat(63)),

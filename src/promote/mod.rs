@@ -891,6 +891,7 @@ impl Promote<'_> {
             schema: out_schema.as_ref().clone(),
             files: files.clone(),
             sources: Vec::new(),
+            keep_sources: false,
             changes,
         };
         let input_ids: Vec<i64> = inputs.iter().map(|v| v.id).collect();
