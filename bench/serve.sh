@@ -10,13 +10,7 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 n=${1:-10000}
 work="$repo/bench/work/serve"
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/lake-target}
-if [ -n "${LAKE_BIN:-}" ]; then
-  lake=$LAKE_BIN
-else
-  cargo build --release --bin lake --manifest-path "$repo/Cargo.toml"
-  lake="$CARGO_TARGET_DIR/release/lake"
-fi
+source "$repo/bench/lake_bin.sh"   # LAKE_BIN: a release binary built already
 rm -rf "$work" && "$lake" init "$work" -q > /dev/null
 cd "$work"
 python3 "$repo/bench/fill_catalog.py" .lake/catalog.sqlite "$n"

@@ -11,14 +11,7 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 events=${1:-1000000}
 work="$repo/bench/work/stream"
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/lake-target}
-# LAKE_BIN: a release binary built already (the build is skipped).
-if [ -n "${LAKE_BIN:-}" ]; then
-  lake=$LAKE_BIN
-else
-  cargo build --release --bin lake --manifest-path "$repo/Cargo.toml"
-  lake="$CARGO_TARGET_DIR/release/lake"
-fi
+source "$repo/bench/lake_bin.sh"   # LAKE_BIN: a release binary built already
 
 printf '%-8s %10s %12s %12s %12s %16s\n' batch versions events/s "p50 ms" "p99 ms" "catalog/1000"
 for batch in 1000 10000 100000; do

@@ -15,14 +15,7 @@
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/lake-target}
-# LAKE_BIN: a release binary built already (the build is skipped).
-if [ -n "${LAKE_BIN:-}" ]; then
-  lake=$LAKE_BIN
-else
-  cargo build --release --bin lake --manifest-path "$repo/Cargo.toml"
-  lake="$CARGO_TARGET_DIR/release/lake"
-fi
+source "$repo/bench/lake_bin.sh"   # LAKE_BIN: a release binary built already
 work="$repo/bench/work/versions"
 sizes=("$@")
 [ ${#sizes[@]} -gt 0 ] || sizes=(1 100 10000)

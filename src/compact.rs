@@ -26,6 +26,11 @@ use crate::lake::Lake;
 /// Attempts before compaction gives up on a dataset that keeps moving.
 const ATTEMPTS: u32 = 3;
 
+/// Bytes under which a file is small: three quarters of the target file size.
+fn small_below(target_file_mb: u64) -> u64 {
+    target_file_mb.max(1) * 1024 * 1024 * 3 / 4
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CompactStatus {
@@ -89,7 +94,7 @@ impl Lake {
         if limit < 2 {
             return None;
         }
-        let small = self.config().ingest.target_file_mb.max(1) * 1024 * 1024 * 3 / 4;
+        let small = small_below(self.config().ingest.target_file_mb);
         let count = (|| {
             let catalog = self.catalog();
             let tx = catalog.reader();
@@ -153,13 +158,10 @@ impl Compact<'_> {
             crate::format::schema::schema_from_json(&manifest.schema)
                 .map_err(|e| Error::Internal(format!("manifest schema: {e}")))?,
         );
-        let target = self
-            .target_file_mb
-            .unwrap_or(lake.config().ingest.target_file_mb)
-            .max(1)
-            * 1024
-            * 1024;
-        let small = target * 3 / 4;
+        let small = small_below(
+            self.target_file_mb
+                .unwrap_or(lake.config().ingest.target_file_mb),
+        );
         // Small files by partition, in manifest order; a partition with one small file has
         // nothing to merge it with.
         let mut groups: BTreeMap<Option<String>, Vec<ManifestFile>> = BTreeMap::new();

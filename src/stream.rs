@@ -476,7 +476,8 @@ impl Drop for SpoolFile {
     }
 }
 
-async fn wait_stop(stop: &mut Option<tokio::sync::watch::Receiver<bool>>) {
+/// Resolves once `stop` turns true; never without one.
+pub(crate) async fn wait_stop(stop: &mut Option<tokio::sync::watch::Receiver<bool>>) {
     match stop {
         Some(rx) => {
             if rx.wait_for(|s| *s).await.is_err() {

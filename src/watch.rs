@@ -119,7 +119,32 @@ struct Listed {
     etag: Option<String>,
 }
 
+/// What a watcher knows of its files between passes.
+struct Seen {
+    /// Every file the stream has recorded, by key.
+    recorded: HashMap<String, StreamFile>,
+    /// Files seen but not ready: how they looked, and since when.
+    settling: HashMap<String, (Listed, Instant)>,
+    /// Changed files already reported, as they looked then.
+    told_changed: HashSet<(String, u64, String)>,
+}
+
 impl Listed {
+    /// The stream's record of this file as listed (its sha256 is known only to the catalog).
+    fn record(&self, status: &str, error: Option<String>) -> StreamFile {
+        StreamFile {
+            key: self.key.clone(),
+            size: self.size,
+            modified: crate::clock::timestamp(self.modified),
+            etag: self.etag.clone(),
+            sha256: None,
+            status: status.into(),
+            version: None,
+            error,
+            at: crate::clock::timestamp(chrono::Utc::now()),
+        }
+    }
+
     fn same_as(&self, seen: &StreamFile) -> bool {
         self.size == seen.size
             && crate::clock::timestamp(self.modified) == seen.modified
@@ -287,9 +312,18 @@ impl Watch<'_> {
             position: 0,
             interrupted: false,
         };
-        // Files seen but not ready: how they looked, and since when.
-        let mut settling: HashMap<String, (Listed, Instant)> = HashMap::new();
-        let mut told_changed: HashSet<(String, u64, String)> = HashSet::new();
+        // What the stream has recorded, read once: one watcher holds the stream, so it changes
+        // only by what this watcher records next.
+        let mut seen = Seen {
+            recorded: self
+                .lake
+                .stream_files(name)?
+                .into_iter()
+                .map(|f| (f.key.clone(), f))
+                .collect(),
+            settling: HashMap::new(),
+            told_changed: HashSet::new(),
+        };
         let mut stop = self.stop.clone();
         loop {
             if stop.as_ref().is_some_and(|s| *s.borrow()) {
@@ -297,19 +331,15 @@ impl Watch<'_> {
                 break;
             }
             report.passes += 1;
-            let pass = self
-                .pass(
-                    place,
-                    name,
-                    settle,
-                    &mut settling,
-                    &mut told_changed,
-                    &mut report,
-                )
-                .await;
+            let pass = self.pass(place, name, settle, &mut seen, &mut report).await;
             if let Err(e) = pass {
                 if self.options.once || matches!(e, Error::StreamMoved { .. }) {
                     return Err(e);
+                }
+                // A batch may have committed before the failure was seen: what is recorded is
+                // read again from the catalog.
+                if let Ok(files) = self.lake.stream_files(name) {
+                    seen.recorded = files.into_iter().map(|f| (f.key.clone(), f)).collect();
                 }
                 self.event(WatchEvent::PassFailed { error: &e });
             }
@@ -318,13 +348,13 @@ impl Watch<'_> {
             }
             tokio::select! {
                 _ = tokio::time::sleep(self.options.poll) => {}
-                _ = wait_stop(&mut stop) => {
+                _ = crate::stream::wait_stop(&mut stop) => {
                     report.interrupted = true;
                     break;
                 }
             }
         }
-        report.pending = settling.len() as u64;
+        report.pending = seen.settling.len() as u64;
         report.position = self.lake.stream_state(name)?.map_or(0, |s| s.position);
         Ok(report)
     }
@@ -341,19 +371,15 @@ impl Watch<'_> {
         place: &Place,
         name: &str,
         settle: Duration,
-        settling: &mut HashMap<String, (Listed, Instant)>,
-        told_changed: &mut HashSet<(String, u64, String)>,
+        seen: &mut Seen,
         report: &mut WatchReport,
     ) -> Result<()> {
         let listed = list(place).await?;
-        let seen: HashMap<String, StreamFile> = self
-            .lake
-            .catalog()
-            .reader()
-            .stream_files(name)?
-            .into_iter()
-            .map(|f| (f.key.clone(), f))
-            .collect();
+        let Seen {
+            recorded,
+            settling,
+            told_changed,
+        } = &mut *seen;
         let marked: HashSet<String> = match &self.options.marker {
             Some(m) => listed
                 .iter()
@@ -370,7 +396,7 @@ impl Watch<'_> {
                 continue;
             }
             present.insert(l.key.clone());
-            match seen.get(&l.key) {
+            match recorded.get(&l.key) {
                 Some(s) if l.same_as(s) => {
                     settling.remove(&l.key);
                     continue;
@@ -412,7 +438,7 @@ impl Watch<'_> {
         // In the order they arrived.
         ready.sort_by(|a, b| a.modified.cmp(&b.modified).then_with(|| a.key.cmp(&b.key)));
         for batch in ready.chunks(self.options.batch_files.max(1)) {
-            self.ingest(place, name, batch, report).await?;
+            self.ingest(place, name, batch, seen, report).await?;
             if self.stop.as_ref().is_some_and(|s| *s.borrow()) {
                 break;
             }
@@ -441,6 +467,7 @@ impl Watch<'_> {
         place: &Place,
         name: &str,
         files: &[Listed],
+        seen: &mut Seen,
         report: &mut WatchReport,
     ) -> Result<()> {
         let mut files = files.to_vec();
@@ -448,6 +475,10 @@ impl Watch<'_> {
             match self.commit(place, name, &files).await {
                 Ok(Outcome::Committed(r)) => {
                     let keys: Vec<String> = files.iter().map(|f| f.key.clone()).collect();
+                    for f in &files {
+                        seen.recorded
+                            .insert(f.key.clone(), f.record("ingested", None));
+                    }
                     report.versions += 1;
                     report.files_ingested += files.len() as u64;
                     report.rows += r.rows;
@@ -465,16 +496,16 @@ impl Watch<'_> {
                 Ok(Outcome::Changed) => return Ok(()),
                 Ok(Outcome::Culprit(i, error)) => {
                     let f = files.remove(i);
-                    self.dead_letter(name, &f, error, report)?;
+                    self.dead_letter(name, &f, error, seen, report)?;
                 }
                 Err(e) if is_data_error(&e) && files.len() > 1 => {
                     let (a, b) = files.split_at(files.len() / 2);
-                    Box::pin(self.ingest(place, name, a, report)).await?;
-                    return Box::pin(self.ingest(place, name, b, report)).await;
+                    Box::pin(self.ingest(place, name, a, seen, report)).await?;
+                    return Box::pin(self.ingest(place, name, b, seen, report)).await;
                 }
                 Err(e) if is_data_error(&e) => {
                     let error = describe(&e, place, &files[0]);
-                    return self.dead_letter(name, &files[0], error, report);
+                    return self.dead_letter(name, &files[0], error, seen, report);
                 }
                 Err(e) => return Err(e),
             }
@@ -487,22 +518,14 @@ impl Watch<'_> {
         name: &str,
         f: &Listed,
         error: String,
+        seen: &mut Seen,
         report: &mut WatchReport,
     ) -> Result<()> {
-        let dead = StreamFile {
-            key: f.key.clone(),
-            size: f.size,
-            modified: crate::clock::timestamp(f.modified),
-            etag: f.etag.clone(),
-            sha256: None,
-            status: "dead".into(),
-            version: None,
-            error: Some(error.clone()),
-            at: crate::clock::timestamp(chrono::Utc::now()),
-        };
+        let dead = f.record("dead", Some(error.clone()));
         self.lake
             .catalog()
             .write(|tx| tx.record_stream_file(name, &dead, None))?;
+        seen.recorded.insert(f.key.clone(), dead);
         report.dead_letters += 1;
         self.event(WatchEvent::DeadLetter {
             key: &f.key,
@@ -543,15 +566,9 @@ impl Watch<'_> {
                         return Err(Error::SourceChanged { uri: uri.clone() });
                     }
                     let file = StreamFile {
-                        key: f.key.clone(),
-                        size,
-                        modified: crate::clock::timestamp(f.modified),
-                        etag: f.etag.clone(),
                         sha256: Some(sha256),
-                        status: "ingested".into(),
-                        version: None,
-                        error: None,
                         at: now.clone(),
+                        ..f.record("ingested", None)
                     };
                     if !tx.record_stream_file(&name, &file, Some(row.id))? {
                         return Err(Error::StreamMoved { name: name.clone() });
@@ -743,15 +760,4 @@ fn file_name(key: &str) -> &str {
 
 fn parent(key: &str) -> &str {
     key.rsplit_once('/').map_or("", |(p, _)| p)
-}
-
-async fn wait_stop(stop: &mut Option<tokio::sync::watch::Receiver<bool>>) {
-    match stop {
-        Some(rx) => {
-            if rx.wait_for(|s| *s).await.is_err() {
-                std::future::pending::<()>().await;
-            }
-        }
-        None => std::future::pending().await,
-    }
 }
