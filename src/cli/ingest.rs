@@ -296,11 +296,10 @@ async fn stdin(
             "a pipe has no extension: give `--format ndjson` or `--format csv`",
         ));
     };
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let signals = tokio::spawn(async move {
-        let _ = tokio::signal::ctrl_c().await;
-        let _ = stop.send(true);
-    });
+    let (stopped, signals) = super::run::stop_on_signal(
+        "stopping; the batch being read is not committed",
+        "exiting now",
+    );
     let shown = p;
     let mut streaming = lake.ingest_stream(target, format);
     if let Some(name) = args.stream.clone() {
@@ -376,15 +375,10 @@ async fn watch(
             "--offset positions a pipe; a watch keeps its own files",
         ));
     }
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let signals = tokio::spawn(async move {
-        let name = super::run::wait_for_signal().await;
-        let _ = stop.send(true);
-        eprintln!("{name}: stopping after the batch being ingested");
-        let again = super::run::wait_for_signal().await;
-        eprintln!("{again} again: exiting now; the batch being ingested is not committed");
-        std::process::exit(super::report::EXIT_INTERRUPTED);
-    });
+    let (stopped, signals) = super::run::stop_on_signal(
+        "stopping after the batch being ingested",
+        "exiting now; the batch being ingested is not committed",
+    );
     let shown = p;
     let defaults = WatchOptions::default();
     let options = WatchOptions {

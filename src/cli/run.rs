@@ -47,15 +47,10 @@ fn parse_every(s: &str) -> Result<Duration, String> {
 }
 
 pub async fn run(lake: &Lake, args: Args, p: Printer) -> Result<(), Failure> {
-    let (stop, shutdown) = tokio::sync::watch::channel(false);
-    let signals = tokio::spawn(async move {
-        let name = wait_for_signal().await;
-        let _ = stop.send(true);
-        eprintln!("{name}: stopping; running jobs are cancelled and commit nothing");
-        let again = wait_for_signal().await;
-        eprintln!("{again} again: exiting now");
-        std::process::exit(super::report::EXIT_INTERRUPTED);
-    });
+    let (shutdown, signals) = stop_on_signal(
+        "stopping; running jobs are cancelled and commit nothing",
+        "exiting now",
+    );
     let watch = args.watch;
     let live = Arc::new(Live::new(&p));
     let shown = live.clone();
@@ -104,6 +99,27 @@ pub async fn run(lake: &Lake, args: Args, p: Printer) -> Result<(), Failure> {
         return Err(Failure::silent(1));
     }
     Ok(())
+}
+
+/// A stop flag the first SIGINT or SIGTERM raises, saying `then` on stderr; a second signal
+/// ends the process at once (exit 130), saying `again`. Abort the handle when done.
+pub(super) fn stop_on_signal(
+    then: &'static str,
+    again: &'static str,
+) -> (
+    tokio::sync::watch::Receiver<bool>,
+    tokio::task::JoinHandle<()>,
+) {
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let signals = tokio::spawn(async move {
+        let name = wait_for_signal().await;
+        let _ = stop.send(true);
+        eprintln!("{name}: {then}");
+        let second = wait_for_signal().await;
+        eprintln!("{second} again: {again}");
+        std::process::exit(super::report::EXIT_INTERRUPTED);
+    });
+    (stopped, signals)
 }
 
 /// The name of the first SIGINT or SIGTERM to arrive.
@@ -560,12 +576,10 @@ pub async fn backfill(lake: &Lake, args: BackfillArgs, p: Printer) -> Result<(),
     } else {
         Pick::Missing
     };
-    let (stop, shutdown) = tokio::sync::watch::channel(false);
-    let signals = tokio::spawn(async move {
-        let name = wait_for_signal().await;
-        let _ = stop.send(true);
-        eprintln!("{name}: stopping; running partitions are cancelled and commit nothing");
-    });
+    let (shutdown, signals) = stop_on_signal(
+        "stopping; running partitions are cancelled and commit nothing",
+        "exiting now",
+    );
     let mut scheduler = lake
         .scheduler()
         .with_max_parallel(args.max_parallel)
