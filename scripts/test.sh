@@ -30,10 +30,19 @@ export AWS_SECRET_ACCESS_KEY=$SEAWEED_SECRET_KEY
 export AWS_REGION=us-east-1
 echo "SeaweedFS $SEAWEED_ENDPOINT (pid $SEAWEED_PID)"
 
-echo "== pyarrow, DuckDB and Polars, for reading versions with no lake installed"
-"$LAKE_VENV/bin/python" -c "import pyarrow, duckdb, polars" 2>/dev/null \
-  || "$LAKE_VENV/bin/pip" install --quiet --disable-pip-version-check pyarrow duckdb polars
+echo "== pyarrow, DuckDB, Polars and deltalake, for reading versions with no lake installed"
+"$LAKE_VENV/bin/python" -c "import pyarrow, duckdb, polars, deltalake" 2>/dev/null \
+  || "$LAKE_VENV/bin/pip" install --quiet --disable-pip-version-check pyarrow duckdb polars deltalake
 export LAKE_TEST_PYTHON=$LAKE_VENV/bin/python
+
+echo "== DuckDB with its delta extension (the PyPI build of the extension is for DuckDB 1.4.4)"
+duckdb_delta=$HOME/.cache/lake-venv-duckdb-delta
+[ -x "$duckdb_delta/bin/python" ] || python3 -m venv "$duckdb_delta"
+"$duckdb_delta/bin/python" -c "import duckdb, duckdb_ext, pyarrow" 2>/dev/null \
+  && ls "$duckdb_delta"/lib/python*/site-packages/duckdb_ext/extensions/*/*/httpfs.duckdb_extension > /dev/null 2>&1 \
+  || "$duckdb_delta/bin/pip" install --quiet --disable-pip-version-check \
+       duckdb==1.4.4 duckdb-ext-delta==1.4.4.20260205 duckdb-ext-httpfs==1.4.4.20260205 pyarrow
+export LAKE_TEST_DUCKDB_DELTA_PYTHON=$duckdb_delta/bin/python
 
 echo "== Chromium, for the browser test of lake serve"
 if ! command -v chromium > /dev/null; then

@@ -74,7 +74,7 @@ impl Lake {
         })?;
         let at = clock::timestamp(self.clock().now());
         let actor = self.actor().to_string();
-        self.catalog().write(|tx| {
+        let report = self.catalog().write(|tx| {
             let v = tx.resolve(r)?;
             if v.state == VersionState::Expired {
                 return Err(Error::VersionExpired {
@@ -99,7 +99,9 @@ impl Lake {
                 tag: name.to_string(),
                 moved_from,
             })
-        })
+        })?;
+        self.follow_tags(&report.reference.dataset());
+        Ok(report)
     }
 
     /// Remove tag `name` from `dataset`.
@@ -121,7 +123,9 @@ impl Lake {
                 &dataset.to_string(),
                 &serde_json::json!({ "tag": name }),
             )
-        })
+        })?;
+        self.follow_tags(&dataset.dataset());
+        Ok(())
     }
 
     pub fn add_rule(&self, rule: &NewRule) -> Result<i64> {

@@ -70,9 +70,32 @@ impl Lake {
         dataset: &DatasetRef,
         operation: &'static str,
     ) -> Result<StagedWrite<'_>> {
-        let owner = self.owner()?;
         let id = layout::new_write_id();
         let prefix = layout::write_prefix(dataset, &id);
+        self.stage_under(dataset, operation, id, prefix)
+    }
+
+    /// Register a write that commits objects already under `prefix` (written by another
+    /// engine), so `lake gc` leaves them alone while it runs. If it fails, nothing under that
+    /// prefix is removed (see [`StagedWrite::abort`]): they were never this write's.
+    pub(crate) fn stage_in_place(
+        &self,
+        dataset: &DatasetRef,
+        operation: &'static str,
+        prefix: &str,
+    ) -> Result<StagedWrite<'_>> {
+        let id = layout::new_write_id();
+        self.stage_under(dataset, operation, id, prefix.to_string())
+    }
+
+    fn stage_under(
+        &self,
+        dataset: &DatasetRef,
+        operation: &'static str,
+        id: String,
+        prefix: String,
+    ) -> Result<StagedWrite<'_>> {
+        let owner = self.owner()?;
         let now = clock::timestamp(chrono::Utc::now());
         let name = dataset.to_string();
         self.catalog().write(|tx| {
@@ -129,6 +152,17 @@ impl StagedWrite<'_> {
         &self.files
     }
 
+    /// The key for this write's next data file, for a writer that puts its own bytes there
+    /// (then [`StagedWrite::add_file`]).
+    pub fn next_key(&self) -> String {
+        layout::data_file(&self.dataset, &self.id, self.files.len())
+    }
+
+    /// Count an object written at [`StagedWrite::next_key`] as part of this write.
+    pub fn add_file(&mut self, file: FileRow) {
+        self.files.push(file);
+    }
+
     /// Remove every object of this write, then close its record. Besides the files it knows
     /// of, anything under its key prefix goes too: an upload whose outcome was unknown (the
     /// store took it, the answer was lost) is there without being listed. What cannot be
@@ -137,6 +171,8 @@ impl StagedWrite<'_> {
         let storage = self.lake.storage();
         let prefix = layout::write_prefix(&self.dataset, &self.id);
         let mut keys: Vec<String> = self.files.iter().map(|f| f.path.clone()).collect();
+        // Only what this write made: under its own write id, also when its record protects
+        // another engine's objects (`Lake::stage_in_place`), which are never removed here.
         match storage.list(&layout::data_prefix(&self.dataset)).await {
             Ok(listed) => keys.extend(
                 listed
@@ -176,10 +212,14 @@ impl StagedWrite<'_> {
         match result {
             Ok(Some(c)) => {
                 failpoint::hit("commit.after_catalog")?;
+                self.lake.follow_with_delta(&self.dataset).await;
                 Ok(Some(c))
             }
             Ok(None) => {
+                let (lake, dataset) = (self.lake, self.dataset.clone());
                 self.abort().await;
+                // Nothing new; a Delta log a killed writer left behind catches up here.
+                lake.follow_with_delta(&dataset).await;
                 Ok(None)
             }
             Err(e) => {

@@ -28,6 +28,8 @@ pub struct Config {
     pub read: ReadOptions,
     #[serde(default)]
     pub maintain: MaintainOptions,
+    #[serde(default)]
+    pub delta: DeltaOptions,
     /// Lifecycle rules the catalog takes on at every `lake archive`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rules: Vec<RuleConfig>,
@@ -194,6 +196,10 @@ pub struct PromoteOptions {
     /// Check the sha256 of every input file before a job reads it, so a corrupt file fails the
     /// job instead of reaching silver or gold. Costs one streaming read of each input.
     pub verify_inputs: bool,
+    /// `lake worker` addresses (`host:port`) that run the stages of each job's plan; empty runs
+    /// every job in this process. `lake promote --workers` overrides it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub workers: Vec<String>,
 }
 
 /// Keeping datasets fast to read.
@@ -214,6 +220,21 @@ impl Default for MaintainOptions {
     }
 }
 
+/// The Delta transaction log beside each dataset (`<zone>/<name>/_delta_log/`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeltaOptions {
+    /// Write each dataset's Delta log as versions commit, so Delta readers (Spark, DuckDB,
+    /// Polars, delta-rs, Trino) open every version. `lake export delta` writes it on demand.
+    pub log: bool,
+}
+
+impl Default for DeltaOptions {
+    fn default() -> Self {
+        DeltaOptions { log: true }
+    }
+}
+
 /// How `lake query` reads versions.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -231,6 +252,7 @@ impl Default for PromoteOptions {
             salt: String::new(),
             on_failure: None,
             verify_inputs: true,
+            workers: Vec::new(),
         }
     }
 }
@@ -254,6 +276,7 @@ impl Config {
             },
             read: ReadOptions::default(),
             maintain: MaintainOptions::default(),
+            delta: DeltaOptions::default(),
             rules: Vec::new(),
             freshness: Default::default(),
             sources: Default::default(),

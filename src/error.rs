@@ -309,6 +309,9 @@ pub enum Error {
     #[error("no job matches `{selector}`")]
     NoJobMatches { selector: String },
 
+    #[error("`{dataset}`: Delta log: {problem}")]
+    Delta { dataset: String, problem: String },
+
     #[error("`{path}` is corrupt: {problem}")]
     Integrity { path: String, problem: String },
 

@@ -32,6 +32,7 @@ pub const ALL: &[&str] = &[
     "gc.deleting",
     "repair.copied",
     "promote.batch",
+    "delta.before_log",
 ];
 
 #[derive(Debug, Clone, PartialEq)]

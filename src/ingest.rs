@@ -293,6 +293,10 @@ impl Ingest<'_> {
             elapsed_ms: 0,
         };
         if todo.is_empty() {
+            // Nothing new; a Delta log a killed writer left behind catches up here.
+            if previous.is_some() {
+                self.lake.follow_with_delta(&dataset).await;
+            }
             report.elapsed_ms = started.elapsed().as_millis() as u64;
             return Ok(report);
         }

@@ -242,7 +242,7 @@ impl Lake {
 }
 
 /// Run a storage future from synchronous code, inside a runtime or not.
-fn run_blocking<T>(future: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+pub(crate) fn run_blocking<T>(future: impl std::future::Future<Output = Result<T>>) -> Result<T> {
     match tokio::runtime::Handle::try_current() {
         Ok(handle) => tokio::task::block_in_place(|| handle.block_on(future)),
         Err(_) => tokio::runtime::Builder::new_current_thread()

@@ -19,12 +19,14 @@
 //! # Ok(()) }
 //! ```
 
+pub mod adopt;
 pub mod archive;
 pub mod catalog;
 pub mod clock;
 mod commit;
 pub mod compact;
 pub mod config;
+pub mod delta;
 pub mod error;
 pub mod failpoint;
 pub mod format;

@@ -75,7 +75,8 @@ impl Inventory {
 #[derive(Debug, Clone, Serialize)]
 pub struct Problem {
     /// `missing`, `size`, `sha256`, `manifest_missing`, `manifest_sha256`, `stray_copy`,
-    /// `interrupted_move`, `dead_write`
+    /// `interrupted_move`, `dead_write`, `delta_log` (a Delta log behind or unlike the catalog;
+    /// `--repair` writes it again), `delta_stops` (where a log ends, and why: a note)
     pub kind: &'static str,
     pub key: String,
     pub tier: &'static str,
@@ -454,6 +455,33 @@ impl Lake {
                 Some(_) => {}
             }
         }
+        if self.delta_enabled() {
+            let mut datasets: Vec<DatasetRef> =
+                versions.iter().map(|v| v.dataset.clone()).collect();
+            datasets.sort_by_key(|d| d.to_string());
+            datasets.dedup();
+            for d in &datasets {
+                for (kind, detail) in self.check_delta(d).await? {
+                    let mut p = Problem {
+                        kind,
+                        key: crate::delta::log_prefix(d),
+                        tier: "hot",
+                        detail,
+                        repaired: false,
+                    };
+                    if repair && kind == "delta_log" {
+                        // The log is derived: written again from the catalog, it agrees.
+                        self.sync_delta(d, true).await?;
+                        p.repaired = self
+                            .check_delta(d)
+                            .await?
+                            .iter()
+                            .all(|(k, _)| *k != "delta_log");
+                    }
+                    report.problems.push(p);
+                }
+            }
+        }
         let (orphans, inventory) = self.orphans().await?;
         report.in_flight_writes = inventory.live_writes;
         report.orphans = orphans.iter().filter(|o| !o.kept).count() as u64;
@@ -477,7 +505,15 @@ impl Lake {
             .problems
             .iter()
             .filter(|p| {
-                !p.repaired && !matches!(p.kind, "stray_copy" | "dead_write" | "interrupted_move")
+                !p.repaired
+                    && !matches!(
+                        p.kind,
+                        "stray_copy"
+                            | "dead_write"
+                            | "interrupted_move"
+                            | "delta_log"
+                            | "delta_stops"
+                    )
             })
             .count() as u64;
         Ok(report)
@@ -680,7 +716,15 @@ fn remove_staging(storage: &Storage, key: &str) -> Result<()> {
 async fn list_lake_objects(storage: &Storage) -> Result<Vec<ObjectInfo>> {
     let mut out = Vec::new();
     for prefix in ["bronze/", "silver/", "gold/", "_lake/"] {
-        out.extend(storage.list(prefix).await?);
+        // A dataset's Delta log (`<zone>/<name>/_delta_log/`) is derived from the catalog and
+        // no catalog row names its objects: it is never debris (`lake check` compares it).
+        out.extend(
+            storage
+                .list(prefix)
+                .await?
+                .into_iter()
+                .filter(|o| o.key.split('/').nth(2) != Some("_delta_log")),
+        );
     }
     Ok(out)
 }

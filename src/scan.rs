@@ -243,11 +243,23 @@ fn column_index(schema: &arrow::datatypes::Schema, name: &str) -> Result<usize> 
 /// Reads one Parquet object through the lake's storage: ranged reads, footer first. With the
 /// file's block hashes, every byte handed to the decoder was fetched as part of a whole block
 /// whose sha256 matched the manifest: verification happens in the same pass as the read.
-struct ObjectFile {
+pub(crate) struct ObjectFile {
     storage: Storage,
     key: String,
     size: u64,
     check: Option<Arc<BlockCheck>>,
+}
+
+impl ObjectFile {
+    /// A reader of the object at `key`, `size` bytes, with nothing to check it against.
+    pub(crate) fn unchecked(storage: Storage, key: &str, size: u64) -> ObjectFile {
+        ObjectFile {
+            storage,
+            key: key.to_string(),
+            size,
+            check: None,
+        }
+    }
 }
 
 /// A file's block hashes, and the scan's cache of verified blocks, keyed by the file's position

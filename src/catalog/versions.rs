@@ -133,30 +133,35 @@ pub(super) const VERSION_COLUMNS: &str =
     v.created_at, v.created_by";
 
 pub(super) fn version_row(r: &Row<'_>) -> rusqlite::Result<VersionRow> {
-    let zone: String = r.get(2)?;
+    version_row_at(r, 0)
+}
+
+/// A version row whose columns start at column `at`.
+pub(super) fn version_row_at(r: &Row<'_>, at: usize) -> rusqlite::Result<VersionRow> {
+    let zone: String = r.get(at + 2)?;
     let dataset = DatasetRef {
         zone: zone
             .parse()
             .map_err(|e: Error| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?,
-        name: r.get(3)?,
+        name: r.get(at + 3)?,
         selector: None,
     };
     Ok(VersionRow {
-        id: r.get(0)?,
-        dataset_id: r.get(1)?,
+        id: r.get(at)?,
+        dataset_id: r.get(at + 1)?,
         dataset,
-        version: Version(r.get::<_, i64>(4)? as u64),
-        state: VersionState::parse(&r.get::<_, String>(5)?),
-        digest: r.get(6)?,
-        manifest_key: r.get(7)?,
-        schema_id: r.get(8)?,
-        operation: r.get(9)?,
-        mode: r.get(10)?,
-        rows: r.get::<_, i64>(11)? as u64,
-        bytes: r.get::<_, i64>(12)? as u64,
-        file_count: r.get::<_, i64>(13)? as u64,
-        created_at: r.get(14)?,
-        created_by: r.get(15)?,
+        version: Version(r.get::<_, i64>(at + 4)? as u64),
+        state: VersionState::parse(&r.get::<_, String>(at + 5)?),
+        digest: r.get(at + 6)?,
+        manifest_key: r.get(at + 7)?,
+        schema_id: r.get(at + 8)?,
+        operation: r.get(at + 9)?,
+        mode: r.get(at + 10)?,
+        rows: r.get::<_, i64>(at + 11)? as u64,
+        bytes: r.get::<_, i64>(at + 12)? as u64,
+        file_count: r.get::<_, i64>(at + 13)? as u64,
+        created_at: r.get(at + 14)?,
+        created_by: r.get(at + 15)?,
     })
 }
 
@@ -421,6 +426,60 @@ impl Tx<'_> {
             .query_map([version_id], |r| r.get(0))
             .map_err(self.err())?;
         rows.collect::<rusqlite::Result<_>>().map_err(self.err())
+    }
+
+    /// Every tag with the version it names, of one dataset or all, by dataset then tag.
+    pub fn list_tags(&self, dataset: Option<&DatasetRef>) -> Result<Vec<(String, VersionRow)>> {
+        let sql = format!(
+            "SELECT t.name, {VERSION_COLUMNS} FROM tags t JOIN versions v ON v.id = t.version_id
+             JOIN datasets d ON d.id = v.dataset_id
+             WHERE (?1 IS NULL OR (d.zone = ?1 AND d.name = ?2)) ORDER BY d.zone, d.name, t.name"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql).map_err(self.err())?;
+        let zone = dataset.map(|d| d.zone.to_string());
+        let name = dataset.map(|d| d.name.clone());
+        let rows = stmt
+            .query_map(params![zone, name], |r| {
+                let tag: String = r.get(0)?;
+                let v = version_row_at(r, 1)?;
+                Ok((tag, v))
+            })
+            .map_err(self.err())?;
+        rows.collect::<rusqlite::Result<_>>().map_err(self.err())
+    }
+
+    /// The schema ids a version's files were written under (the schema of the first version
+    /// that held each file), other than the version's own, with how many files each.
+    pub fn older_file_schemas(&self, version: &VersionRow) -> Result<Vec<(i64, u64)>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT origin, count(*) FROM (
+                   SELECT (SELECT v2.schema_id FROM version_files vf2
+                           JOIN versions v2 ON v2.id = vf2.version_id
+                           WHERE vf2.file_id = vf.file_id ORDER BY v2.version LIMIT 1) AS origin
+                   FROM version_files vf WHERE vf.version_id = ?1)
+                 WHERE origin != ?2 GROUP BY origin",
+            )
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map(params![version.id, version.schema_id], |r| {
+                Ok((r.get(0)?, r.get::<_, i64>(1)? as u64))
+            })
+            .map_err(self.err())?;
+        rows.collect::<rusqlite::Result<_>>().map_err(self.err())
+    }
+
+    /// The run whose output a version is, if a job made it.
+    pub fn run_of_version(&self, version_id: i64) -> Result<Option<i64>> {
+        self.conn
+            .query_row(
+                "SELECT id FROM runs WHERE output_version_id = ?1 ORDER BY id LIMIT 1",
+                [version_id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.err())
     }
 
     /// Make a version visible. Fails with [`Error::CommitConflict`] if its number is taken.

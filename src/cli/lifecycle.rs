@@ -424,7 +424,13 @@ pub async fn check(lake: &Lake, args: &CheckArgs, p: Printer) -> Result<(), Fail
         for pr in &report.problems {
             p.out(format!(
                 "{} {}: {} {}: {}",
-                if pr.repaired { "repaired" } else { "problem" },
+                if pr.repaired {
+                    "repaired"
+                } else if pr.kind == "delta_stops" {
+                    "note"
+                } else {
+                    "problem"
+                },
                 pr.kind,
                 pr.tier,
                 pr.key,

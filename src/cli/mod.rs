@@ -1,5 +1,7 @@
 //! The command line: clap definitions, one module per subcommand, one place that renders errors.
 
+mod adopt;
+mod export;
 mod ingest;
 mod init;
 mod inspect;
@@ -46,6 +48,9 @@ enum Command {
     /// Ingest CSV, JSON/NDJSON or Parquet (files, s3:// or https:// sources, or a pipe) as a new
     /// version of a bronze dataset.
     Ingest(ingest::Args),
+    /// Register Parquet files another engine wrote (Spark, DuckDB) as a new version, checked
+    /// and hashed; files already under the dataset's data prefix are not copied.
+    Adopt(adopt::Args),
     /// Named streams that `lake ingest - --stream NAME` writes: where each stands.
     #[command(subcommand)]
     Stream(ingest::StreamCommand),
@@ -95,6 +100,9 @@ enum Command {
     Docs(serve::DocsCommand),
     /// Compare the catalog with storage; exit 3 if data is missing or altered.
     Check(lifecycle::CheckArgs),
+    /// Write each dataset's Delta log, so Spark, DuckDB, Polars and delta-rs read every version.
+    #[command(subcommand)]
+    Export(export::ExportCommand),
     /// Bytes per zone, dataset and version, hot and archive.
     Du(lifecycle::DuArgs),
     /// Describe a dataset: description, owner, labels, column docs.
@@ -254,6 +262,12 @@ async fn dispatch(cli: Cli) -> Result<(), Failure> {
             serve::docs(lake, command, printer).await
         }
         Command::Check(args) => lifecycle::check(lake, &args, p(args.json)).await,
+        Command::Adopt(args) => adopt::run(lake, &args, p(args.json)).await,
+        Command::Export(command) => {
+            let export::ExportCommand::Delta(args) = &command;
+            let printer = p(args.json);
+            export::run(lake, &command, printer).await
+        }
         Command::Du(args) => lifecycle::du(lake, &args, p(args.json)),
         Command::Annotate(args) => search::annotate(lake, &args, p(args.json)),
         Command::Search(args) => search::search(lake, &args, p(args.json)),

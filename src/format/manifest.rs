@@ -45,6 +45,13 @@ pub enum Operation {
         merged: u64,
         into: u64,
     },
+    /// Parquet files another engine wrote, registered as they are (see `adopt.rs`).
+    Adopt {
+        mode: String,
+        /// The folder or prefix they were adopted from.
+        from: String,
+        files: Vec<ManifestSource>,
+    },
     Promote {
         /// The job file, relative to the project: `jobs/silver/orders_clean.sql`.
         job: String,

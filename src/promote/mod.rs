@@ -630,6 +630,8 @@ impl Promote<'_> {
                 .up_to_date(job, &inputs, previous.as_ref())
                 .map_err(|e| fail(e, vec![]))?
         {
+            // Nothing to run; a Delta log a killed run left behind catches up here.
+            lake.follow_with_delta(&job.output).await;
             report.status = JobStatus::UpToDate;
             report.reference = previous.as_ref().map(|v| v.reference().to_string());
             report.version = previous.as_ref().map(|v| v.version);

@@ -227,6 +227,32 @@ impl Storage {
         }
     }
 
+    /// Where a reader outside lake finds the objects under `prefix`: a store rooted at the top
+    /// of the bucket or file system, and the prefix's URL in it (`file:///…/`, `s3://…/`).
+    /// None for a store of our own (in memory), which nothing outside this process can read.
+    pub fn table_location(&self, prefix: &str) -> Option<(Arc<dyn ObjectStore>, url::Url)> {
+        match &self.place {
+            Place::Local(dir) => {
+                let url = url::Url::from_directory_path(dir.join(prefix)).ok()?;
+                Some((Arc::new(LocalFileSystem::new()), url))
+            }
+            Place::S3 {
+                bucket,
+                prefix: root,
+                ..
+            } => {
+                let key = if root.is_empty() {
+                    prefix.to_string()
+                } else {
+                    format!("{root}/{prefix}")
+                };
+                let url = url::Url::parse(&format!("s3://{bucket}/{key}")).ok()?;
+                Some((self.store.clone(), url))
+            }
+            Place::Private => None,
+        }
+    }
+
     /// The root URL as given (local roots as an absolute path).
     pub fn url(&self) -> &str {
         &self.url
@@ -303,6 +329,16 @@ impl Storage {
             .map_err(self.err(key, "create"))
     }
 
+    /// Write `bytes` at `key`, replacing what is there: only for objects derived from the
+    /// catalog and written again whole (a Delta log's tag list), never for data or manifests.
+    pub async fn put_replacing(&self, key: &str, bytes: Bytes) -> Result<()> {
+        self.store
+            .put(&self.path(key), PutPayload::from(bytes))
+            .await
+            .map(|_| ())
+            .map_err(self.err(key, "put"))
+    }
+
     /// A streaming writer for a new object at `key`.
     pub fn writer(&self, key: &str) -> ObjectWriter {
         ObjectWriter {
@@ -342,7 +378,7 @@ impl Storage {
     }
 
     /// The object at `key` as a stream of chunks.
-    async fn stream(
+    pub(crate) async fn stream(
         &self,
         key: &str,
     ) -> Result<futures::stream::BoxStream<'static, Result<Bytes>>> {

@@ -2,6 +2,7 @@
 
 mod bad_input;
 mod corpus;
+mod delta;
 mod faults;
 mod ingest;
 mod init;

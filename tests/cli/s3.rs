@@ -11,13 +11,13 @@ use sha2::{Digest, Sha256};
 
 use crate::util::{TestLake, orders_csv, text};
 
-struct S3 {
-    url: String,
-    archive: String,
-    endpoint: String,
+pub(crate) struct S3 {
+    pub url: String,
+    pub archive: String,
+    pub endpoint: String,
 }
 
-fn s3() -> Option<S3> {
+pub(crate) fn s3() -> Option<S3> {
     let get = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     match (
         get("LAKE_TEST_S3_URL"),
@@ -57,7 +57,7 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 /// A lake whose root and archive are fresh prefixes of the two test buckets.
-fn s3_lake(s3: &S3, endpoint: &str) -> (TestLake, String) {
+pub(crate) fn s3_lake(s3: &S3, endpoint: &str) -> (TestLake, String) {
     let lake = TestLake::empty();
     let prefix = unique();
     let root = format!("{}/{prefix}", s3.url);
