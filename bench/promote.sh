@@ -37,27 +37,8 @@ rm -rf "$work" && "$lake" init "$work" -q > /dev/null
 cd "$work"
 "$lake" ingest "$csv" --into bronze.orders --quiet > /dev/null
 "$lake" ingest "$customers" --into bronze.customers --quiet > /dev/null
-mkdir -p jobs/silver jobs/gold
-cat > jobs/silver/orders_clean.sql <<'SQL'
--- check: unique(order_id)
-SELECT order_id, customer_id, ordered_at, order_date, amount, quantity, status, country
-FROM (
-    SELECT *, row_number() OVER (PARTITION BY order_id ORDER BY ordered_at DESC) AS copy
-    FROM bronze.orders
-    WHERE status <> 'cancelled'
-)
-WHERE copy = 1
-SQL
-cat > jobs/gold/revenue_by_day.sql <<'SQL'
-SELECT order_date, country, status, count(*) AS orders, sum(amount) AS revenue, avg(quantity) AS avg_quantity
-FROM silver.orders_clean
-GROUP BY order_date, country, status
-SQL
-cat > jobs/gold/segment_revenue.sql <<'SQL'
-SELECT c.segment, c.country, c.signup_year, count(*) AS orders, sum(o.amount) AS revenue
-FROM silver.orders_clean o JOIN bronze.customers c ON c.customer_id = o.customer_id
-GROUP BY c.segment, c.country, c.signup_year
-SQL
+# The jobs, shared with the distributed promote test (tests/cli/worker.rs).
+cp -r "$repo/bench/jobs" jobs
 
 /usr/bin/time -v "$lake" promote --json > report.json 2> time.txt
 peak_kb=$(awk -F': ' '/Maximum resident set size/ {print $2}' time.txt)

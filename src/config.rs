@@ -200,6 +200,9 @@ pub struct PromoteOptions {
     /// every job in this process. `lake promote --workers` overrides it.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub workers: Vec<String>,
+    /// Input bytes each partition of a worker's scan takes: inputs smaller than this times the
+    /// partitions of one process run in this process alone. Lower spreads small inputs out.
+    pub worker_partition_bytes: u64,
 }
 
 /// Keeping datasets fast to read.
@@ -253,6 +256,7 @@ impl Default for PromoteOptions {
             on_failure: None,
             verify_inputs: true,
             workers: Vec::new(),
+            worker_partition_bytes: 16 * 1024 * 1024,
         }
     }
 }

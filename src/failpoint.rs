@@ -33,6 +33,7 @@ pub const ALL: &[&str] = &[
     "repair.copied",
     "promote.batch",
     "delta.before_log",
+    "worker.task",
 ];
 
 #[derive(Debug, Clone, PartialEq)]

@@ -50,6 +50,7 @@ pub mod storage;
 pub mod stream;
 pub mod svg;
 pub mod watch;
+pub mod worker;
 mod write;
 
 pub use clock::Clock;

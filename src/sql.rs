@@ -23,6 +23,7 @@ use datafusion::datasource::listing::PartitionedFile;
 use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder};
 use datafusion::datasource::table_schema::TableSchema;
 use datafusion::error::DataFusionError;
+use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::memory_pool::{GreedyMemoryPool, TrackConsumersPool};
 use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
@@ -30,6 +31,7 @@ use datafusion::logical_expr::Expr;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion::sql::parser::Statement;
+use datafusion_distributed::{DistributedExt, SessionStateBuilderExt};
 use futures::{StreamExt, TryStreamExt};
 
 use crate::catalog::{FileRow, VersionRow};
@@ -40,7 +42,7 @@ use crate::ident::{DatasetRef, Selector, Zone};
 use crate::lake::Lake;
 
 /// Where the lake's object store is registered in a session.
-const STORE_URL: &str = "lake://root";
+pub(crate) const STORE_URL: &str = "lake://root";
 
 /// A statement and the datasets it reads.
 pub(crate) struct Parsed {
@@ -51,6 +53,13 @@ pub(crate) struct Parsed {
 impl Lake {
     /// A session with the lake's store, functions and zone schemas, and no tables yet.
     pub(crate) fn sql_session(&self) -> Result<SessionContext> {
+        self.sql_session_with(&[])
+    }
+
+    /// [`Lake::sql_session`], planning each query's stages onto `workers` (`lake worker`
+    /// addresses) when there are any: this process runs the plan's head and writes, the
+    /// workers scan and compute over the same store.
+    pub(crate) fn sql_session_with(&self, workers: &[String]) -> Result<SessionContext> {
         let options = &self.config().promote;
         let config = SessionConfig::new()
             .with_target_partitions(std::thread::available_parallelism().map_or(2, |n| n.get()))
@@ -69,9 +78,22 @@ impl Lake {
             )))
             .build_arc()
             .map_err(|e| Error::Internal(format!("DataFusion runtime: {e}")))?;
-        let ctx = SessionContext::new_with_config_rt(config, runtime);
         let url = url::Url::parse(STORE_URL).expect("a valid URL");
-        ctx.register_object_store(&url, self.storage().object_store());
+        runtime.register_object_store(&url, self.storage().object_store());
+        let mut state = SessionStateBuilder::new()
+            .with_config(config)
+            .with_runtime_env(runtime)
+            .with_default_features();
+        if !workers.is_empty() {
+            state = state
+                .with_distributed_worker_resolver(crate::worker::Workers::parse(workers)?)
+                .with_distributed_planner()
+                .with_distributed_file_scan_config_bytes_per_partition(
+                    options.worker_partition_bytes.max(1) as usize,
+                )
+                .map_err(|e| Error::Internal(format!("distributed planner: {e}")))?;
+        }
+        let ctx = SessionContext::new_with_state(state.build());
         for f in functions::all(&options.salt) {
             ctx.register_udf(f);
         }

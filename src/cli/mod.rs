@@ -95,6 +95,9 @@ enum Command {
     Maintain(lifecycle::MaintainCommand),
     /// The catalog in a browser: datasets, versions, lineage, runs, storage (read only).
     Serve(serve::ServeArgs),
+    /// Run stages of `lake promote --workers` plans (a distributed DataFusion worker); needs
+    /// the project's lake.toml, not its catalog.
+    Worker(serve::WorkerArgs),
     /// The catalog's pages as static HTML: `lake docs build -o site/`.
     #[command(subcommand)]
     Docs(serve::DocsCommand),
@@ -146,7 +149,7 @@ pub fn main() -> i32 {
     let own_signals = match &cli.command {
         Command::Run(_) => true,
         Command::Ingest(args) => args.reads_stdin() || args.watches(),
-        Command::Serve(_) => true,
+        Command::Serve(_) | Command::Worker(_) => true,
         _ => false,
     };
     if own_signals {
@@ -197,6 +200,10 @@ async fn dispatch(cli: Cli) -> Result<(), Failure> {
     if let Command::Init(args) = cli.command {
         let printer = p(args.json);
         return init::run(&start, args, printer);
+    }
+    if let Command::Worker(args) = cli.command {
+        let printer = p(args.json);
+        return serve::worker(&start, args, printer).await;
     }
     let lake = Lake::open(&start)?;
     if let Command::Serve(args) = cli.command {
@@ -255,7 +262,7 @@ async fn dispatch(cli: Cli) -> Result<(), Failure> {
             let lifecycle::MaintainCommand::Compact(args) = &command;
             lifecycle::compact(lake, args, p(args.json)).await
         }
-        Command::Serve(_) => unreachable!("handled above"),
+        Command::Serve(_) | Command::Worker(_) => unreachable!("handled above"),
         Command::Docs(command) => {
             let serve::DocsCommand::Build(args) = &command;
             let printer = p(args.json);

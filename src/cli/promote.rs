@@ -26,6 +26,10 @@ pub struct Args {
     /// Backfill: read DATASET at REF (v3, a tag, a time) instead of its latest version.
     #[arg(long, value_name = "DATASET=REF")]
     at: Vec<String>,
+    /// Run each job's plan on these `lake worker`s (host:port,…), over the shared store;
+    /// this process plans, writes and commits. Default: `[promote] workers`, else none.
+    #[arg(long, value_name = "HOST:PORT", value_delimiter = ',')]
+    workers: Option<Vec<String>>,
     #[arg(long)]
     pub json: bool,
 }
@@ -37,6 +41,9 @@ pub async fn run(lake: &Lake, args: Args, p: Printer) -> Result<(), Failure> {
         .with_exclude(args.exclude)
         .with_dry_run(args.dry_run)
         .with_full_refresh(args.full_refresh);
+    if let Some(workers) = args.workers {
+        promote = promote.with_workers(workers);
+    }
     for at in &args.at {
         let r: DatasetRef = parse_at(at)?;
         let selector = r.selector.clone().expect("parse_at gives a selector");

@@ -99,3 +99,36 @@ pub async fn docs(lake: &Lake, command: DocsCommand, p: Printer) -> Result<(), F
     }
     Ok(())
 }
+
+#[derive(Debug, clap::Args)]
+pub struct WorkerArgs {
+    /// Where to listen for the coordinator and the other workers (port 0: any free port).
+    #[arg(long, default_value = "127.0.0.1:50051", value_name = "ADDR")]
+    bind: std::net::SocketAddr,
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `lake worker`: run stages of other processes' promote plans until SIGINT or SIGTERM.
+pub async fn worker(start: &std::path::Path, args: WorkerArgs, p: Printer) -> Result<(), Failure> {
+    let shutdown = async {
+        let name = super::run::wait_for_signal().await;
+        eprintln!("{name}: stopping");
+    };
+    lake::worker::serve(
+        start,
+        args.bind,
+        |addr, root| {
+            if p.json {
+                p.out(serde_json::json!({ "bind": addr.to_string(), "root": root }).to_string());
+            } else {
+                p.out(format!(
+                    "worker of {root} listening on {addr}  (Ctrl-C stops)"
+                ));
+            }
+        },
+        shutdown,
+    )
+    .await?;
+    Ok(())
+}

@@ -107,6 +107,7 @@ impl Lake {
             full_refresh: false,
             at: BTreeMap::new(),
             on_job: None,
+            workers: self.config().promote.workers.clone(),
         }
     }
 }
@@ -119,6 +120,8 @@ pub struct Promote<'a> {
     full_refresh: bool,
     at: BTreeMap<DatasetRef, Selector>,
     on_job: Option<JobFn>,
+    /// `lake worker` addresses that run the stages of each job's plan (none: this process).
+    workers: Vec<String>,
 }
 
 /// `lake test`: one job's checks over its latest version.
@@ -289,6 +292,12 @@ impl Promote<'_> {
     }
     pub fn with_on_job(mut self, f: JobFn) -> Self {
         self.on_job = Some(f);
+        self
+    }
+    /// Run each job's plan on these `lake worker`s (`host:port`) instead of `[promote] workers`;
+    /// empty runs every job in this process.
+    pub fn with_workers(mut self, workers: Vec<String>) -> Self {
+        self.workers = workers;
         self
     }
 
@@ -668,7 +677,9 @@ impl Promote<'_> {
         }
 
         // Plan over exactly these versions.
-        let ctx = lake.sql_session().map_err(|e| fail(e, vec![]))?;
+        let ctx = lake
+            .sql_session_with(&self.workers)
+            .map_err(|e| fail(e, vec![]))?;
         let verify = lake.config().promote.verify_inputs;
         let registered = async {
             for v in &inputs {

@@ -18,3 +18,4 @@ mod search;
 mod serve;
 mod util;
 mod watch;
+mod worker;
