@@ -16,20 +16,7 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/lake-target}
 
 mkdir -p "$data"
 [ -f "$csv" ] || python3 "$repo/bench/gen_csv.py" "$csv" "$size_mb"
-if [ ! -f "$customers" ]; then
-  python3 - "$customers" <<'PY'
-import random, sys
-rng = random.Random(7)
-with open(sys.argv[1], "w") as f:
-    f.write("customer_id,segment,country,signup_year\n")
-    rows = []
-    for c in range(1, 2_000_000):
-        rows.append(f"{c},{rng.choice(['consumer', 'smb', 'enterprise'])},{rng.choice(['DE', 'FR', 'US', 'JP', 'BR'])},{rng.randrange(2015, 2027)}\n")
-        if len(rows) == 100_000:
-            f.write("".join(rows)); rows = []
-    f.write("".join(rows))
-PY
-fi
+[ -f "$customers" ] || python3 "$repo/bench/gen_customers.py" "$customers"
 
 cargo build --release --bin lake --manifest-path "$repo/Cargo.toml"
 lake="$CARGO_TARGET_DIR/release/lake"

@@ -5,6 +5,9 @@
 # 1,000 commits (after a WAL checkpoint; an append version lists every file it holds, so the
 # growth per commit rises with the number of versions).
 #
+# The last row repeats batches of 1,000 with `[delta] log = false`: what writing each
+# commit's Delta log costs.
+#
 #   bench/stream.sh [EVENTS]        (default 1000000)
 set -euo pipefail
 
@@ -13,13 +16,16 @@ events=${1:-1000000}
 work="$repo/bench/work/stream"
 source "$repo/bench/lake_bin.sh"   # LAKE_BIN: a release binary built already
 
-printf '%-8s %10s %12s %12s %12s %16s\n' batch versions events/s "p50 ms" "p99 ms" "catalog/1000"
-for batch in 1000 10000 100000; do
+printf '%-8s %6s %10s %12s %12s %12s %16s\n' batch delta versions events/s "p50 ms" "p99 ms" "catalog/1000"
+for run in 1000:true 10000:true 100000:true 1000:false; do
+  batch=${run%%:*} delta=${run##*:}
   rm -rf "$work" && "$lake" init "$work" -q > /dev/null
+  sed -i "s/^log = true$/log = $delta/" "$work/lake.toml"
   before=$(stat -c %s "$work/.lake/catalog.sqlite")
-  python3 - "$events" "$batch" "$lake" "$work" "$before" <<'PY'
+  python3 - "$events" "$batch" "$lake" "$work" "$before" "$delta" <<'PY'
 import json, os, subprocess, sys, time
 events, batch, lake, work, before = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4], int(sys.argv[5])
+delta = sys.argv[6]
 p = subprocess.Popen([lake, "-C", work, "ingest", "-", "--into", "bronze.events", "--format", "ndjson",
                       "--batch-rows", str(batch), "--stream", "bench", "--json"],
                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
@@ -46,6 +52,6 @@ size = os.path.getsize(db)
 latencies.sort()
 q = lambda f: latencies[min(len(latencies) - 1, int(f * len(latencies)))]
 growth = (size - before) / len(latencies) * 1000
-print(f"{batch:<8} {len(latencies):>10} {events / wall:>12,.0f} {q(0.5):>12} {q(0.99):>12} {growth / 2**20:>13.1f} MiB")
+print(f"{batch:<8} {delta:>6} {len(latencies):>10} {events / wall:>12,.0f} {q(0.5):>12} {q(0.99):>12} {growth / 2**20:>13.1f} MiB")
 PY
 done

@@ -49,6 +49,10 @@ cp -r "$repo/examples/jobs" "$demo/jobs"
 step "the lake now"
 "$lake" ls
 
+step "Delta: every version is a Delta table too (Spark, DuckDB, Polars, delta-rs read it)"
+"$lake" export delta
+# e.g. python -c "import deltalake; print(deltalake.DeltaTable('demo/lake-data/bronze/orders', version=0).to_pandas())"
+
 step "lineage: where the gold features came from"
 "$lake" lineage gold.customer_features --upstream
 

@@ -649,6 +649,9 @@ fn commit_bytes(
     } else {
         "Overwrite"
     };
+    // A compaction rewrites rows without changing them: Delta marks such files `dataChange:
+    // false`, so streaming readers of the table do not read the rows again.
+    let data_change = current.row.operation != "compact";
     let mut info = HashMap::new();
     info.insert(
         "lake".to_string(),
@@ -712,7 +715,7 @@ fn commit_bytes(
     for f in removes {
         actions.push(Action::Remove(Remove {
             path: relative(f),
-            data_change: true,
+            data_change,
             deletion_timestamp: Some(at),
             extended_file_metadata: Some(true),
             partition_values: Some(HashMap::new()),
@@ -726,7 +729,7 @@ fn commit_bytes(
             partition_values: HashMap::new(),
             size: f.size as i64,
             modification_time: at,
-            data_change: true,
+            data_change,
             stats: Some(json!({ "numRecords": f.rows }).to_string()),
             ..Default::default()
         }));

@@ -124,7 +124,7 @@ fn sample_history(lake: &TestLake) {
         "bronze.customers",
         &["--mode", "overwrite", "--force"],
     );
-    copy_dir(&repo.join("examples/jobs"), &lake.path().join("jobs"));
+    crate::util::copy_dir(&repo.join("examples/jobs"), &lake.path().join("jobs"));
     lake.cmd(["promote"]).assert().success();
     // A third month of orders: every job reruns and replaces its output's files.
     let march = lake.write(
@@ -151,18 +151,10 @@ fn sample_history(lake: &TestLake) {
         );
         ingest(&f, "bronze.clicks", &[]);
     }
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            copy_dir(&path, &to.join(entry.file_name()));
-        } else {
-            std::fs::copy(&path, to.join(entry.file_name())).unwrap();
-        }
-    }
+    // And a compaction of them: the same rows in one file, Delta's OPTIMIZE.
+    lake.cmd(["maintain", "compact", "bronze.clicks"])
+        .assert()
+        .success();
 }
 
 /// `{"bronze.orders": 3, …}`: each dataset with its number of versions.
@@ -218,9 +210,14 @@ fn delta_readers_read_every_version_of_the_sample_lake_as_lake_does() {
     let root = lake.path().join("lake-data");
     // lake version N is Delta version N-1; a checkpoint after the tenth.
     let log = root.join("bronze/clicks/_delta_log");
-    assert!(log.join("00000000000000000011.json").exists());
+    assert!(log.join("00000000000000000012.json").exists());
     assert!(log.join("00000000000000000009.checkpoint.parquet").exists());
-    assert!(!log.join("00000000000000000012.json").exists());
+    assert!(!log.join("00000000000000000013.json").exists());
+    let optimize = std::fs::read_to_string(log.join("00000000000000000012.json")).unwrap();
+    assert!(
+        optimize.contains("\"OPTIMIZE\"") && optimize.contains("\"dataChange\":false"),
+        "{optimize}"
+    );
     // commitInfo carries lake's version, digest and, for a job's output, its run.
     let show = lake.json(["show", "gold.customer_features@v2"]);
     let commit = std::fs::read_to_string(

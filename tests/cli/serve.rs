@@ -32,7 +32,7 @@ fn sample_lake() -> TestLake {
         &["--null-value", "NA"],
     );
     ingest("events.ndjson", "bronze.events", &[]);
-    copy_dir(&repo.join("examples/jobs"), &lake.path().join("jobs"));
+    crate::util::copy_dir(&repo.join("examples/jobs"), &lake.path().join("jobs"));
     lake.cmd(["promote"]).assert().success();
     lake.cmd([
         "annotate",
@@ -45,18 +45,6 @@ fn sample_lake() -> TestLake {
     .assert()
     .success();
     lake
-}
-
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            copy_dir(&path, &to.join(entry.file_name()));
-        } else {
-            std::fs::copy(&path, to.join(entry.file_name())).unwrap();
-        }
-    }
 }
 
 /// A `lake serve` process, stopped by its PID when dropped.

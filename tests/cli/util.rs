@@ -326,3 +326,16 @@ pub fn statuses(report: &Value) -> Vec<(String, String)> {
         })
         .collect()
 }
+
+/// Copy a folder and everything in it (job folders into a project).
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            copy_dir(&path, &to.join(entry.file_name()));
+        } else {
+            std::fs::copy(&path, to.join(entry.file_name())).unwrap();
+        }
+    }
+}

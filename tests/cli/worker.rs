@@ -66,18 +66,6 @@ impl Drop for Worker {
     }
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            copy_dir(&path, &to.join(entry.file_name()));
-        } else {
-            std::fs::copy(&path, to.join(entry.file_name())).unwrap();
-        }
-    }
-}
-
 /// The promote benchmark's inputs, small: orders with duplicates and cancellations, customers.
 fn bench_inputs(lake: &TestLake, orders: usize) {
     let statuses = ["paid", "shipped", "pending", "cancelled", "refunded"];
@@ -116,7 +104,7 @@ fn bench_inputs(lake: &TestLake, orders: usize) {
             .assert()
             .success();
     }
-    copy_dir(
+    crate::util::copy_dir(
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/jobs"),
         &lake.path().join("jobs"),
     );
@@ -136,7 +124,7 @@ fn sample_inputs(lake: &TestLake) {
             .assert()
             .success();
     }
-    copy_dir(&repo.join("examples/jobs"), &lake.path().join("jobs"));
+    crate::util::copy_dir(&repo.join("examples/jobs"), &lake.path().join("jobs"));
 }
 
 /// Each job output's rows at `version`, sorted, as CSV lines.
