@@ -26,12 +26,12 @@ cd "$work"
 "$lake" ingest "$customers" --into bronze.customers --quiet > /dev/null
 cp -r "$repo/bench/jobs" jobs
 
-pids=()
-stop() { for p in "${pids[@]}"; do kill "$p" 2> /dev/null || true; done; }
+# Workers are stopped by the pids they leave in w*.pid, whatever ends the script.
+stop() { for f in "$work"/w*.pid; do [ -f "$f" ] && kill "$(cat "$f")" 2> /dev/null || true; done; }
 trap stop EXIT
 worker() {
-  "$lake" worker --bind 127.0.0.1:0 --json > "w$1.json" 2> "w$1.log" &
-  pids+=($!)
+  LAKE_LOG=lake=info "$lake" worker --bind 127.0.0.1:0 --json > "w$1.json" 2> "w$1.log" &
+  echo $! > "w$1.pid"
   until [ -s "w$1.json" ]; do sleep 0.1; done
   python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['bind'])" "w$1.json"
 }
@@ -59,8 +59,10 @@ rm -f times.json
 run local
 a=$(worker a)
 run "1 worker" --workers "$a"
+echo "  (tasks the worker ran: $(grep -c 'running a task' wa.log || true))"
 b=$(worker b)
 run "2 workers" --workers "$a,$b"
+echo "  (tasks the workers ran: $(cat wa.log wb.log | grep -c 'running a task' || true), counting the 1-worker run's)"
 python3 - <<'PY'
 import json
 runs = [json.loads(l) for l in open("times.json")]

@@ -155,15 +155,13 @@ impl Lake {
             checkpoints: 0,
             skipped: None,
         };
-        let versions = {
+        let (dataset_id, latest) = {
             let catalog = self.catalog();
             let tx = catalog.reader();
             let row = tx.dataset(&dataset.dataset())?;
-            let mut v = tx.versions(row.id)?;
-            v.reverse();
-            v
+            (row.id, tx.latest_version(row.id)?)
         };
-        let Some(latest) = versions.last() else {
+        let Some(latest) = latest else {
             return Ok(report);
         };
         let last = latest.version.0 - 1;
@@ -180,26 +178,46 @@ impl Lake {
             match self.delta_head(dataset, last).await? {
                 Some(d) if d >= last => {
                     self.checkpoint_if_due(dataset, last, &mut report).await?;
-                    self.write_delta_tags(dataset).await?;
+                    self.write_delta_tags(dataset, false).await?;
                     return Ok(report);
                 }
                 Some(d) => d + 1,
                 None => 0,
             }
         };
-        // The version before the first missing one, for its files and schema.
+        // The versions to write, and the one before the first of them (Delta version d is
+        // lake version d + 1, so `versions[i]` is Delta version `base + i`).
+        let base = first.saturating_sub(1);
+        let (versions, first_digest) = {
+            let catalog = self.catalog();
+            let tx = catalog.reader();
+            let versions = tx.versions_from(dataset_id, base + 1)?;
+            let first_digest = match versions.first() {
+                Some(v) if v.version.0 == 1 => v.digest.clone(),
+                _ => tx
+                    .versions_from(dataset_id, 1)?
+                    .first()
+                    .map(|v| v.digest.clone())
+                    .unwrap_or_default(),
+            };
+            (versions, first_digest)
+        };
+        let at = |d: u64| -> Result<&VersionRow> {
+            versions
+                .get((d - base) as usize)
+                .ok_or_else(|| Error::Internal(format!("{dataset} has no version {}", d + 1)))
+        };
         let mut previous = match first {
             0 => None,
-            d => Some(self.delta_snapshot(&versions[d as usize - 1])?),
+            d => Some(self.delta_snapshot(at(d - 1)?)?),
         };
         // A protocol action is written when the schema needs more than the version before
         // it did (repeating one the log had earlier is allowed and harmless).
         let mut protocol = previous
             .as_ref()
             .and_then(|p| needed_protocol(&p.schema).ok());
-        let first_digest = versions[0].digest.clone();
         for d in first..=last {
-            let current = self.delta_snapshot(&versions[d as usize])?;
+            let current = self.delta_snapshot(at(d)?)?;
             let needed =
                 match needed_protocol(&current.schema).and_then(|p| match &current.unreadable {
                     Some(why) => Err(why.clone()),
@@ -249,18 +267,23 @@ impl Lake {
             self.checkpoint_if_due(dataset, d, &mut report).await?;
             previous = Some(current);
         }
-        self.write_delta_tags(dataset).await?;
+        self.write_delta_tags(dataset, false).await?;
         Ok(report)
     }
 
     /// Write `_delta_log/_lake_tags.json` from the catalog's tags, if it says anything else.
     /// Two writers can race here; each checks afterwards that what it wrote is still the
     /// catalog's list and writes again if not.
-    pub(crate) async fn write_delta_tags(&self, dataset: &DatasetRef) -> Result<()> {
+    /// After a commit (`changed` false) a dataset without tags is not looked at: only a tag
+    /// or untag (`changed`) can leave a list to empty.
+    pub(crate) async fn write_delta_tags(&self, dataset: &DatasetRef, changed: bool) -> Result<()> {
         let storage = self.storage();
         let key = tags_key(dataset);
         for _ in 0..3 {
             let tags = self.delta_tags(Some(dataset))?;
+            if tags.is_empty() && !changed {
+                return Ok(());
+            }
             let mut body = serde_json::to_vec_pretty(&json!({ "tags": tags }))
                 .map_err(|e| Error::Internal(format!("tags of {dataset}: {e}")))?;
             body.push(b'\n');
@@ -285,7 +308,7 @@ impl Lake {
         if !self.delta_enabled() {
             return;
         }
-        if let Err(e) = crate::lake::run_blocking(self.write_delta_tags(dataset)) {
+        if let Err(e) = crate::lake::run_blocking(self.write_delta_tags(dataset, true)) {
             tracing::warn!(
                 "the Delta tag list of {} lags the catalog ({}); `lake export delta {}` writes it",
                 dataset.dataset_name(),
@@ -304,6 +327,13 @@ impl Lake {
             .is_some()
         {
             return Ok(Some(expected));
+        }
+        // Usually the commit before it is there (the version just committed is the one
+        // missing); a listing only when the log is further behind.
+        if let Some(before) = expected.checked_sub(1)
+            && storage.head(&commit_key(dataset, before)).await?.is_some()
+        {
+            return Ok(Some(before));
         }
         Ok(self.delta_commits(dataset).await?.last().copied())
     }

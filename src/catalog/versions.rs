@@ -201,6 +201,19 @@ impl Tx<'_> {
         rows.collect::<rusqlite::Result<_>>().map_err(self.err())
     }
 
+    /// A dataset's versions from number `from` on, oldest first.
+    pub fn versions_from(&self, dataset_id: i64, from: u64) -> Result<Vec<VersionRow>> {
+        let sql = format!(
+            "SELECT {VERSION_COLUMNS} FROM versions v JOIN datasets d ON d.id = v.dataset_id
+             WHERE v.dataset_id = ?1 AND v.version >= ?2 ORDER BY v.version"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql).map_err(self.err())?;
+        let rows = stmt
+            .query_map(params![dataset_id, from as i64], version_row)
+            .map_err(self.err())?;
+        rows.collect::<rusqlite::Result<_>>().map_err(self.err())
+    }
+
     /// The version a ref names; no selector means the latest.
     pub fn resolve(&self, r: &DatasetRef) -> Result<VersionRow> {
         let dataset = self.dataset(r)?;
