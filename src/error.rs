@@ -309,6 +309,9 @@ pub enum Error {
     #[error("no job matches `{selector}`")]
     NoJobMatches { selector: String },
 
+    #[error("cannot roll back to `{version}`: {reason}")]
+    RollbackRefused { version: String, reason: String },
+
     #[error("`{dataset}`: Delta log: {problem}")]
     Delta { dataset: String, problem: String },
 

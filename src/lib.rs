@@ -42,6 +42,7 @@ pub mod pin;
 pub mod promote;
 pub mod query;
 pub mod read;
+pub mod rollback;
 pub mod scan;
 pub mod search;
 pub mod serve;

@@ -483,6 +483,33 @@ impl Tx<'_> {
         rows.collect::<rusqlite::Result<_>>().map_err(self.err())
     }
 
+    /// Streams that committed rows to `dataset` in a version after `version`.
+    pub fn streams_past(&self, dataset: &DatasetRef, version: Version) -> Result<Vec<String>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT DISTINCT s.name FROM streams s
+                 JOIN versions v ON v.dataset_id = (SELECT id FROM datasets WHERE zone = ?1 AND name = ?2)
+                 WHERE s.dataset = ?3 AND v.version > ?4
+                   AND (v.id = s.last_version_id
+                        OR v.id IN (SELECT version_id FROM stream_files WHERE stream = s.name))
+                 ORDER BY s.name",
+            )
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map(
+                params![
+                    dataset.zone.to_string(),
+                    dataset.name,
+                    dataset.dataset_name(),
+                    version.0 as i64
+                ],
+                |r| r.get(0),
+            )
+            .map_err(self.err())?;
+        rows.collect::<rusqlite::Result<_>>().map_err(self.err())
+    }
+
     /// The run whose output a version is, if a job made it.
     pub fn run_of_version(&self, version_id: i64) -> Result<Option<i64>> {
         self.conn

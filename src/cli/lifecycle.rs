@@ -5,7 +5,7 @@ use lake::catalog::NewRule;
 use lake::ident::{format_age, parse_age};
 use lake::{DatasetRef, Lake, Zone};
 
-use super::printer::{Printer, bytes, plural, short_digest, table};
+use super::printer::{Printer, bytes, count, plural, short_digest, table};
 use super::{Failure, report};
 
 #[derive(Debug, clap::Args)]
@@ -101,6 +101,17 @@ pub struct CompactArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     target_file_mb: Option<u64>,
     /// Say what would be merged; write nothing.
+    #[arg(long)]
+    dry_run: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RollbackArgs {
+    /// The version to go back to, such as gold.features@v2 or @<tag>.
+    reference: String,
+    /// Say what would change; commit nothing.
     #[arg(long)]
     dry_run: bool,
     #[arg(long)]
@@ -564,6 +575,46 @@ pub async fn compact(lake: &Lake, args: &CompactArgs, p: Printer) -> Result<(), 
             "other writers committed meanwhile: {} attempts",
             report.attempts
         ));
+    }
+    Ok(())
+}
+
+pub async fn rollback(lake: &Lake, args: &RollbackArgs, p: Printer) -> Result<(), Failure> {
+    let to: DatasetRef = args.reference.parse()?;
+    let report = lake
+        .rollback(to)
+        .with_dry_run(args.dry_run)
+        .execute()
+        .await?;
+    if p.json {
+        p.json(&report);
+        return Ok(());
+    }
+    for d in &report.drift {
+        p.status(format!("  {d}"));
+    }
+    for s in &report.dropped_sources {
+        p.status(format!(
+            "  no longer holds {s} (ingesting it again makes a new version)"
+        ));
+    }
+    use lake::rollback::RollbackStatus;
+    match report.status {
+        RollbackStatus::Committed => p.out(format!(
+            "✓ {}  the files and schema of {} again ({} rows, {}), over {}",
+            report.reference.as_deref().unwrap_or_default(),
+            report.to,
+            count(report.rows),
+            plural(report.files, "file", "files"),
+            report.from
+        )),
+        RollbackStatus::DryRun => p.out(format!(
+            "would make a version of {} with the files and schema of {} ({} rows); nothing committed (dry run)",
+            report.dataset,
+            report.to,
+            count(report.rows)
+        )),
+        RollbackStatus::Unchanged => p.out(format!("unchanged: {} is the latest version", report.to)),
     }
     Ok(())
 }

@@ -86,6 +86,9 @@ enum Command {
     Rule(lifecycle::RuleCommand),
     /// Apply the rules: move old versions to the archive tier, expire old archived data.
     Archive(lifecycle::ArchiveArgs),
+    /// A new version with the files and schema of an earlier one (nothing copied); downstream
+    /// jobs rerun on it.
+    Rollback(lifecycle::RollbackArgs),
     /// Bring an archived version back to the hot tier, verified.
     Restore(lifecycle::RestoreArgs),
     /// Delete objects no catalog row references (left by interrupted writes).
@@ -257,6 +260,7 @@ async fn dispatch(cli: Cli) -> Result<(), Failure> {
         }
         Command::Archive(args) => lifecycle::archive(lake, &args, p(args.json)).await,
         Command::Restore(args) => lifecycle::restore(lake, &args, p(args.json)).await,
+        Command::Rollback(args) => lifecycle::rollback(lake, &args, p(args.json)).await,
         Command::Gc(args) => lifecycle::gc(lake, &args, p(args.json)).await,
         Command::Maintain(command) => {
             let lifecycle::MaintainCommand::Compact(args) = &command;

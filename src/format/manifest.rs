@@ -45,6 +45,8 @@ pub enum Operation {
         merged: u64,
         into: u64,
     },
+    /// The files and schema of version `to` again, over version `from` (see `rollback.rs`).
+    Rollback { to: u64, from: u64 },
     /// Parquet files another engine wrote, registered as they are (see `adopt.rs`).
     Adopt {
         mode: String,

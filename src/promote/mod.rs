@@ -1011,9 +1011,12 @@ impl Promote<'_> {
             .last_success(&job.output.to_string())?;
         Ok(match (last, latest) {
             (Some(run), Some(latest)) => {
+                // A rollback stands until the job's SQL or inputs change: running the same
+                // SQL on the same inputs would only make again what was rolled back.
                 run.sql_digest == job.sql_digest
                     && run.inputs_key == inputs_key(inputs)
-                    && run.output_version == Some(latest.version)
+                    && (run.output_version == Some(latest.version)
+                        || latest.operation == "rollback")
             }
             _ => false,
         })

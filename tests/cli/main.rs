@@ -4,6 +4,7 @@ mod bad_input;
 mod corpus;
 mod delta;
 mod faults;
+mod history;
 mod ingest;
 mod init;
 mod inspect;
