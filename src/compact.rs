@@ -84,34 +84,85 @@ impl Lake {
 }
 
 impl Lake {
-    /// Compact `dataset` if its latest version holds `[maintain] compact_small_files` small
-    /// files or more: what streams and watches do after each batch. `None` when it does not.
+    /// Compact `dataset` if `[maintain]` says it is due ([`Lake::compaction_due`]): what
+    /// streams and watches do after each batch. `None` when it is not.
     pub(crate) async fn compact_if_due(
         &self,
         dataset: &DatasetRef,
     ) -> Option<Result<CompactReport>> {
-        let limit = self.config().maintain.compact_small_files;
-        if limit < 2 {
-            return None;
-        }
-        let small = small_below(self.config().ingest.target_file_mb);
-        let count = (|| {
-            let catalog = self.catalog();
-            let tx = catalog.reader();
-            let Some(row) = tx.find_dataset(dataset)? else {
-                return Ok(0);
-            };
-            let Some(v) = tx.latest_version(row.id)? else {
-                return Ok(0);
-            };
-            tx.small_files(v.id, small)
-        })();
-        match count {
-            Ok(n) if n >= limit => Some(self.compact(dataset.clone()).execute().await),
-            Ok(_) => None,
+        match self.compaction_due(dataset) {
+            Ok(Some(_)) => Some(self.compact(dataset.clone()).execute().await),
+            Ok(None) => None,
             Err(e) => Some(Err(e)),
         }
     }
+
+    /// Why `[maintain]` says `dataset` is due for compaction, if it is: its latest version holds
+    /// `compact_small_files` small files, or `compact_after_appends` appends have committed
+    /// since its last compaction and it has small files to merge.
+    pub fn compaction_due(&self, dataset: &DatasetRef) -> Result<Option<String>> {
+        let policy = &self.config().maintain;
+        let small = small_below(self.config().ingest.target_file_mb);
+        let catalog = self.catalog();
+        let tx = catalog.reader();
+        let Some(row) = tx.find_dataset(dataset)? else {
+            return Ok(None);
+        };
+        let Some(v) = tx.latest_version(row.id)? else {
+            return Ok(None);
+        };
+        let files = tx.small_files(v.id, small)?;
+        if policy.compact_small_files >= 2 && files >= policy.compact_small_files {
+            return Ok(Some(format!("{files} small files")));
+        }
+        if policy.compact_after_appends > 0 && files >= 2 {
+            let appends = tx.appends_since_compaction(row.id)?;
+            if appends >= policy.compact_after_appends {
+                return Ok(Some(format!(
+                    "{appends} appends since its last compaction ({files} small files)"
+                )));
+            }
+        }
+        Ok(None)
+    }
+
+    /// `lake maintain`: every dataset `[maintain]` says is due, compacted (or, with `dry_run`,
+    /// named).
+    pub async fn maintain(&self, dry_run: bool) -> Result<Vec<MaintainAction>> {
+        let datasets: Vec<DatasetRef> = self
+            .catalog()
+            .reader()
+            .list_datasets(None)?
+            .into_iter()
+            .map(|d| d.dataset)
+            .collect();
+        let mut out = Vec::new();
+        for d in datasets {
+            let Some(why) = self.compaction_due(&d)? else {
+                continue;
+            };
+            let report = self
+                .compact(d.clone())
+                .with_dry_run(dry_run)
+                .execute()
+                .await?;
+            out.push(MaintainAction {
+                dataset: d,
+                why,
+                compaction: report,
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// One dataset `lake maintain` acted on.
+#[derive(Debug, Clone, Serialize)]
+pub struct MaintainAction {
+    pub dataset: DatasetRef,
+    /// Which `[maintain]` policy made it due.
+    pub why: String,
+    pub compaction: CompactReport,
 }
 
 impl Compact<'_> {

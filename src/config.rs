@@ -213,12 +213,16 @@ pub struct MaintainOptions {
     /// quarters of `[ingest] target_file_mb`); streams and watches look after every batch.
     /// 0 turns it off.
     pub compact_small_files: u64,
+    /// Compact a dataset also once this many appends have committed since its last
+    /// compaction (and it has small files to merge); 0 turns it off.
+    pub compact_after_appends: u64,
 }
 
 impl Default for MaintainOptions {
     fn default() -> Self {
         MaintainOptions {
             compact_small_files: 64,
+            compact_after_appends: 0,
         }
     }
 }

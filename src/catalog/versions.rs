@@ -510,6 +510,21 @@ impl Tx<'_> {
         rows.collect::<rusqlite::Result<_>>().map_err(self.err())
     }
 
+    /// Appends (ingests, adopts and stream batches that kept the files before them) committed
+    /// to a dataset since its last compaction.
+    pub fn appends_since_compaction(&self, dataset_id: i64) -> Result<u64> {
+        self.conn
+            .query_row(
+                "SELECT count(*) FROM versions WHERE dataset_id = ?1 AND mode = 'append'
+                   AND version > coalesce((SELECT max(version) FROM versions
+                                           WHERE dataset_id = ?1 AND operation = 'compact'), 0)",
+                [dataset_id],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n as u64)
+            .map_err(self.err())
+    }
+
     /// The run whose output a version is, if a job made it.
     pub fn run_of_version(&self, version_id: i64) -> Result<Option<i64>> {
         self.conn

@@ -85,6 +85,20 @@ pub struct RestoreArgs {
     pub json: bool,
 }
 
+/// With no subcommand: every dataset that the `[maintain]` policies in lake.toml say is due
+/// (`compact_small_files`, `compact_after_appends`) is compacted.
+#[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct MaintainArgs {
+    #[command(subcommand)]
+    pub command: Option<MaintainCommand>,
+    /// Say which datasets are due and what would be merged; write nothing.
+    #[arg(long)]
+    dry_run: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
 #[derive(Debug, clap::Subcommand)]
 pub enum MaintainCommand {
     /// Merge the latest version's small files into a new version with the same rows and
@@ -615,6 +629,43 @@ pub async fn rollback(lake: &Lake, args: &RollbackArgs, p: Printer) -> Result<()
             count(report.rows)
         )),
         RollbackStatus::Unchanged => p.out(format!("unchanged: {} is the latest version", report.to)),
+    }
+    Ok(())
+}
+
+pub async fn maintain(lake: &Lake, args: &MaintainArgs, p: Printer) -> Result<(), Failure> {
+    let actions = p
+        .spinning(
+            "applying the [maintain] policies",
+            lake.maintain(args.dry_run),
+        )
+        .await?;
+    if p.json {
+        p.json(&serde_json::json!({ "dry_run": args.dry_run, "datasets": actions }));
+        return Ok(());
+    }
+    if actions.is_empty() {
+        p.out("nothing is due under the [maintain] policies");
+    }
+    for a in &actions {
+        let c = &a.compaction;
+        p.out(format!(
+            "{} {} ({}): {} small files into {}{}",
+            if args.dry_run {
+                "would compact"
+            } else {
+                "✓ compacted"
+            },
+            a.dataset,
+            a.why,
+            c.files_merged,
+            c.reference.as_deref().unwrap_or("a new version"),
+            if args.dry_run {
+                "; nothing written (dry run)"
+            } else {
+                ""
+            }
+        ));
     }
     Ok(())
 }

@@ -93,9 +93,9 @@ enum Command {
     Restore(lifecycle::RestoreArgs),
     /// Delete objects no catalog row references (left by interrupted writes).
     Gc(lifecycle::GcArgs),
-    /// Keep datasets fast to read: `lake maintain compact DATASET` merges small files.
-    #[command(subcommand)]
-    Maintain(lifecycle::MaintainCommand),
+    /// Keep datasets fast to read: `lake maintain` applies the `[maintain]` policies;
+    /// `lake maintain compact DATASET` merges one dataset's small files.
+    Maintain(lifecycle::MaintainArgs),
     /// The catalog in a browser: datasets, versions, lineage, runs, storage (read only).
     Serve(serve::ServeArgs),
     /// Run stages of `lake promote --workers` plans (a distributed DataFusion worker); needs
@@ -262,10 +262,12 @@ async fn dispatch(cli: Cli) -> Result<(), Failure> {
         Command::Restore(args) => lifecycle::restore(lake, &args, p(args.json)).await,
         Command::Rollback(args) => lifecycle::rollback(lake, &args, p(args.json)).await,
         Command::Gc(args) => lifecycle::gc(lake, &args, p(args.json)).await,
-        Command::Maintain(command) => {
-            let lifecycle::MaintainCommand::Compact(args) = &command;
-            lifecycle::compact(lake, args, p(args.json)).await
-        }
+        Command::Maintain(args) => match &args.command {
+            Some(lifecycle::MaintainCommand::Compact(c)) => {
+                lifecycle::compact(lake, c, p(c.json)).await
+            }
+            None => lifecycle::maintain(lake, &args, p(args.json)).await,
+        },
         Command::Serve(_) | Command::Worker(_) => unreachable!("handled above"),
         Command::Docs(command) => {
             let serve::DocsCommand::Build(args) = &command;

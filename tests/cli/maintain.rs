@@ -179,3 +179,64 @@ fn a_compaction_racing_ingests_never_loses_their_rows() {
     );
     lake.cmd(["check", "--verify-hashes"]).assert().success();
 }
+
+#[test]
+fn lake_maintain_applies_the_policies_of_lake_toml_to_every_dataset() {
+    let lake = TestLake::new();
+    // Ten small appends to one dataset, three to another, one to a third.
+    for (dataset, n) in [("bronze.many", 10), ("bronze.few", 3), ("bronze.one", 1)] {
+        for i in 0..n {
+            let f = lake.write(&format!("{dataset}-{i}.csv"), orders_csv(20, i * 100));
+            lake.cmd(["ingest", f.to_str().unwrap(), "--into", dataset])
+                .assert()
+                .success();
+        }
+    }
+    let rows = |d: &str| lake.json(["show", d])["rows"].as_u64().unwrap();
+    let before = (rows("bronze.many"), rows("bronze.few"));
+    // The default policy (64 small files) finds nothing due.
+    let out = lake.json(["maintain"]);
+    assert_eq!(out["datasets"], serde_json::json!([]), "{out}");
+    // Eight small files, or three appends since the last compaction: both policies.
+    lake.configure("maintain", "compact_small_files", "8");
+    lake.configure("maintain", "compact_after_appends", "3");
+    let dry = lake.json(["maintain", "--dry-run"]);
+    let due: Vec<&str> = dry["datasets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["dataset"].as_str().unwrap())
+        .collect();
+    assert_eq!(due, ["bronze.few", "bronze.many"], "{dry}");
+    assert_eq!(
+        versions(&lake, "bronze.many"),
+        10,
+        "a dry run writes nothing"
+    );
+    let out = lake.json(["maintain"]);
+    let acted = out["datasets"].as_array().unwrap();
+    assert_eq!(acted.len(), 2, "{out}");
+    assert!(
+        acted[1]["why"].as_str().unwrap().contains("10 small files"),
+        "{out}"
+    );
+    assert!(
+        acted[0]["why"].as_str().unwrap().contains("3 appends"),
+        "{out}"
+    );
+    for d in ["bronze.many", "bronze.few"] {
+        let show = lake.json(["show", d]);
+        assert_eq!(show["operation"], "compact", "{d}");
+        assert_eq!(show["file_count"], 1, "{d}");
+    }
+    assert_eq!((rows("bronze.many"), rows("bronze.few")), before);
+    // Compacted, nothing is due again until more appends come.
+    let again = lake.json(["maintain"]);
+    assert_eq!(again["datasets"], serde_json::json!([]), "{again}");
+    assert_eq!(versions(&lake, "bronze.one"), 1);
+    lake.assert_clean();
+    // `lake maintain compact` still works beside it.
+    lake.cmd(["maintain", "compact", "bronze.one", "--dry-run"])
+        .assert()
+        .success();
+}
