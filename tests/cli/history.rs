@@ -55,12 +55,10 @@ fn scan(lake: &TestLake, r: &str) -> Vec<String> {
 }
 
 fn status_of(report: &Value, job: &str) -> String {
-    report["jobs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|j| j["job"] == job)
-        .map(|j| j["status"].as_str().unwrap().to_string())
+    crate::util::statuses(report)
+        .into_iter()
+        .find(|(j, _)| j == job)
+        .map(|(_, s)| s)
         .unwrap_or_default()
 }
 
