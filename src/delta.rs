@@ -41,7 +41,7 @@ use crate::error::{Error, Result};
 use crate::format::schema;
 use crate::ident::{DatasetRef, Version};
 use crate::lake::Lake;
-use crate::storage;
+use crate::storage::{self, layout};
 
 /// A checkpoint every this many Delta versions (after versions 9, 19, …).
 pub const CHECKPOINT_EVERY: u64 = 10;
@@ -82,7 +82,7 @@ pub fn commit_key(dataset: &DatasetRef, d: u64) -> String {
 }
 
 pub fn log_prefix(dataset: &DatasetRef) -> String {
-    format!("{}/{}/_delta_log/", dataset.zone, dataset.name)
+    layout::delta_log_prefix(dataset)
 }
 
 /// The dataset's tags with their Delta versions, beside the log (Delta readers ignore names
@@ -144,7 +144,7 @@ impl Lake {
     pub async fn sync_delta(&self, dataset: &DatasetRef, rebuild: bool) -> Result<DeltaSync> {
         let location = self
             .storage()
-            .table_location(&format!("{}/{}/", dataset.zone, dataset.name))
+            .table_location(&layout::dataset_prefix(dataset))
             .map(|(_, url)| url.to_string())
             .unwrap_or_default();
         let mut report = DeltaSync {
@@ -209,7 +209,7 @@ impl Lake {
         };
         let mut previous = match first {
             0 => None,
-            d => Some(self.delta_snapshot(at(d - 1)?)?),
+            d => Some(self.delta_snapshot(at(d - 1)?, false)?),
         };
         // A protocol action is written when the schema needs more than the version before
         // it did (repeating one the log had earlier is allowed and harmless).
@@ -217,7 +217,7 @@ impl Lake {
             .as_ref()
             .and_then(|p| needed_protocol(&p.schema).ok());
         for d in first..=last {
-            let current = self.delta_snapshot(at(d)?)?;
+            let current = self.delta_snapshot(at(d)?, true)?;
             let needed =
                 match needed_protocol(&current.schema).and_then(|p| match &current.unreadable {
                     Some(why) => Err(why.clone()),
@@ -355,26 +355,30 @@ impl Lake {
         Ok(out)
     }
 
-    fn delta_snapshot(&self, row: &VersionRow) -> Result<Snapshot> {
+    /// `row` with its files and schema; with `whole`, also its run and whether a Delta reader
+    /// would read it as lake does (what only the version being written needs).
+    fn delta_snapshot(&self, row: &VersionRow, whole: bool) -> Result<Snapshot> {
         let catalog = self.catalog();
         let tx = catalog.reader();
         let files = tx.version_files(row.id)?;
-        let schema = schema::schema_from_json(
-            &serde_json::from_str(&tx.schema_json(row.schema_id)?)
-                .map_err(|e| Error::Internal(format!("schema of {}: {e}", row.reference())))?,
-        )
-        .map_err(|e| Error::Internal(format!("schema of {}: {e}", row.reference())))?;
+        let schema = crate::sql::version_schema(&tx.schema_json(row.schema_id)?)?;
+        if !whole {
+            return Ok(Snapshot {
+                run: None,
+                row: row.clone(),
+                files,
+                schema,
+                unreadable: None,
+            });
+        }
         // A file holds its columns in the types of the version that wrote it. Delta readers
         // fill a column a file lacks with nulls, as lake does, but take a file's types as they
         // are: a version whose older files hold a column in another type than the version's
         // (an append that widened it) reads differently there, or not at all.
         let mut unreadable = None;
         for (schema_id, count) in tx.older_file_schemas(row)? {
-            let older = schema::schema_from_json(
-                &serde_json::from_str(&tx.schema_json(schema_id)?).unwrap_or(Value::Null),
-            )
-            .map_err(|e| Error::Internal(format!("schema {schema_id}: {e}")))?;
-            let retyped = older.fields().iter().find_map(|f| {
+            let older = crate::sql::version_schema(&tx.schema_json(schema_id)?)?;
+            unreadable = older.fields().iter().find_map(|f| {
                 let now = schema.field_with_name(f.name()).ok()?;
                 (now.data_type() != f.data_type()).then(|| {
                     format!(
@@ -385,8 +389,7 @@ impl Lake {
                     )
                 })
             });
-            if retyped.is_some() {
-                unreadable = retyped;
+            if unreadable.is_some() {
                 break;
             }
         }
@@ -434,7 +437,7 @@ impl Lake {
 
     /// The dataset's Delta table as deltalake-core reaches it, through lake's own store.
     fn delta_store(&self, dataset: &DatasetRef) -> Result<LogStoreRef> {
-        let prefix = format!("{}/{}/", dataset.zone, dataset.name);
+        let prefix = layout::dataset_prefix(dataset);
         let (root, url) = self
             .storage()
             .table_location(&prefix)
@@ -468,7 +471,7 @@ impl Lake {
         let Some(latest) = latest else {
             return Ok(Vec::new());
         };
-        let expected = self.delta_snapshot(&latest)?;
+        let expected = self.delta_snapshot(&latest, true)?;
         let cannot = needed_protocol(&expected.schema)
             .err()
             .or_else(|| expected.unreadable.clone());
@@ -532,22 +535,20 @@ impl Lake {
             dataset: dataset.dataset_name(),
             problem: e.to_string(),
         })?;
-        let prefix = format!("{}/{}/", dataset.zone, dataset.name);
-        let mut theirs: Vec<String> = state
+        let prefix = layout::dataset_prefix(dataset);
+        let theirs: std::collections::BTreeSet<String> = state
             .log_data()
             .into_iter()
             .map(|f| f.path().to_string())
             .collect();
-        theirs.sort();
-        let mut ours: Vec<String> = expected
+        let ours: std::collections::BTreeSet<String> = expected
             .files
             .iter()
             .map(|f| f.path.strip_prefix(&prefix).unwrap_or(&f.path).to_string())
             .collect();
-        ours.sort();
         if theirs != ours {
-            let missing = ours.iter().filter(|p| !theirs.contains(p)).count();
-            let extra = theirs.iter().filter(|p| !ours.contains(p)).count();
+            let missing = ours.difference(&theirs).count();
+            let extra = theirs.difference(&ours).count();
             problems.push(("delta_log", format!(
                 "the Delta log of {} lists other files than {}: {missing} missing, {extra} extra; `lake export delta {} --rebuild` writes it again",
                 dataset.dataset_name(),
@@ -650,7 +651,7 @@ fn commit_bytes(
     let at = clock::parse_timestamp(&current.row.created_at)
         .map(|t| t.timestamp_millis())
         .unwrap_or(0);
-    let prefix = format!("{}/{}/", dataset.zone, dataset.name);
+    let prefix = layout::dataset_prefix(dataset);
     let relative = |f: &FileRow| f.path.strip_prefix(&prefix).unwrap_or(&f.path).to_string();
     let before: BTreeMap<&str, &FileRow> = previous
         .map(|p| p.files.iter().map(|f| (f.path.as_str(), f)).collect())

@@ -309,6 +309,16 @@ pub enum Error {
     #[error("no job matches `{selector}`")]
     NoJobMatches { selector: String },
 
+    #[error("`{address}` is not a worker address: write host:port, such as 10.0.0.5:50051")]
+    WorkerAddress { address: String },
+
+    #[error("no `lake worker` answers at {address}")]
+    WorkerUnreachable {
+        address: String,
+        #[source]
+        source: std::io::Error,
+    },
+
     #[error("cannot roll back to `{version}`: {reason}")]
     RollbackRefused { version: String, reason: String },
 

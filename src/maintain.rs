@@ -723,7 +723,7 @@ async fn list_lake_objects(storage: &Storage) -> Result<Vec<ObjectInfo>> {
                 .list(prefix)
                 .await?
                 .into_iter()
-                .filter(|o| o.key.split('/').nth(2) != Some("_delta_log")),
+                .filter(|o| o.key.split('/').nth(2) != Some(layout::DELTA_LOG)),
         );
     }
     Ok(out)

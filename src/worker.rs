@@ -47,15 +47,38 @@ impl Workers {
                 };
                 Url::parse(&text)
                     .ok()
-                    .filter(|u| u.host().is_some() && u.port_or_known_default().is_some())
-                    .ok_or_else(|| Error::ConfigInvalid {
-                        path: CONFIG_FILE.into(),
-                        field: "promote.workers".into(),
-                        reason: format!("`{a}` is not a worker address (host:port)"),
-                    })
+                    .filter(|u| u.host().is_some() && u.port().is_some())
+                    .ok_or_else(|| Error::WorkerAddress { address: a.clone() })
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(Workers { urls })
+    }
+
+    /// Connect to each worker once, so a promote whose worker is down fails before any job
+    /// runs, naming the address, instead of in the middle of the first job's query.
+    pub(crate) async fn probe(&self) -> Result<()> {
+        for url in &self.urls {
+            let address = format!(
+                "{}:{}",
+                url.host_str().unwrap_or_default(),
+                url.port().unwrap_or_default()
+            );
+            let connect = tokio::net::TcpStream::connect(address.clone());
+            match tokio::time::timeout(std::time::Duration::from_secs(5), connect).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(source)) => return Err(Error::WorkerUnreachable { address, source }),
+                Err(_) => {
+                    return Err(Error::WorkerUnreachable {
+                        address,
+                        source: std::io::Error::new(
+                            std::io::ErrorKind::TimedOut,
+                            "no answer in 5 s",
+                        ),
+                    });
+                }
+            }
+        }
+        Ok(())
     }
 }
 

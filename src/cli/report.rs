@@ -25,7 +25,8 @@ pub fn exit_code(e: &Error) -> i32 {
         | Error::InvalidAge { .. }
         | Error::InvalidGlob { .. }
         | Error::NoJobMatches { .. }
-        | Error::TiersOverlap { .. } => EXIT_USAGE,
+        | Error::TiersOverlap { .. }
+        | Error::WorkerAddress { .. } => EXIT_USAGE,
         Error::Integrity { .. } | Error::VersionUnreadable { .. } => EXIT_INTEGRITY,
         Error::Interrupted => EXIT_INTERRUPTED,
         _ => EXIT_FAILED,
@@ -42,6 +43,9 @@ fn hint(e: &Error) -> Option<String> {
             "the lake is kept as it is; `lake ls` shows what it holds".into()
         }
         Error::DatasetNotFound { .. } => "`lake ls` lists the datasets".into(),
+        Error::WorkerUnreachable { .. } => {
+            "start `lake worker --bind HOST:PORT` there, or leave it out of --workers / `[promote] workers`".into()
+        }
         Error::RunNotFound { .. } => "`lake runs` lists the runs".into(),
         Error::VersionNotFound { dataset, .. } => {
             format!("`lake log {dataset}` lists its versions")

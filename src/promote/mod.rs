@@ -303,6 +303,11 @@ impl Promote<'_> {
 
     pub async fn execute(self) -> Result<PromoteReport> {
         let started = Instant::now();
+        if !self.workers.is_empty() && !self.dry_run {
+            crate::worker::Workers::parse(&self.workers)?
+                .probe()
+                .await?;
+        }
         let Prepared {
             jobs,
             parsed,

@@ -13,8 +13,20 @@ pub fn new_write_id() -> String {
     uuid::Uuid::now_v7().simple().to_string()
 }
 
+/// Everything of one dataset in a tier: its `data/` and its Delta log.
+pub fn dataset_prefix(dataset: &DatasetRef) -> String {
+    format!("{}/{}/", dataset.zone, dataset.name)
+}
+
 pub fn data_prefix(dataset: &DatasetRef) -> String {
-    format!("{}/{}/data/", dataset.zone, dataset.name)
+    format!("{}data/", dataset_prefix(dataset))
+}
+
+/// The folder of a dataset's Delta log, under [`dataset_prefix`].
+pub const DELTA_LOG: &str = "_delta_log";
+
+pub fn delta_log_prefix(dataset: &DatasetRef) -> String {
+    format!("{}{DELTA_LOG}/", dataset_prefix(dataset))
 }
 
 /// Every key a write creates starts with this: its data files are `<prefix>00000.parquet`, ….

@@ -281,6 +281,23 @@ fn a_worker_killed_mid_job_fails_the_job_and_commits_nothing() {
     lake.assert_clean();
     let gc = lake.json(["gc", "--grace", "0s"]);
     assert_eq!(gc["deleted"], 0, "{gc}");
+    // A worker that is down is named before any job runs; an address that is none is a usage
+    // error.
+    let out = lake
+        .cmd(["promote", "-s", "silver.orders_clean", "--workers", &b.addr])
+        .output()
+        .unwrap();
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("no `lake worker` answers at {}", b.addr)),
+        "{stderr}"
+    );
+    let out = lake
+        .cmd(["promote", "--workers", "no-port-here"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out).1);
     // With the worker back (a new one), the job runs.
     let c = Worker::start(&lake, "c", &[]);
     let out = lake
