@@ -229,6 +229,52 @@ impl StagedWrite<'_> {
         }
     }
 
+    /// Commit changes to versions already committed (an erasure's amended versions) that
+    /// reference this write's objects, through the same protocol as [`StagedWrite::commit`]:
+    /// every object is checked in storage first, `amend` runs inside the write transaction, and
+    /// the write's record closes in it. `amend` returns `None` when what it assumed no longer
+    /// holds; then, as on any error, the objects are removed and nothing is committed.
+    pub async fn amend<T>(
+        self,
+        amend: impl FnOnce(&Tx<'_>, &tokio::runtime::Handle) -> Result<Option<T>>,
+    ) -> Result<Option<T>> {
+        let result = async {
+            failpoint::hit("write.encoded")?;
+            self.check_objects().await?;
+            let handle = tokio::runtime::Handle::current();
+            tokio::task::block_in_place(|| {
+                self.lake.catalog().write(|tx| {
+                    let Some(out) = amend(tx, &handle)? else {
+                        return Ok(None);
+                    };
+                    if !tx.remove_write(&self.id)? {
+                        return Err(Error::WriteLost {
+                            dataset: self.dataset.to_string(),
+                            write_id: self.id.clone(),
+                        });
+                    }
+                    failpoint::hit("commit.before_catalog")?;
+                    Ok(Some(out))
+                })
+            })
+        }
+        .await;
+        match result {
+            Ok(Some(out)) => {
+                failpoint::hit("commit.after_catalog")?;
+                Ok(Some(out))
+            }
+            Ok(None) => {
+                self.abort().await;
+                Ok(None)
+            }
+            Err(e) => {
+                self.abort().await;
+                Err(e)
+            }
+        }
+    }
+
     async fn try_commit(
         &self,
         plan: impl FnOnce(&Tx<'_>, Option<&VersionRow>) -> Result<Option<Draft>>,
@@ -249,6 +295,17 @@ impl StagedWrite<'_> {
                 let Some(draft) = plan(tx, latest.as_ref())? else {
                     return Ok(None);
                 };
+                // An input amended by `lake erase` since it was read would bring back the rows
+                // the erasure removed.
+                for input in &draft.inputs {
+                    let r: DatasetRef = input.reference.parse()?;
+                    if tx.resolve(&r)?.digest != input.manifest_sha256 {
+                        return Err(Error::InputAmended {
+                            output: dataset.dataset_name(),
+                            input: input.reference.clone(),
+                        });
+                    }
+                }
                 // A version whose schema would not read back could never be read again.
                 match schema::storable(&draft.schema) {
                     Ok(stored) if stored == draft.schema => {}
@@ -285,6 +342,7 @@ impl StagedWrite<'_> {
                             partition: f.partition.clone(),
                         })
                         .collect(),
+                    amendments: Vec::new(),
                 };
                 let (bytes, digest) = manifest.encode();
                 let key = layout::manifest(dataset, version);

@@ -517,6 +517,28 @@ impl Lake {
                 dataset.dataset_name()
             )));
         }
+        // A version an erasure amended has a new digest: its commit must say so, or the log
+        // still lists the files the erasure deleted.
+        let amended = {
+            let catalog = self.catalog();
+            let tx = catalog.reader();
+            tx.amended_versions(latest.dataset_id)?
+        };
+        for v in amended {
+            let key = commit_key(dataset, v.version.0 - 1);
+            let text = match self.storage().get(&key).await {
+                Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+                Err(_) => String::new(),
+            };
+            if !text.contains(&format!("\"digest\":\"{}\"", v.digest)) {
+                problems.push(("delta_log", format!(
+                    "the Delta log's commit of {} predates the erasure that amended it; `lake export delta {} --rebuild` writes it again",
+                    v.reference(),
+                    dataset.dataset_name()
+                )));
+                break;
+            }
+        }
         if !problems.is_empty() {
             return Ok(problems);
         }

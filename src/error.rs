@@ -322,6 +322,19 @@ pub enum Error {
     #[error("cannot roll back to `{version}`: {reason}")]
     RollbackRefused { version: String, reason: String },
 
+    #[error(
+        "`{input}`, which `{output}` was computed from, was changed by `lake erase` while this ran; nothing was committed"
+    )]
+    InputAmended { output: String, input: String },
+
+    #[error("cannot erase from `{dataset}`: {reason}")]
+    EraseRefused { dataset: String, reason: String },
+
+    #[error(
+        "`{dataset}` kept changing while rows were erased from it ({attempts} attempts); what was erased before stays erased"
+    )]
+    EraseContended { dataset: String, attempts: u32 },
+
     #[error("`{dataset}`: Delta log: {problem}")]
     Delta { dataset: String, problem: String },
 

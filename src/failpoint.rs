@@ -34,6 +34,8 @@ pub const ALL: &[&str] = &[
     "promote.batch",
     "delta.before_log",
     "worker.task",
+    "erase.scanned",
+    "erase.committed",
 ];
 
 #[derive(Debug, Clone, PartialEq)]

@@ -27,6 +27,7 @@ mod commit;
 pub mod compact;
 pub mod config;
 pub mod delta;
+pub mod erase;
 pub mod error;
 pub mod failpoint;
 pub mod format;

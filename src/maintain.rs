@@ -75,7 +75,8 @@ impl Inventory {
 #[derive(Debug, Clone, Serialize)]
 pub struct Problem {
     /// `missing`, `size`, `sha256`, `manifest_missing`, `manifest_sha256`, `stray_copy`,
-    /// `interrupted_move`, `dead_write`, `delta_log` (a Delta log behind or unlike the catalog;
+    /// `interrupted_move`, `dead_write`, `manifest_pending` (an erasure's amended manifest not yet
+    /// written; `--repair` writes it), `delta_log` (a Delta log behind or unlike the catalog;
     /// `--repair` writes it again), `delta_stops` (where a log ends, and why: a note)
     pub kind: &'static str,
     pub key: String,
@@ -422,8 +423,33 @@ impl Lake {
                 report.problems.push(p);
             }
         }
+        // An erasure stopped between its commit and its manifest writes: the catalog holds the
+        // amended manifests, which `--repair` (or the next `lake erase`) writes.
+        let pending: BTreeMap<i64, String> = if repair {
+            self.write_pending_manifests().await?;
+            BTreeMap::new()
+        } else {
+            let catalog = self.catalog();
+            let tx = catalog.reader();
+            tx.pending_manifests()?
+                .into_iter()
+                .map(|p| (p.version.id, p.version.reference().to_string()))
+                .collect()
+        };
         for v in &versions {
             report.manifests_checked += 1;
+            if let Some(reference) = pending.get(&v.id) {
+                report.problems.push(Problem {
+                    kind: "manifest_pending",
+                    key: v.manifest_key.clone(),
+                    tier: "hot",
+                    detail: format!(
+                        "{reference} was amended by an erasure that stopped before writing its manifest; `lake check --repair` or the next `lake erase` writes it"
+                    ),
+                    repaired: false,
+                });
+                continue;
+            }
             match self.storage().head(&v.manifest_key).await? {
                 None => report.problems.push(Problem {
                     kind: "manifest_missing",
@@ -513,6 +539,7 @@ impl Lake {
                             | "interrupted_move"
                             | "delta_log"
                             | "delta_stops"
+                            | "manifest_pending"
                     )
             })
             .count() as u64;

@@ -48,6 +48,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0011_source_spans",
         include_str!("../../catalog/0011_source_spans.sql"),
     ),
+    (
+        "0012_erasure",
+        include_str!("../../catalog/0012_erasure.sql"),
+    ),
 ];
 
 pub fn latest() -> i64 {

@@ -5,6 +5,7 @@
 //! here rather than on an object key. WAL mode lets readers go on while one writer commits.
 
 pub mod datasets;
+pub mod erasure;
 pub mod in_flight;
 pub mod lineage;
 pub mod migrate;

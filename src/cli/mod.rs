@@ -1,6 +1,7 @@
 //! The command line: clap definitions, one module per subcommand, one place that renders errors.
 
 mod adopt;
+mod erase;
 mod export;
 mod ingest;
 mod init;
@@ -89,6 +90,9 @@ enum Command {
     /// A new version with the files and schema of an earlier one (nothing copied); downstream
     /// jobs rerun on it.
     Rollback(lifecycle::RollbackArgs),
+    /// Remove rows (a person's data) from datasets: a new latest version without them, or with
+    /// --all-versions every retained version amended; `--log` lists the erasures.
+    Erase(erase::Args),
     /// Bring an archived version back to the hot tier, verified.
     Restore(lifecycle::RestoreArgs),
     /// Delete objects no catalog row references (left by interrupted writes).
@@ -259,6 +263,7 @@ async fn dispatch(cli: Cli) -> Result<(), Failure> {
             lifecycle::rule(lake, &command, p(json))
         }
         Command::Archive(args) => lifecycle::archive(lake, &args, p(args.json)).await,
+        Command::Erase(args) => erase::run(lake, &args, p(args.json)).await,
         Command::Restore(args) => lifecycle::restore(lake, &args, p(args.json)).await,
         Command::Rollback(args) => lifecycle::rollback(lake, &args, p(args.json)).await,
         Command::Gc(args) => lifecycle::gc(lake, &args, p(args.json)).await,

@@ -47,6 +47,10 @@ fn hint(e: &Error) -> Option<String> {
             "start `lake worker --bind HOST:PORT` there, or leave it out of --workers / `[promote] workers`".into()
         }
         Error::RunNotFound { .. } => "`lake runs` lists the runs".into(),
+        Error::InputAmended { .. } => "run it again: it reads the amended version".into(),
+        Error::EraseContended { .. } => {
+            "run `lake erase` again with the same --where once the writers pause; `lake erase --log` shows what was done".into()
+        }
         Error::VersionNotFound { dataset, .. } => {
             format!("`lake log {dataset}` lists its versions")
         }

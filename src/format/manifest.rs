@@ -28,6 +28,23 @@ pub struct Manifest {
     pub bytes: u64,
     /// In path order. Paths are relative to the root.
     pub files: Vec<ManifestFile>,
+    /// Erasures that removed rows from this version after it was committed, oldest first
+    /// (`lake erase --all-versions`); absent for a version never amended.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub amendments: Vec<Amendment>,
+}
+
+/// One erasure of rows from a committed version: the version keeps its number, its digest
+/// changes, and the digest it had is kept here (and in the catalog's erasure ledger).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Amendment {
+    pub at: String,
+    pub by: String,
+    /// The salted sha256 of the predicate, never the predicate itself.
+    pub predicate_sha256: String,
+    /// The version's digest before this erasure.
+    pub previous_digest: String,
+    pub rows_removed: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -44,6 +61,14 @@ pub enum Operation {
         /// Files of `of` merged, and the files they became.
         merged: u64,
         into: u64,
+    },
+    /// The rows of version `of` without those an erasure matched (`lake erase` of the latest
+    /// version only); earlier versions still hold them.
+    Erase {
+        of: u64,
+        /// The salted sha256 of the predicate, never the predicate itself.
+        predicate_sha256: String,
+        rows_removed: u64,
     },
     /// The files and schema of version `to` again, over version `from` (see `rollback.rs`).
     Rollback { to: u64, from: u64 },
@@ -183,6 +208,7 @@ mod tests {
                     partition: None,
                 })
                 .collect(),
+            amendments: vec![],
         }
     }
 

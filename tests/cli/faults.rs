@@ -665,6 +665,14 @@ fn command(name: &str, round: usize) -> Vec<String> {
         "restore" => s(&["restore", "bronze.orders@v1"]),
         "gc" => s(&["gc", "--grace", "0s"]),
         "repair" => s(&["check", "--repair"]),
+        "erase" => vec![
+            "erase".into(),
+            "--where".into(),
+            format!("order_id % 50 = {round}"),
+            "--dataset".into(),
+            "bronze.orders".into(),
+            "--all-versions".into(),
+        ],
         "tag" if round.is_multiple_of(2) => s(&["tag", "bronze.orders@v2", "keep"]),
         "tag" => s(&["tag", "-d", "bronze.orders", "keep"]),
         other => panic!("no command {other}"),
@@ -675,8 +683,8 @@ fn strs(args: &[String]) -> Vec<&str> {
     args.iter().map(String::as_str).collect()
 }
 
-const MUTATING: [&str; 7] = [
-    "ingest", "promote", "archive", "restore", "gc", "repair", "tag",
+const MUTATING: [&str; 8] = [
+    "ingest", "promote", "archive", "restore", "gc", "repair", "tag", "erase",
 ];
 
 /// A lake where every mutating command has work: aged versions, a rule that archives after a
@@ -770,7 +778,7 @@ pub(crate) fn assert_invariants(lake: &TestLake, context: &str) {
 #[test]
 fn every_pair_of_mutating_commands_runs_side_by_side_safely() {
     // Each command's own window is widened, so the other lands inside it.
-    let widen = "write.encoded:sleep(150),move.copied:sleep(150),restore.copied:sleep(150),gc.listed:sleep(150),commit.after_manifest:sleep(50)";
+    let widen = "write.encoded:sleep(150),move.copied:sleep(150),restore.copied:sleep(150),gc.listed:sleep(150),commit.after_manifest:sleep(50),erase.scanned:sleep(150)";
     let mut pairs = 0;
     for (i, a) in MUTATING.iter().enumerate() {
         let lake = busy_lake(2 * MUTATING.len());

@@ -3,6 +3,7 @@
 mod bad_input;
 mod corpus;
 mod delta;
+mod erase;
 mod faults;
 mod history;
 mod ingest;
