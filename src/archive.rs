@@ -101,6 +101,10 @@ impl Lake {
             })
         })?;
         self.follow_tags(&report.reference.dataset());
+        let _ = crate::lake::run_blocking(async {
+            self.follow_record(&report.reference.dataset()).await;
+            Ok(())
+        });
         Ok(report)
     }
 
@@ -108,7 +112,7 @@ impl Lake {
     pub fn untag(&self, dataset: &DatasetRef, name: &str) -> Result<()> {
         let at = clock::timestamp(self.clock().now());
         let actor = self.actor().to_string();
-        self.catalog().write(|tx| {
+        let removed = self.catalog().write(|tx| {
             let d = tx.dataset(dataset)?;
             if !tx.remove_tag(d.id, name)? {
                 return Err(Error::NotFound {
@@ -123,8 +127,21 @@ impl Lake {
                 &dataset.to_string(),
                 &serde_json::json!({ "tag": name }),
             )
-        })?;
+        });
+        // Also when there was no such tag: an untag stopped after its commit left the record
+        // behind, and running it again brings the record in line.
+        if removed.is_err() {
+            let _ = crate::lake::run_blocking(async {
+                self.follow_record(&dataset.dataset()).await;
+                Ok(())
+            });
+        }
+        removed?;
         self.follow_tags(&dataset.dataset());
+        let _ = crate::lake::run_blocking(async {
+            self.follow_record(&dataset.dataset()).await;
+            Ok(())
+        });
         Ok(())
     }
 
@@ -206,6 +223,9 @@ impl Lake {
         match version.state {
             VersionState::Active => {
                 report.already_active = true;
+                if !dry_run {
+                    self.follow_record(&version.dataset).await;
+                }
                 return Ok(report);
             }
             VersionState::Expired => {
@@ -269,10 +289,12 @@ impl Lake {
         if flipped.is_empty() {
             lease.abandon().await;
             report.already_active = true;
+            self.follow_record(&version.dataset).await;
             return Ok(report);
         }
         crate::failpoint::hit("restore.flipped")?;
         lease.finish(&flipped).await?;
+        self.follow_record(&version.dataset).await;
         Ok(report)
     }
 }
@@ -468,6 +490,12 @@ impl Archive<'_> {
         archiving.finish(&flipped_archive).await?;
         for lease in expiring {
             lease.finish(&flipped_expire).await?;
+        }
+        // Every dataset's record, not only those changed now: one an archive stopped after its
+        // commit left behind comes in line on the next run.
+        let datasets = lake.catalog().reader().dataset_ids()?;
+        for (_, d) in &datasets {
+            lake.follow_record(d).await;
         }
         Ok(report)
     }

@@ -136,6 +136,8 @@ pub struct Erase<'a> {
     targets: Targets,
     all_versions: bool,
     dry_run: bool,
+    /// When: one time for every dataset and version the erasure changes.
+    at: String,
 }
 
 impl Lake {
@@ -147,6 +149,7 @@ impl Lake {
             targets,
             all_versions: false,
             dry_run: false,
+            at: clock::timestamp(self.clock().now()),
         }
     }
 
@@ -373,6 +376,7 @@ impl Erase<'_> {
                 counted(report);
                 if !self.dry_run {
                     catch_up_delta(lake, dataset).await;
+                    lake.follow_record(dataset).await;
                 }
                 report.rows += touched.values().sum::<u64>();
                 return Ok(done);
@@ -450,7 +454,7 @@ impl Erase<'_> {
             predicate_sha256: predicate.digest.clone(),
             rows_removed: removed,
         };
-        let at = clock::timestamp(lake.clock().now());
+        let at = self.at.clone();
         let actor = lake.actor().to_string();
         let all_versions = self.all_versions;
         let digest = predicate.digest.clone();
@@ -586,7 +590,7 @@ impl Erase<'_> {
             .keys()
             .map(|p| (p.clone(), plan.files[p].id))
             .collect();
-        let at = clock::timestamp(lake.clock().now());
+        let at = self.at.clone();
         let actor = lake.actor().to_string();
         let (dataset_id, digest, all_versions) =
             (plan.dataset_id, predicate.digest.clone(), self.all_versions);
@@ -753,6 +757,8 @@ impl Erase<'_> {
         if !cold.is_empty() {
             archive_files(lake, &cold).await?;
         }
+        // Tags and states in the dataset's record name digests, which changed.
+        lake.follow_record(dataset).await;
         Ok(Some(out))
     }
 }

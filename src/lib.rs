@@ -43,6 +43,7 @@ pub mod pin;
 pub mod promote;
 pub mod query;
 pub mod read;
+pub mod rebuild;
 pub mod rollback;
 pub mod scan;
 pub mod search;

@@ -75,7 +75,8 @@ impl Inventory {
 #[derive(Debug, Clone, Serialize)]
 pub struct Problem {
     /// `missing`, `size`, `sha256`, `manifest_missing`, `manifest_sha256`, `stray_copy`,
-    /// `interrupted_move`, `dead_write`, `manifest_pending` (an erasure's amended manifest not yet
+    /// `interrupted_move`, `dead_write`, `dataset_record` (a dataset's record in storage unlike
+    /// the catalog; `--repair` writes it), `manifest_pending` (an erasure's amended manifest not yet
     /// written; `--repair` writes it), `delta_log` (a Delta log behind or unlike the catalog;
     /// `--repair` writes it again), `delta_stops` (where a log ends, and why: a note)
     pub kind: &'static str,
@@ -508,6 +509,30 @@ impl Lake {
                 }
             }
         }
+        // Each dataset's record in storage (tags, states, annotations) follows the catalog.
+        let mut datasets: Vec<DatasetRef> = versions.iter().map(|v| v.dataset.clone()).collect();
+        datasets.sort_by_key(|d| d.to_string());
+        datasets.dedup();
+        for d in &datasets {
+            if self.record_is_current(d).await? {
+                continue;
+            }
+            let mut p = Problem {
+                kind: "dataset_record",
+                key: layout::dataset_record(d),
+                tier: "hot",
+                detail: format!(
+                    "the record of {} (tags, lifecycle states, annotations) differs from the catalog; `lake check --repair` writes it",
+                    d.dataset_name()
+                ),
+                repaired: false,
+            };
+            if repair {
+                self.write_dataset_record(d).await?;
+                p.repaired = true;
+            }
+            report.problems.push(p);
+        }
         let (orphans, inventory) = self.orphans().await?;
         report.in_flight_writes = inventory.live_writes;
         report.orphans = orphans.iter().filter(|o| !o.kept).count() as u64;
@@ -540,6 +565,7 @@ impl Lake {
                             | "delta_log"
                             | "delta_stops"
                             | "manifest_pending"
+                            | "dataset_record"
                     )
             })
             .count() as u64;
@@ -750,7 +776,9 @@ async fn list_lake_objects(storage: &Storage) -> Result<Vec<ObjectInfo>> {
                 .list(prefix)
                 .await?
                 .into_iter()
-                .filter(|o| o.key.split('/').nth(2) != Some(layout::DELTA_LOG)),
+                .filter(|o| o.key.split('/').nth(2) != Some(layout::DELTA_LOG))
+                // Dataset records are derived from the catalog too (`lake check` compares them).
+                .filter(|o| !o.key.starts_with(layout::DATASET_RECORDS)),
         );
     }
     Ok(out)

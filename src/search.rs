@@ -96,7 +96,7 @@ impl Lake {
     pub fn annotate(&self, dataset: &DatasetRef, a: &Annotation) -> Result<DatasetMeta> {
         let at = clock::timestamp(self.clock().now());
         let actor = self.actor().to_string();
-        self.catalog().write(|tx| {
+        let meta = self.catalog().write(|tx| {
             let d = tx.dataset(dataset)?;
             if let Some(text) = &a.description {
                 tx.set_description(d.id, text)?;
@@ -145,7 +145,12 @@ impl Lake {
                 }),
             )?;
             Ok(meta)
-        })
+        })?;
+        let _ = crate::lake::run_blocking(async {
+            self.follow_record(&dataset.dataset()).await;
+            Ok(())
+        });
+        Ok(meta)
     }
 
     /// What people wrote about a dataset.

@@ -57,6 +57,17 @@ pub struct PendingManifest {
 }
 
 impl Tx<'_> {
+    /// Put the file at `path` in `tier` (a catalog rebuilt from storage finds tiers there).
+    pub fn set_file_tier_by_path(&self, path: &str, tier: &str) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE files SET tier = ?2 WHERE path = ?1",
+                params![path, tier],
+            )
+            .map_err(self.err())?;
+        Ok(())
+    }
+
     /// Every file an active or archived version of `dataset_id` references, once each.
     pub fn held_files(&self, dataset_id: i64) -> Result<Vec<HeldFile>> {
         let mut stmt = self

@@ -153,6 +153,14 @@ pub struct CheckArgs {
     /// other tier, remove a stray second copy.
     #[arg(long)]
     repair: bool,
+    /// Make the catalog again from storage alone (the manifests of both tiers, the files where
+    /// they are, the tags beside the Delta log): into the catalog's path if it is gone, into
+    /// --into, or else into a scratch copy compared with the live catalog and removed.
+    #[arg(long, conflicts_with_all = ["verify_hashes", "repair"])]
+    pub rebuild_catalog: bool,
+    /// Where --rebuild-catalog writes (a new file); the live catalog, if any, is compared with it.
+    #[arg(long, value_name = "NEW.sqlite", requires = "rebuild_catalog")]
+    pub into: Option<std::path::PathBuf>,
     #[arg(long)]
     pub json: bool,
 }
@@ -666,6 +674,67 @@ pub async fn maintain(lake: &Lake, args: &MaintainArgs, p: Printer) -> Result<()
                 ""
             }
         ));
+    }
+    Ok(())
+}
+
+/// `lake check --rebuild-catalog`: runs before the catalog is opened, since it may be gone.
+pub async fn rebuild_catalog(
+    start: &std::path::Path,
+    args: &CheckArgs,
+    p: Printer,
+) -> Result<(), Failure> {
+    let report = p
+        .spinning(
+            "rebuilding the catalog from storage",
+            lake::rebuild::rebuild_catalog(start, args.into.as_deref()),
+        )
+        .await?;
+    let differs = report
+        .compared
+        .as_ref()
+        .is_some_and(|c| !c.differences.is_empty());
+    if p.json {
+        p.json(&report);
+    } else {
+        for s in &report.skipped {
+            p.status(format!("! skipped {}: {}", s.key, s.reason));
+        }
+        p.out(format!(
+            "{} {}: {}, {}, {}, {}, {}",
+            if report.kept {
+                "✓ rebuilt"
+            } else {
+                "rebuilt (scratch copy, removed)"
+            },
+            report.into,
+            plural(report.datasets, "dataset", "datasets"),
+            plural(report.versions, "version", "versions"),
+            plural(report.files, "file", "files"),
+            plural(report.tags, "tag", "tags"),
+            plural(report.erasures, "erasure", "erasures")
+        ));
+        if let Some(c) = &report.compared {
+            for d in &c.differences {
+                p.out(format!(
+                    "  differs {} {}: live {}, rebuilt {}",
+                    d.reference, d.field, d.live, d.rebuilt
+                ));
+            }
+            p.out(format!(
+                "compared with {}: {} alike, {}",
+                c.live,
+                plural(c.same, "version", "versions"),
+                plural(c.differences.len() as u64, "difference", "differences")
+            ));
+        }
+        p.status("not in storage, so not rebuilt:");
+        for l in &report.lost {
+            p.status(format!("  - {l}"));
+        }
+    }
+    if differs {
+        return Err(Failure::silent(report::EXIT_INTEGRITY));
     }
     Ok(())
 }

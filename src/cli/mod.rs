@@ -212,6 +212,11 @@ async fn dispatch(cli: Cli) -> Result<(), Failure> {
         let printer = p(args.json);
         return serve::worker(&start, args, printer).await;
     }
+    if let Command::Check(args) = &cli.command
+        && args.rebuild_catalog
+    {
+        return lifecycle::rebuild_catalog(&start, args, p(args.json)).await;
+    }
     let lake = Lake::open(&start)?;
     if let Command::Serve(args) = cli.command {
         let printer = p(args.json);

@@ -982,6 +982,10 @@ impl Promote<'_> {
         let committed = match committed {
             Ok(Some(c)) => c,
             Ok(None) => {
+                if job.description.is_some() {
+                    // A run stopped after its commit left the dataset's record behind.
+                    lake.follow_record(&job.output.dataset()).await;
+                }
                 let latest = lake.resolve(&job.output).map_err(|e| fail(e, vec![]))?;
                 report.status = JobStatus::UpToDate;
                 report.reference = Some(latest.reference().to_string());
@@ -991,6 +995,9 @@ impl Promote<'_> {
             }
             Err(e) => return Err(fail(e, results)),
         };
+        if job.description.is_some() {
+            lake.follow_record(&job.output.dataset()).await;
+        }
         let v = committed.version;
         report.reference = Some(v.reference().to_string());
         report.version = Some(v.version);

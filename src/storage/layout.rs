@@ -3,6 +3,7 @@
 //! ```text
 //! <zone>/<name>/data/<write-id>-00000.parquet   data files: unique names, written once
 //! _lake/manifests/<zone>/<name>/v000012.json    one manifest per committed version
+//! _lake/datasets/<zone>/<name>.json             tags, lifecycle states, annotations
 //! ```
 //! Data keys carry a write id, not a version number: the number is known only at commit.
 
@@ -44,6 +45,14 @@ pub fn manifest_prefix(dataset: &DatasetRef) -> String {
 
 pub fn manifest(dataset: &DatasetRef, version: Version) -> String {
     format!("{}v{:06}.json", manifest_prefix(dataset), version.0)
+}
+
+/// Where each dataset's record lives: its tags, the lifecycle states of its versions and its
+/// annotations, kept from the catalog so that a catalog rebuilt from storage has them too.
+pub const DATASET_RECORDS: &str = "_lake/datasets/";
+
+pub fn dataset_record(dataset: &DatasetRef) -> String {
+    format!("{DATASET_RECORDS}{}/{}.json", dataset.zone, dataset.name)
 }
 
 /// Where a manifest found at a version's key, but never committed, is moved aside to.

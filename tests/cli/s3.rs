@@ -496,6 +496,13 @@ fn s3_outage_mid_ingest_fails_cleanly_and_a_brief_one_is_retried() {
 }
 
 #[test]
+fn s3_a_lost_catalog_is_rebuilt_from_storage_with_every_digest() {
+    let Some(s3) = s3() else { return };
+    let (lake, _) = s3_lake(&s3, &s3.endpoint);
+    crate::erase::catalog_rebuilt_from_storage(&lake);
+}
+
+#[test]
 fn s3_promote_archive_restore_gc_and_check() {
     let Some(s3) = s3() else { return };
     let (lake, _) = s3_lake(&s3, &s3.endpoint);
