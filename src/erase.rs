@@ -524,8 +524,8 @@ impl Erase<'_> {
         if recorded.is_some() {
             *erasure_id = recorded;
         }
-        let mut digests = BTreeMap::new();
-        digests.insert(latest.reference().to_string(), c.version.digest.clone());
+        // The latest version keeps its digest; the new one is named in `new_version`.
+        let digests = BTreeMap::new();
         Ok(Some(Outcome {
             rows: removed,
             deleted: 0,
@@ -911,7 +911,7 @@ struct Outcome {
     pins: Vec<Held>,
     tags: Vec<Held>,
     samples_cleared: u64,
-    /// New digest by the ref of each version changed (the latest's, for a new version).
+    /// New digest by the ref of each version amended.
     digests: BTreeMap<String, String>,
     new_version: Option<String>,
     /// The versions to read back.
