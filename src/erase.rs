@@ -33,7 +33,7 @@ use datafusion::logical_expr::ExprSchemable;
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_optimizer::pruning::{PruningPredicateBuilder, PruningStatistics};
 use datafusion::prelude::SessionContext;
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use parquet::arrow::ParquetRecordBatchStreamBuilder;
 use parquet::arrow::arrow_reader::statistics::StatisticsConverter;
 use parquet::file::metadata::ParquetMetaData;
@@ -53,6 +53,9 @@ use crate::storage::Storage;
 
 /// Attempts per dataset when writers keep committing or movers hold its files.
 const ATTEMPTS: u32 = 5;
+
+/// Files read at once while looking for matches and verifying.
+const SCAN_AHEAD: usize = 4;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct EraseReport {
@@ -339,14 +342,22 @@ impl Erase<'_> {
             let mut matches: BTreeMap<String, u64> = BTreeMap::new();
             let mut scanned = 0;
             let mut by_statistics = 0;
-            for f in plan.files.values() {
-                let found = predicate.count(lake.tier(&f.tier), &f.file).await?;
+            // A few files at a time: each read is mostly waiting on storage and decoding.
+            let counted: Vec<(String, Counted)> = futures::stream::iter(plan.files.values())
+                .map(|f| async move {
+                    let found = predicate.count(lake.tier(&f.tier), &f.file).await?;
+                    Ok::<_, Error>((f.file.path.clone(), found))
+                })
+                .buffer_unordered(SCAN_AHEAD)
+                .try_collect()
+                .await?;
+            for (path, found) in counted {
                 scanned += 1;
                 if found.pruned {
                     by_statistics += 1;
                 }
                 if found.rows > 0 {
-                    matches.insert(f.file.path.clone(), found.rows);
+                    matches.insert(path, found.rows);
                 }
             }
             if !self.dry_run {
@@ -855,15 +866,12 @@ async fn archive_files(lake: &Lake, paths: &[&str]) -> Result<()> {
     }
 }
 
-/// Read each version back as `lake verify` would: manifest digest, every file's sha256.
+/// Read each version back as `lake verify` would: its manifest hashes to its digest, and every
+/// file it references (each once, however many versions share it) to its sha256.
 async fn verify(lake: &Lake, versions: &[VersionRow]) -> Result<u64> {
+    let mut files: BTreeMap<String, (TieredFile, String)> = BTreeMap::new();
     for v in versions {
-        let (bytes, files) = {
-            let catalog = lake.catalog();
-            let tx = catalog.reader();
-            (v.manifest_key.clone(), tx.tiered_files(v.id)?)
-        };
-        let manifest = lake.storage().get(&bytes).await?;
+        let manifest = lake.storage().get(&v.manifest_key).await?;
         if sha256_hex(&manifest) != v.digest {
             return Err(Error::Integrity {
                 path: lake.storage().object_url(&v.manifest_key),
@@ -873,22 +881,31 @@ async fn verify(lake: &Lake, versions: &[VersionRow]) -> Result<u64> {
                 ),
             });
         }
-        for f in files {
+        let tiered = lake.catalog().reader().tiered_files(v.id)?;
+        for f in tiered {
+            files
+                .entry(f.path.clone())
+                .or_insert((f, v.reference().to_string()));
+        }
+    }
+    futures::stream::iter(files.into_values())
+        .map(|(f, reference)| async move {
             let storage = lake.tier(&f.tier);
             let (sha, size) = storage.hash(&f.path).await?;
             if sha != f.sha256 || size != f.size {
                 return Err(Error::Integrity {
                     path: storage.object_url(&f.path),
                     problem: format!(
-                        "after the erasure it has sha256 {sha} ({size} bytes); {} says {} ({} bytes)",
-                        v.reference(),
-                        f.sha256,
-                        f.size
+                        "after the erasure it has sha256 {sha} ({size} bytes); {reference} says {} ({} bytes)",
+                        f.sha256, f.size
                     ),
                 });
             }
-        }
-    }
+            Ok(())
+        })
+        .buffer_unordered(SCAN_AHEAD)
+        .try_collect::<Vec<()>>()
+        .await?;
     Ok(versions.len() as u64)
 }
 
