@@ -13,6 +13,7 @@ mod lifecycle;
 mod maintain;
 mod promote;
 mod query;
+mod readme;
 mod reads;
 mod run;
 mod s3;
