@@ -8,6 +8,8 @@ use serde::Serialize;
 use super::Failure;
 use super::printer::Printer;
 
+const CONFIG_NAME: &str = "lake.toml";
+
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The project folder (default: the current one, or -C DIR).
@@ -38,6 +40,61 @@ struct InitReport {
     root: String,
     archive: String,
     catalog: PathBuf,
+    /// The `.gitignore` written or added to, if any line was missing.
+    gitignore: Option<PathBuf>,
+    warnings: Vec<String>,
+}
+
+/// Keep what a lake writes out of version control: the catalog's folder (catalog, spool) and
+/// local data tiers inside the project. Lines already there are left as they are.
+fn write_gitignore(dir: &Path, config: &Config) -> Result<Option<PathBuf>, Failure> {
+    let mut wanted = Vec::new();
+    let catalog = Path::new(&config.lake.catalog);
+    if let Some(first) = catalog.components().next()
+        && catalog.is_relative()
+    {
+        let first = first.as_os_str().to_string_lossy();
+        wanted.push(if catalog.components().count() > 1 {
+            format!("/{first}/")
+        } else {
+            format!("/{first}")
+        });
+        if catalog.components().count() == 1 {
+            wanted.push(format!("/{first}-*"));
+        }
+    }
+    for tier in [&config.lake.root, &config.lake.archive] {
+        let local = !tier.contains("://") && Path::new(tier).is_relative();
+        if local && !tier.starts_with("..") {
+            wanted.push(format!("/{}/", tier.trim_end_matches('/')));
+        }
+    }
+    let path = dir.join(".gitignore");
+    let existing = std::fs::read_to_string(&path).unwrap_or_default();
+    let have: Vec<&str> = existing.lines().map(str::trim).collect();
+    let missing: Vec<&String> = wanted
+        .iter()
+        .filter(|w| !have.contains(&w.as_str()))
+        .collect();
+    if missing.is_empty() {
+        return Ok(None);
+    }
+    let mut text = existing.clone();
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text.push_str(
+        "# lake: the catalog and local data tiers (lake.lock files are meant to be kept)\n",
+    );
+    for m in missing {
+        text.push_str(m);
+        text.push('\n');
+    }
+    std::fs::write(&path, text).map_err(|source| lake::Error::Io {
+        path: path.clone(),
+        source,
+    })?;
+    Ok(Some(path))
 }
 
 pub fn run(start: &Path, args: Args, p: Printer) -> Result<(), Failure> {
@@ -51,11 +108,18 @@ pub fn run(start: &Path, args: Args, p: Printer) -> Result<(), Failure> {
     config.s3.allow_http = args.s3_allow_http.then_some(true);
     let config_path = Lake::init(&dir, config.clone())?;
     let lake = Lake::open(&dir)?;
+    let gitignore = write_gitignore(&dir, lake.config())?;
     let report = InitReport {
         config: config_path.canonicalize().unwrap_or(config_path),
         root: lake.storage().url().to_string(),
         archive: lake.archive().url().to_string(),
         catalog: lake.catalog().path().to_path_buf(),
+        gitignore,
+        warnings: vec![format!(
+            "{} holds the salt of pseudonymize() and mask_email() ([promote] salt): with it, \
+             pseudonyms of guessable values can be reversed; keep the file out of public repositories",
+            CONFIG_NAME
+        )],
     };
     if p.json {
         p.json(&report);
@@ -64,6 +128,15 @@ pub fn run(start: &Path, args: Args, p: Printer) -> Result<(), Failure> {
         p.out(format!("  root     {}", report.root));
         p.out(format!("  archive  {}", report.archive));
         p.out(format!("  catalog  {}", report.catalog.display()));
+        if let Some(g) = &report.gitignore {
+            p.out(format!(
+                "  ignored  the catalog and local data in {}",
+                g.display()
+            ));
+        }
+        for w in &report.warnings {
+            p.status(format!("! {w}"));
+        }
     }
     Ok(())
 }

@@ -82,3 +82,61 @@ fn a_broken_config_names_the_file_and_exits_2() {
         "{err}"
     );
 }
+
+#[test]
+fn init_keeps_the_catalog_and_local_data_out_of_git_and_warns_of_the_salt() {
+    let lake = TestLake::empty();
+    lake.write(".gitignore", "target/");
+    let out = lake.cmd(["init"]).output().unwrap();
+    assert!(out.status.success());
+    let (_, stderr) = crate::util::text(&out);
+    assert!(
+        stderr.contains("salt") && stderr.contains("lake.toml"),
+        "{stderr}"
+    );
+    let ignore = std::fs::read_to_string(lake.path().join(".gitignore")).unwrap();
+    assert!(
+        ignore.starts_with("target/\n"),
+        "what was there stays: {ignore}"
+    );
+    // Git itself agrees: the catalog and both local tiers are ignored, the config and the
+    // jobs and lock files are not.
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .current_dir(lake.path())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    assert!(git(&["init", "-q"]).status.success());
+    lake.write("lake-data/bronze/x/data/a.parquet", "x");
+    lake.write("lake-archive/bronze/x/data/a.parquet", "x");
+    lake.write("jobs/silver/a.sql", "SELECT 1");
+    lake.write("lake.lock", "{}");
+    for path in [
+        ".lake/catalog.sqlite",
+        "lake-data/bronze/x/data/a.parquet",
+        "lake-archive/bronze/x/data/a.parquet",
+    ] {
+        assert!(
+            git(&["check-ignore", "-q", path]).status.success(),
+            "{path} is ignored"
+        );
+    }
+    for path in ["lake.toml", "jobs/silver/a.sql", "lake.lock"] {
+        assert!(
+            !git(&["check-ignore", "-q", path]).status.success(),
+            "{path} is kept"
+        );
+    }
+    // A project in a subfolder gets its own.
+    let json = lake.cmd(["init", "sub", "--json"]).output().unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert!(report["warnings"][0].as_str().unwrap().contains("salt"));
+    assert!(
+        report["gitignore"]
+            .as_str()
+            .unwrap()
+            .ends_with("sub/.gitignore")
+    );
+}
