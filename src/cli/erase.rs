@@ -36,6 +36,9 @@ pub struct Args {
     /// Count the matching rows of each version; change nothing.
     #[arg(long)]
     dry_run: bool,
+    /// Amend without asking (on a terminal, --all-versions asks first).
+    #[arg(short, long)]
+    yes: bool,
     /// List the erasures done so far (with --where, only those of that condition).
     #[arg(long, conflicts_with_all = ["datasets", "downstream_of", "all_versions", "dry_run"])]
     log: bool,
@@ -66,6 +69,29 @@ pub async fn run(lake: &Lake, args: &Args, p: Printer) -> Result<(), Failure> {
             ));
         }
     };
+    if args.all_versions && !args.dry_run && !args.yes {
+        let plan = lake
+            .erase(predicate, targets.clone())
+            .with_all_versions(true)
+            .with_dry_run(true)
+            .execute()
+            .await?;
+        let versions: usize = plan
+            .datasets
+            .iter()
+            .map(|d| d.versions.iter().filter(|v| v.matching_rows > 0).count())
+            .sum();
+        if plan.rows > 0
+            && !super::lifecycle::confirm(&format!(
+                "this removes {} from {} for good and gives them new digests; go on?",
+                plural(plan.rows, "row", "rows"),
+                plural(versions as u64, "version", "versions")
+            ))
+        {
+            p.out("nothing changed");
+            return Ok(());
+        }
+    }
     let report = p
         .spinning(
             "looking for matching rows",

@@ -71,6 +71,9 @@ pub struct ArchiveArgs {
     /// Print the plan; move nothing.
     #[arg(long)]
     dry_run: bool,
+    /// Delete expired data without asking (on a terminal, lake asks first).
+    #[arg(short, long)]
+    yes: bool,
     #[arg(long)]
     pub json: bool,
 }
@@ -300,7 +303,43 @@ pub fn rule(lake: &Lake, command: &RuleCommand, p: Printer) -> Result<(), Failur
     Ok(())
 }
 
+/// Ask on the terminal before deleting data for good; `true` to go on. Without a terminal
+/// (cron, CI, a pipe) there is nobody to ask, and the command goes on as told.
+pub fn confirm(question: &str) -> bool {
+    use std::io::{BufRead, IsTerminal, Write};
+    if !std::io::stdin().is_terminal() {
+        return true;
+    }
+    eprint!("{question} [y/N] ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    if std::io::stdin().lock().read_line(&mut answer).is_err() {
+        return false;
+    }
+    matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes")
+}
+
 pub async fn archive(lake: &Lake, args: &ArchiveArgs, p: Printer) -> Result<(), Failure> {
+    if !args.dry_run && !args.yes {
+        let plan = lake
+            .archive_versions()
+            .with_datasets(datasets(&args.datasets)?)
+            .with_dry_run(true)
+            .execute()
+            .await?;
+        if !plan.expired.is_empty() {
+            let question = format!(
+                "expiry deletes the data of {} for good ({} files, {}); go on?",
+                plural(plan.expired.len() as u64, "version", "versions"),
+                count(plan.files_deleted),
+                bytes(plan.bytes_deleted)
+            );
+            if !confirm(&question) {
+                p.out("nothing changed");
+                return Ok(());
+            }
+        }
+    }
     let archive = lake
         .archive_versions()
         .with_datasets(datasets(&args.datasets)?)

@@ -509,3 +509,120 @@ fn du_reports_bytes_per_zone_dataset_and_version() {
     let out = lake.cmd(["du"]).output().unwrap();
     assert!(text(&out).0.contains("total "), "{}", text(&out).0);
 }
+
+/// Run `lake ARGS` on a pseudo-terminal (python3's `pty`), answering `answer` to its question;
+/// (exit code, everything it wrote).
+fn on_a_terminal(lake: &TestLake, when: &str, args: &[&str], answer: &str) -> (i32, String) {
+    let script = r#"
+import os, pty, sys, time
+lake, answer, args = sys.argv[1], sys.argv[2], sys.argv[3:]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(lake, [lake, *args])
+out, answered = b"", False
+while True:
+    try:
+        chunk = os.read(fd, 4096)
+    except OSError:
+        break
+    if not chunk:
+        break
+    out += chunk
+    if not answered and b"[y/N]" in out:
+        os.write(fd, answer.encode() + b"\n")
+        answered = True
+_, status = os.waitpid(pid, 0)
+sys.stdout.write(out.decode(errors="replace"))
+sys.exit(os.waitstatus_to_exitcode(status))
+"#;
+    let bin = assert_cmd::cargo::cargo_bin("lake");
+    let out = std::process::Command::new("python3")
+        .current_dir(lake.path())
+        .env("LAKE_NOW", when)
+        .env("NO_COLOR", "1")
+        .arg("-c")
+        .arg(script)
+        .arg(&bin)
+        .arg(answer)
+        .args(args)
+        .output()
+        .unwrap();
+    (out.status.code().unwrap_or(-1), text(&out).0)
+}
+
+#[test]
+fn expiry_and_erasure_ask_on_a_terminal_and_take_yes_for_an_answer() {
+    let lake = aged_lake();
+    lake.cmd([
+        "rule",
+        "add",
+        "--zone",
+        "bronze",
+        "--archive-after",
+        "30d",
+        "--expire-after",
+        "60d",
+    ])
+    .assert()
+    .success();
+    json_at(&lake, "2026-02-15T00:00:00Z", &["archive"]);
+    let later = "2026-03-15T00:00:00Z";
+    let (code, said) = on_a_terminal(&lake, later, &["archive"], "n");
+    assert_eq!(code, 0, "{said}");
+    assert!(
+        said.contains("for good") && said.contains("nothing changed"),
+        "{said}"
+    );
+    assert_eq!(
+        lake.state("bronze.orders@v1"),
+        "archived",
+        "a no keeps the data"
+    );
+    let (code, said) = on_a_terminal(&lake, later, &["archive"], "y");
+    assert_eq!(code, 0, "{said}");
+    assert_eq!(lake.state("bronze.orders@v1"), "expired");
+
+    let (code, said) = on_a_terminal(
+        &lake,
+        later,
+        &[
+            "erase",
+            "--where",
+            "order_id = 40003",
+            "--dataset",
+            "bronze.orders",
+            "--all-versions",
+        ],
+        "n",
+    );
+    assert_eq!(code, 0, "{said}");
+    assert!(said.contains("nothing changed"), "{said}");
+    assert_eq!(
+        lake.json(["erase", "--log"])["erasures"],
+        serde_json::json!([])
+    );
+    // --yes asks nothing, on a terminal or not.
+    let (code, said) = on_a_terminal(
+        &lake,
+        later,
+        &[
+            "erase",
+            "--where",
+            "order_id = 40003",
+            "--dataset",
+            "bronze.orders",
+            "--all-versions",
+            "--yes",
+        ],
+        "",
+    );
+    assert_eq!(code, 0, "{said}");
+    assert!(!said.contains("[y/N]"), "{said}");
+    assert_eq!(
+        lake.json(["erase", "--log"])["erasures"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
