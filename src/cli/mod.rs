@@ -1,6 +1,7 @@
 //! The command line: clap definitions, one module per subcommand, one place that renders errors.
 
 mod adopt;
+mod completions;
 mod erase;
 mod export;
 mod ingest;
@@ -30,7 +31,7 @@ use printer::Printer;
     version,
     about = "Versioned bronze/silver/gold datasets with a SQLite catalog"
 )]
-struct Cli {
+pub(crate) struct Cli {
     /// Run as if started in DIR (the lake project, or a folder inside it); default: LAKE_DIR,
     /// else the current folder.
     #[arg(short = 'C', long = "dir", global = true, value_name = "DIR")]
@@ -133,6 +134,11 @@ enum Command {
     Manifest(reads::ManifestArgs),
     /// Read a version (or one shard of it) as CSV or JSON lines, verified.
     Scan(reads::ScanArgs),
+    /// A completion script for bash, zsh or fish (subcommands, flags, and in bash and fish the
+    /// lake's datasets and tags).
+    Completions(completions::Args),
+    #[command(name = "__complete", hide = true)]
+    Complete(completions::CompleteArgs),
 }
 
 /// Parse, run, render; returns the exit code.
@@ -203,6 +209,12 @@ async fn dispatch(cli: Cli) -> Result<(), Failure> {
         return Err(Failure::usage(&format!(
             "LAKE_NOW `{now}` is not an RFC 3339 time, such as 2026-01-01T00:00:00Z"
         )));
+    }
+    if let Command::Completions(args) = &cli.command {
+        return completions::run(args);
+    }
+    if let Command::Complete(args) = &cli.command {
+        return completions::complete(&start, args);
     }
     if let Command::Init(args) = cli.command {
         let printer = p(args.json);
@@ -279,6 +291,7 @@ async fn dispatch(cli: Cli) -> Result<(), Failure> {
             None => lifecycle::maintain(lake, &args, p(args.json)).await,
         },
         Command::Serve(_) | Command::Worker(_) => unreachable!("handled above"),
+        Command::Completions(_) | Command::Complete(_) => unreachable!("handled above"),
         Command::Docs(command) => {
             let serve::DocsCommand::Build(args) = &command;
             let printer = p(args.json);
