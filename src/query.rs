@@ -1,6 +1,7 @@
 //! `lake query`: read-only ad-hoc SQL over the lake's datasets.
 //!
-//! Each table the SQL names is resolved to one version (the latest, or `--at`) before planning.
+//! Each table the SQL names is resolved to one version (the latest, or `--at`) before planning;
+//! a table named with its version, `"bronze.orders@v3"`, reads that version.
 //! Only queries run: DDL, DML, `COPY` and external tables are refused before anything executes,
 //! and a table that is not `<zone>.<name>` (a file path, say) is not found.
 
@@ -65,6 +66,16 @@ impl Query<'_> {
             let v = lake.resolve_input(t, &self.at)?;
             lake.register_version(&ctx, &v, self.verify).await?;
             inputs.push(v.reference());
+        }
+        // Versions the SQL names itself, each under the name it wrote: several versions of one
+        // dataset can meet in one query.
+        for (r, table) in &parsed.pinned {
+            let v = lake.resolve_input(r, &BTreeMap::new())?;
+            lake.register_version_as(&ctx, &v, self.verify, table.clone())
+                .await?;
+            if !inputs.contains(&v.reference()) {
+                inputs.push(v.reference());
+            }
         }
         let err = |source| Error::Query {
             origin: "query".into(),

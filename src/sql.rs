@@ -47,7 +47,10 @@ pub(crate) const STORE_URL: &str = "lake://root";
 /// A statement and the datasets it reads.
 pub(crate) struct Parsed {
     pub statement: Statement,
+    /// Datasets read at their latest version (or as `--at` pins them).
     pub tables: Vec<DatasetRef>,
+    /// Versions named in the SQL itself, `"bronze.orders@v3"`, with the table name as written.
+    pub pinned: Vec<(DatasetRef, TableReference)>,
 }
 
 impl Lake {
@@ -128,7 +131,14 @@ impl Lake {
             .resolve_table_references(&statement)
             .map_err(|e| syntax_error(origin, e))?;
         let mut tables = Vec::new();
+        let mut pinned: Vec<(DatasetRef, TableReference)> = Vec::new();
         for r in references {
+            if let Some(d) = pinned_of(&r) {
+                if !pinned.iter().any(|(_, t)| *t == r) {
+                    pinned.push((d, r));
+                }
+                continue;
+            }
             let d = dataset_of(&r).ok_or_else(|| Error::UnknownTable {
                 origin: origin.to_string(),
                 table: r.to_string(),
@@ -138,7 +148,11 @@ impl Lake {
                 tables.push(d);
             }
         }
-        Ok(Parsed { statement, tables })
+        Ok(Parsed {
+            statement,
+            tables,
+            pinned,
+        })
     }
 
     /// Datasets named like `name`, for "did you mean".
@@ -325,6 +339,19 @@ pub(crate) fn version_schema(json: &str) -> Result<Schema> {
     let value: serde_json::Value = serde_json::from_str(json)
         .map_err(|e| Error::Internal(format!("stored schema is not JSON: {e}")))?;
     schema::schema_from_json(&value).map_err(|e| Error::Internal(format!("stored schema: {e}")))
+}
+
+/// A version named as a table, `"bronze.orders@v3"` (or `bronze."orders@v3"`): any ref with a
+/// selector, a version number, a tag or a time.
+fn pinned_of(r: &TableReference) -> Option<DatasetRef> {
+    let text = match r {
+        TableReference::Bare { table } => table.to_string(),
+        TableReference::Partial { schema, table } => format!("{schema}.{table}"),
+        TableReference::Full { .. } => return None,
+    };
+    text.parse::<DatasetRef>()
+        .ok()
+        .filter(|d| d.selector.is_some())
 }
 
 /// `zone.name` as a dataset, or `None` for anything else (unqualified, unknown zone, catalog.).

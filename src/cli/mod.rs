@@ -354,6 +354,29 @@ impl From<Error> for Failure {
     }
 }
 
+/// Every `--at DATASET=REF`, each dataset once: two different versions of one dataset are a
+/// usage error, not the last one winning.
+pub fn parse_ats(
+    list: &[String],
+) -> Result<Vec<(lake::DatasetRef, lake::ident::Selector)>, Failure> {
+    let mut out: Vec<(lake::DatasetRef, lake::ident::Selector)> = Vec::new();
+    for at in list {
+        let r = parse_at(at)?;
+        let selector = r.selector.clone().expect("parse_at gives a selector");
+        let dataset = r.dataset();
+        match out.iter().find(|(d, _)| *d == dataset) {
+            Some((_, s)) if *s != selector => {
+                return Err(Failure::usage(&format!(
+                    "--at names {dataset} twice ({dataset}@{s} and {dataset}@{selector}); to read two versions in one query, name them in the SQL: \"{dataset}@{s}\""
+                )));
+            }
+            Some(_) => {}
+            None => out.push((dataset, selector)),
+        }
+    }
+    Ok(out)
+}
+
 /// `DATASET=REF` (or `DATASET@REF`) as a ref with a selector.
 pub fn parse_at(text: &str) -> Result<lake::DatasetRef, Error> {
     let joined = match text.split_once('=') {

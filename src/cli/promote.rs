@@ -3,10 +3,10 @@
 use std::sync::Arc;
 
 use lake::promote::{JobReport, JobStatus};
-use lake::{DatasetRef, Lake, PromoteReport};
+use lake::{Lake, PromoteReport};
 
 use super::printer::{Printer, bytes, plural};
-use super::{Failure, parse_at};
+use super::{Failure, parse_ats};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -44,10 +44,8 @@ pub async fn run(lake: &Lake, args: Args, p: Printer) -> Result<(), Failure> {
     if let Some(workers) = args.workers {
         promote = promote.with_workers(workers);
     }
-    for at in &args.at {
-        let r: DatasetRef = parse_at(at)?;
-        let selector = r.selector.clone().expect("parse_at gives a selector");
-        promote = promote.with_input_at(r, selector);
+    for (dataset, selector) in parse_ats(&args.at)? {
+        promote = promote.with_input_at(dataset, selector);
     }
     if !p.json {
         promote = promote.with_on_job(Arc::new(move |i, n, job| print_job(&p, i, n, job)));

@@ -5,10 +5,10 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use futures::TryStreamExt;
-use lake::{DatasetRef, Lake};
+use lake::Lake;
 
 use super::printer::Printer;
-use super::{Failure, parse_at};
+use super::{Failure, parse_ats};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -65,10 +65,8 @@ pub async fn run(lake: &Lake, args: Args, p: Printer) -> Result<(), Failure> {
         ));
     }
     let mut query = lake.query(args.sql).with_verify(args.verify);
-    for at in &args.at {
-        let r: DatasetRef = parse_at(at)?;
-        let selector = r.selector.clone().expect("parse_at gives a selector");
-        query = query.with_input_at(r, selector);
+    for (dataset, selector) in parse_ats(&args.at)? {
+        query = query.with_input_at(dataset, selector);
     }
     let output = query.execute().await?;
     let schema = output.stream.schema();

@@ -432,7 +432,7 @@ impl Promote<'_> {
         let mut parsed: Vec<Parsed> = Vec::with_capacity(jobs.len());
         for job in &jobs {
             let origin = job.path.display().to_string();
-            parsed.push(lake.parse_sql(&ctx, &job.text, &origin, |statement| {
+            let p = lake.parse_sql(&ctx, &job.text, &origin, |statement| {
                 if is_query(statement) {
                     Ok(())
                 } else {
@@ -441,7 +441,16 @@ impl Promote<'_> {
                         problem: "a job is one SELECT (or WITH … SELECT) statement".into(),
                     })
                 }
-            })?);
+            })?;
+            if let Some((_, table)) = p.pinned.first() {
+                return Err(Error::JobInvalid {
+                    path: job.path.clone(),
+                    problem: format!(
+                        "`{table}` names a version; a job reads its inputs' latest versions, pinned for a run with `lake promote --at`"
+                    ),
+                });
+            }
+            parsed.push(p);
         }
         let graph = graph::Graph::new(
             jobs.iter().map(|j| j.output.clone()).collect(),

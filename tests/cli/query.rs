@@ -215,3 +215,58 @@ fn table_output_shows_the_first_rows_and_counts_the_rest() {
         "an empty result still shows its columns"
     );
 }
+
+#[test]
+fn sql_names_versions_itself_and_two_versions_of_one_dataset_meet_in_one_query() {
+    let lake = TestLake::new();
+    lake.ingest_orders("bronze.orders", 3, 100);
+    lake.cmd(["tag", "bronze.orders@v1", "first"])
+        .assert()
+        .success();
+    // The rows v3 added over v1, and each version's count, in one query.
+    let got = lake.query_csv(
+        "SELECT (SELECT count(*) FROM \"bronze.orders@v3\") AS v3, \
+                (SELECT count(*) FROM \"bronze.orders@first\") AS v1, \
+                (SELECT count(*) FROM (SELECT order_id FROM bronze.orders \
+                 EXCEPT SELECT order_id FROM \"bronze.orders@v1\")) AS added",
+        &[],
+    );
+    assert_eq!(got, "v3,v1,added\n300,100,200\n");
+    // --at pins the plain name; a version named in the SQL stays what it names.
+    let got = lake.query_csv(
+        "SELECT (SELECT count(*) FROM bronze.orders) AS pinned, (SELECT count(*) FROM bronze.\"orders@v3\") AS named",
+        &["bronze.orders=v2"],
+    );
+    assert_eq!(got, "pinned,named\n200,300\n");
+    let json = lake.json(["query", "SELECT count(*) AS n FROM \"bronze.orders@v2\""]);
+    assert_eq!(json[0]["n"], 200, "{json}");
+    // Two different --at of one dataset are refused, not the last one taken.
+    let out = lake
+        .cmd([
+            "query",
+            "SELECT 1 FROM bronze.orders",
+            "--at",
+            "bronze.orders=v1",
+            "--at",
+            "bronze.orders=v2",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).1.contains("twice"), "{}", text(&out).1);
+    let out = lake
+        .cmd(["query", "SELECT count(*) FROM \"bronze.orders@v9\""])
+        .output()
+        .unwrap();
+    assert_ne!(out.status.code(), Some(0));
+    assert!(text(&out).1.contains("@v9"), "{}", text(&out).1);
+    // A job reads latest versions: a version in its SQL is refused, naming the file.
+    lake.write("jobs/silver/old.sql", "SELECT * FROM \"bronze.orders@v1\"");
+    let out = lake.cmd(["promote"]).output().unwrap();
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        text(&out).1.contains("old.sql") && text(&out).1.contains("--at"),
+        "{}",
+        text(&out).1
+    );
+}
