@@ -1204,6 +1204,26 @@ impl Predicate {
             path: url.clone(),
             problem: format!("cannot be read for the erasure: {e}"),
         };
+        // Only the columns the condition reads are decoded.
+        let mut wanted: Vec<usize> = self
+            .columns
+            .iter()
+            .filter_map(|c| file_schema.index_of(c.name()).ok())
+            .collect();
+        wanted.sort_unstable();
+        let (eval, expr, builder) = if wanted.is_empty() {
+            (eval, expr, builder)
+        } else {
+            let mask =
+                parquet::arrow::ProjectionMask::roots(builder.parquet_schema(), wanted.clone());
+            let projected = Arc::new(
+                file_schema
+                    .project(&wanted)
+                    .map_err(|e| Error::Internal(format!("erase projection: {e}")))?,
+            );
+            let (eval, expr) = self.for_schema(&projected)?;
+            (eval, expr, builder.with_projection(mask))
+        };
         let mut stream = builder
             .with_row_groups(groups)
             .build()
