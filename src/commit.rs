@@ -25,7 +25,7 @@ use crate::catalog::{
 use crate::clock;
 use crate::error::{Error, Result};
 use crate::failpoint;
-use crate::format::manifest::{Input, MANIFEST_FORMAT, Manifest, ManifestFile, Operation};
+use crate::format::manifest::{Input, MANIFEST_FORMAT, Manifest, Operation};
 use crate::format::schema;
 use crate::ident::{DatasetRef, Version};
 use crate::lake::Lake;
@@ -330,18 +330,7 @@ impl StagedWrite<'_> {
                     schema: schema::schema_json(&draft.schema),
                     rows: files.iter().map(|f| f.rows).sum(),
                     bytes: files.iter().map(|f| f.size).sum(),
-                    files: files
-                        .iter()
-                        .map(|f| ManifestFile {
-                            path: f.path.clone(),
-                            size: f.size,
-                            sha256: f.sha256.clone(),
-                            rows: f.rows,
-                            row_groups: f.row_groups.clone(),
-                            blocks: f.blocks.clone(),
-                            partition: f.partition.clone(),
-                        })
-                        .collect(),
+                    files: files.iter().map(FileRow::manifest_file).collect(),
                     amendments: Vec::new(),
                 };
                 let (bytes, digest) = manifest.encode();

@@ -45,7 +45,7 @@ use crate::clock;
 use crate::commit::Draft;
 use crate::error::{Error, Result};
 use crate::format::hash::sha256_hex;
-use crate::format::manifest::{Amendment, Input, Manifest, ManifestFile, Operation};
+use crate::format::manifest::{Amendment, Input, Manifest, Operation};
 use crate::ident::DatasetRef;
 use crate::lake::Lake;
 use crate::scan::ObjectFile;
@@ -667,7 +667,7 @@ impl Erase<'_> {
                         }
                     }
                     files.sort_by(|a, b| a.path.cmp(&b.path));
-                    manifest.files = files.iter().map(manifest_file).collect();
+                    manifest.files = files.iter().map(FileRow::manifest_file).collect();
                     manifest.rows = files.iter().map(|f| f.rows).sum();
                     manifest.bytes = files.iter().map(|f| f.size).sum();
                     manifest.amendments.push(Amendment {
@@ -907,18 +907,6 @@ async fn verify(lake: &Lake, versions: &[VersionRow]) -> Result<u64> {
         .try_collect::<Vec<()>>()
         .await?;
     Ok(versions.len() as u64)
-}
-
-fn manifest_file(f: &FileRow) -> ManifestFile {
-    ManifestFile {
-        path: f.path.clone(),
-        size: f.size,
-        sha256: f.sha256.clone(),
-        rows: f.rows,
-        row_groups: f.row_groups.clone(),
-        blocks: f.blocks.clone(),
-        partition: f.partition.clone(),
-    }
 }
 
 /// What one committed attempt changed.

@@ -388,15 +388,7 @@ async fn build(storage: &Storage, archive: &Storage, target: &Path) -> Result<Re
                 .manifest
                 .files
                 .iter()
-                .map(|m| FileRow {
-                    path: m.path.clone(),
-                    sha256: m.sha256.clone(),
-                    size: m.size,
-                    rows: m.rows,
-                    row_groups: m.row_groups.clone(),
-                    blocks: m.blocks.clone(),
-                    partition: m.partition.clone(),
-                })
+                .map(FileRow::from_manifest)
                 .collect();
             catalog.write(|tx| {
                 let (operation, mode, sources, keep) = lineage_of(tx, &dataset, &f.manifest)?;

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
-use super::versions::{VERSION_COLUMNS, version_row};
+use super::versions::{VERSION_COLUMNS, file_row_at, version_row};
 use super::{FileRow, Tx, VersionRow};
 use crate::error::Result;
 use crate::ident::DatasetRef;
@@ -84,21 +84,10 @@ impl Tx<'_> {
             .map_err(self.err())?;
         let rows = stmt
             .query_map([dataset_id], |r| {
-                let groups: String = r.get(6)?;
                 Ok(HeldFile {
                     id: r.get(0)?,
                     tier: r.get(1)?,
-                    file: FileRow {
-                        path: r.get(2)?,
-                        sha256: r.get(3)?,
-                        size: r.get::<_, i64>(4)? as u64,
-                        rows: r.get::<_, i64>(5)? as u64,
-                        row_groups: serde_json::from_str(&groups).unwrap_or_default(),
-                        blocks: r
-                            .get::<_, Option<String>>(7)?
-                            .and_then(|b| serde_json::from_str(&b).ok()),
-                        partition: r.get(8)?,
-                    },
+                    file: file_row_at(r, 2)?,
                 })
             })
             .map_err(self.err())?;
@@ -147,34 +136,7 @@ impl Tx<'_> {
                 [version_id],
             )
             .map_err(self.err())?;
-        for f in files {
-            self.conn
-                .execute(
-                    "INSERT INTO files (path, sha256, size, rows, row_groups, created_at, blocks,
-                                        partition)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (path) DO NOTHING",
-                    params![
-                        f.path,
-                        f.sha256,
-                        f.size as i64,
-                        f.rows as i64,
-                        serde_json::to_string(&f.row_groups).expect("numbers serialize"),
-                        created_at,
-                        f.blocks
-                            .as_ref()
-                            .map(|b| serde_json::to_string(b).expect("hashes serialize")),
-                        f.partition,
-                    ],
-                )
-                .map_err(self.err())?;
-            self.conn
-                .execute(
-                    "INSERT INTO version_files (version_id, file_id)
-                     SELECT ?1, id FROM files WHERE path = ?2",
-                    params![version_id, f.path],
-                )
-                .map_err(self.err())?;
-        }
+        self.link_files(version_id, files, created_at)?;
         let partitions = self.version_partitions(version_id)?;
         if !partitions.is_empty() {
             let mut counts: BTreeMap<String, u64> =

@@ -60,6 +60,51 @@ pub struct VersionRow {
     pub created_by: String,
 }
 
+/// A file row whose columns (path, sha256, size, rows, row_groups, blocks, partition) start at
+/// column `at`.
+pub(super) fn file_row_at(r: &Row<'_>, at: usize) -> rusqlite::Result<FileRow> {
+    let groups: String = r.get(at + 4)?;
+    Ok(FileRow {
+        path: r.get(at)?,
+        sha256: r.get(at + 1)?,
+        size: r.get::<_, i64>(at + 2)? as u64,
+        rows: r.get::<_, i64>(at + 3)? as u64,
+        row_groups: serde_json::from_str(&groups).unwrap_or_default(),
+        blocks: r
+            .get::<_, Option<String>>(at + 5)?
+            .and_then(|b| serde_json::from_str(&b).ok()),
+        partition: r.get(at + 6)?,
+    })
+}
+
+impl FileRow {
+    /// The file as a manifest lists it.
+    pub fn manifest_file(&self) -> crate::format::manifest::ManifestFile {
+        crate::format::manifest::ManifestFile {
+            path: self.path.clone(),
+            size: self.size,
+            sha256: self.sha256.clone(),
+            rows: self.rows,
+            row_groups: self.row_groups.clone(),
+            blocks: self.blocks.clone(),
+            partition: self.partition.clone(),
+        }
+    }
+
+    /// A file as a manifest lists it.
+    pub fn from_manifest(m: &crate::format::manifest::ManifestFile) -> FileRow {
+        FileRow {
+            path: m.path.clone(),
+            sha256: m.sha256.clone(),
+            size: m.size,
+            rows: m.rows,
+            row_groups: m.row_groups.clone(),
+            blocks: m.blocks.clone(),
+            partition: m.partition.clone(),
+        }
+    }
+}
+
 impl VersionRow {
     /// `zone.name@vN`
     pub fn reference(&self) -> DatasetRef {
@@ -279,20 +324,7 @@ impl Tx<'_> {
             )
             .map_err(self.err())?;
         let rows = stmt
-            .query_map([version_id], |r| {
-                let groups: String = r.get(4)?;
-                Ok(FileRow {
-                    path: r.get(0)?,
-                    sha256: r.get(1)?,
-                    size: r.get::<_, i64>(2)? as u64,
-                    rows: r.get::<_, i64>(3)? as u64,
-                    row_groups: serde_json::from_str(&groups).unwrap_or_default(),
-                    blocks: r
-                        .get::<_, Option<String>>(5)?
-                        .and_then(|b| serde_json::from_str(&b).ok()),
-                    partition: r.get(6)?,
-                })
-            })
+            .query_map([version_id], |r| file_row_at(r, 0))
             .map_err(self.err())?;
         rows.collect::<rusqlite::Result<_>>().map_err(self.err())
     }
@@ -538,6 +570,44 @@ impl Tx<'_> {
     }
 
     /// Make a version visible. Fails with [`Error::CommitConflict`] if its number is taken.
+    /// Make `files` part of version `version_id`, recording each file not yet known.
+    pub(super) fn link_files(
+        &self,
+        version_id: i64,
+        files: &[FileRow],
+        created_at: &str,
+    ) -> Result<()> {
+        for f in files {
+            self.conn
+                .execute(
+                    "INSERT INTO files (path, sha256, size, rows, row_groups, created_at, blocks,
+                                        partition)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (path) DO NOTHING",
+                    params![
+                        f.path,
+                        f.sha256,
+                        f.size as i64,
+                        f.rows as i64,
+                        serde_json::to_string(&f.row_groups).expect("numbers serialize"),
+                        created_at,
+                        f.blocks
+                            .as_ref()
+                            .map(|b| serde_json::to_string(b).expect("hashes serialize")),
+                        f.partition,
+                    ],
+                )
+                .map_err(self.err())?;
+            self.conn
+                .execute(
+                    "INSERT INTO version_files (version_id, file_id)
+                     SELECT ?1, id FROM files WHERE path = ?2",
+                    params![version_id, f.path],
+                )
+                .map_err(self.err())?;
+        }
+        Ok(())
+    }
+
     pub fn insert_version(&self, v: &NewVersion) -> Result<VersionRow> {
         let dataset_id = self.ensure_dataset(&v.dataset, &v.created_at)?;
         let schema_id = self.intern_schema(&v.schema_json, &v.columns)?;
@@ -576,34 +646,7 @@ impl Tx<'_> {
             }
         }
         let version_id = self.conn.last_insert_rowid();
-        for f in &v.files {
-            self.conn
-                .execute(
-                    "INSERT INTO files (path, sha256, size, rows, row_groups, created_at, blocks,
-                                        partition)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (path) DO NOTHING",
-                    params![
-                        f.path,
-                        f.sha256,
-                        f.size as i64,
-                        f.rows as i64,
-                        serde_json::to_string(&f.row_groups).expect("numbers serialize"),
-                        v.created_at,
-                        f.blocks
-                            .as_ref()
-                            .map(|b| serde_json::to_string(b).expect("hashes serialize")),
-                        f.partition,
-                    ],
-                )
-                .map_err(self.err())?;
-            self.conn
-                .execute(
-                    "INSERT INTO version_files (version_id, file_id)
-                     SELECT ?1, id FROM files WHERE path = ?2",
-                    params![version_id, f.path],
-                )
-                .map_err(self.err())?;
-        }
+        self.link_files(version_id, &v.files, &v.created_at)?;
         self.hold_sources(v, version_id)?;
         for c in &v.changes {
             self.conn

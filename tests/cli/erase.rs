@@ -38,11 +38,9 @@ const JOBS: &[(&str, &str)] = &[
     ),
 ];
 
-/// A 10-version bronze dataset (an overwrite at v5, so v1–v4's files are theirs alone), three
-/// promotes of its silver and gold descendants, then everything but the newest two versions
-/// of each dataset archived.
-fn customer_lake() -> TestLake {
-    let lake = TestLake::new();
+/// The jobs, 10 versions of bronze.customers (an overwrite at v5) and promotes after v3, v6
+/// and v10.
+fn customer_history(lake: &TestLake) {
     for (path, sql) in JOBS {
         lake.write(path, sql);
     }
@@ -64,6 +62,10 @@ fn customer_lake() -> TestLake {
             lake.cmd(["promote"]).assert().success();
         }
     }
+}
+
+/// Every version but the newest two of each dataset archived, by a rule and a clock years on.
+fn archive_all_but_the_newest_two(lake: &TestLake) {
     lake.cmd(["rule", "add", "--archive-after", "30d", "--keep-last", "2"])
         .assert()
         .success();
@@ -71,6 +73,26 @@ fn customer_lake() -> TestLake {
         .env("LAKE_NOW", "2030-01-01T00:00:00Z")
         .assert()
         .success();
+}
+
+/// Bronze.customers from the first `parts` parts, one append each.
+fn customer_appends(lake: &TestLake, parts: usize) {
+    for part in 0..parts {
+        let name = format!("customers{part}.csv");
+        lake.write(&name, customers_csv(part));
+        lake.cmd(["ingest", &name, "--into", "bronze.customers"])
+            .assert()
+            .success();
+    }
+}
+
+/// A 10-version bronze dataset (an overwrite at v5, so v1–v4's files are theirs alone), three
+/// promotes of its silver and gold descendants, then everything but the newest two versions
+/// of each dataset archived.
+fn customer_lake() -> TestLake {
+    let lake = TestLake::new();
+    customer_history(&lake);
+    archive_all_but_the_newest_two(&lake);
     lake
 }
 
@@ -342,13 +364,7 @@ fn erasing_a_customer_from_every_version_of_both_tiers_leaves_every_other_row() 
 #[test]
 fn erasing_from_the_latest_version_makes_a_new_version_and_says_what_older_ones_hold() {
     let lake = TestLake::new();
-    for part in 0..4 {
-        let name = format!("customers{part}.csv");
-        lake.write(&name, customers_csv(part));
-        lake.cmd(["ingest", &name, "--into", "bronze.customers"])
-            .assert()
-            .success();
-    }
+    customer_appends(&lake, 4);
     let report = lake.json([
         "erase",
         "--where",
@@ -421,13 +437,7 @@ fn erasing_from_the_latest_version_makes_a_new_version_and_says_what_older_ones_
 #[test]
 fn an_erasure_racing_an_ingest_erases_the_ingested_rows_too() {
     let lake = TestLake::new();
-    for part in 0..3 {
-        let name = format!("customers{part}.csv");
-        lake.write(&name, customers_csv(part));
-        lake.cmd(["ingest", &name, "--into", "bronze.customers"])
-            .assert()
-            .success();
-    }
+    customer_appends(&lake, 3);
     lake.write("late.csv", customers_csv(3));
     // The erasure scans, then waits; an ingest of more rows of the customer commits meanwhile.
     let erase = std::process::Command::new(assert_cmd::cargo::cargo_bin("lake"))
@@ -469,13 +479,7 @@ fn an_erasure_racing_an_ingest_erases_the_ingested_rows_too() {
 #[test]
 fn an_erasure_killed_after_its_commit_is_finished_by_check_repair() {
     let lake = TestLake::new();
-    for part in 0..3 {
-        let name = format!("customers{part}.csv");
-        lake.write(&name, customers_csv(part));
-        lake.cmd(["ingest", &name, "--into", "bronze.customers"])
-            .assert()
-            .success();
-    }
+    customer_appends(&lake, 3);
     let out = lake
         .cmd([
             "erase",
@@ -519,13 +523,7 @@ fn an_erasure_killed_after_its_commit_is_finished_by_check_repair() {
 fn a_job_that_read_a_version_an_erasure_amends_commits_nothing_and_reruns_clean() {
     let lake = TestLake::new();
     lake.write(JOBS[0].0, JOBS[0].1);
-    for part in 0..3 {
-        let name = format!("customers{part}.csv");
-        lake.write(&name, customers_csv(part));
-        lake.cmd(["ingest", &name, "--into", "bronze.customers"])
-            .assert()
-            .success();
-    }
+    customer_appends(&lake, 3);
     // The promote reads bronze.customers@v3 and is still writing when the erasure amends it.
     let promote = std::process::Command::new(assert_cmd::cargo::cargo_bin("lake"))
         .current_dir(lake.path())
@@ -586,27 +584,7 @@ fn catalog_view(lake: &TestLake) -> BTreeMap<String, Value> {
 /// rollback, a tag, archived versions, an erasure) loses its catalog; `--rebuild-catalog`
 /// gives back every version with the same digest.
 pub(crate) fn catalog_rebuilt_from_storage(lake: &TestLake) {
-    for (path, sql) in JOBS {
-        lake.write(path, sql);
-    }
-    for part in 0..10 {
-        let name = format!("customers{part}.csv");
-        lake.write(&name, customers_csv(part));
-        let mode = if part == 4 { "overwrite" } else { "append" };
-        lake.cmd([
-            "ingest",
-            &name,
-            "--into",
-            "bronze.customers",
-            "--mode",
-            mode,
-        ])
-        .assert()
-        .success();
-        if [2, 5, 9].contains(&part) {
-            lake.cmd(["promote"]).assert().success();
-        }
-    }
+    customer_history(lake);
     lake.cmd(["maintain", "compact", "bronze.customers"])
         .assert()
         .success();
@@ -630,13 +608,7 @@ pub(crate) fn catalog_rebuilt_from_storage(lake: &TestLake) {
     ])
     .assert()
     .success();
-    lake.cmd(["rule", "add", "--archive-after", "30d", "--keep-last", "2"])
-        .assert()
-        .success();
-    lake.cmd(["archive"])
-        .env("LAKE_NOW", "2030-01-01T00:00:00Z")
-        .assert()
-        .success();
+    archive_all_but_the_newest_two(lake);
     lake.cmd([
         "erase",
         "--where",
