@@ -273,20 +273,13 @@ pub fn parse_age(input: &str) -> Result<u64> {
     let invalid = || Error::InvalidAge {
         input: input.to_string(),
     };
-    let (digits, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
-        Some(i) => (&s[..i], &s[i..]),
-        None => (s, "s"),
-    };
-    let n: u64 = digits.parse().map_err(|_| invalid())?;
-    let scale = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        "w" => 7 * 86_400,
-        _ => return Err(invalid()),
-    };
-    n.checked_mul(scale).ok_or_else(invalid)
+    // A bare number is seconds; anything else is humantime's: `30d`, `2w`, `1h 30m`, `3 days`.
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+        return s.parse().map_err(|_| invalid());
+    }
+    humantime::parse_duration(s)
+        .map(|d| d.as_secs())
+        .map_err(|_| invalid())
 }
 
 /// An age in the largest whole unit: `2592000` → `30d`.
@@ -434,8 +427,12 @@ mod tests {
         assert_eq!(parse_age("30d").unwrap(), 30 * 86_400);
         assert_eq!(parse_age("2w").unwrap(), 14 * 86_400);
         assert_eq!(parse_age("90").unwrap(), 90);
-        assert!(parse_age("3 days").is_err());
+        assert_eq!(parse_age("3 days").unwrap(), 3 * 86_400);
+        assert_eq!(parse_age("1h 30m").unwrap(), 5400);
         assert!(parse_age("d").is_err());
+        assert!(parse_age("").is_err());
+        assert!(parse_age("30x").is_err());
+        assert!(parse_age("99999999999999999999d").is_err());
         assert_eq!(format_age(30 * 86_400), "30d");
         assert_eq!(format_age(90), "90s");
     }

@@ -311,10 +311,12 @@ fn rules_are_listed_removed_and_seeded_from_the_config() {
     let out = lake.cmd(["rule", "rm", "999"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let out = lake
-        .cmd(["rule", "add", "--archive-after", "3 days"])
+        .cmd(["rule", "add", "--archive-after", "3 fortnights"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
+    let added = lake.json(["rule", "add", "--archive-after", "1w 3d"]);
+    assert_eq!(added["archive_after_s"], 10 * 86_400, "{added}");
     let out = lake
         .cmd(["rule", "add", "--zone", "bronze"])
         .output()
