@@ -10,7 +10,7 @@ export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 
 echo "== format and lint"
 cargo fmt --all -- --check
-cargo clippy --all-targets --quiet -- -D warnings
+cargo clippy --workspace --all-targets --quiet -- -D warnings
 
 echo "== a local S3-compatible server (SeaweedFS) for the S3 tests"
 source "$repo/scripts/seaweedfs.sh"
@@ -55,4 +55,7 @@ export LAKE_TEST_CHROMIUM=$(command -v chromium)
 
 echo "== tests"
 cargo build --bin lake
+# A crate of its own that uses the library without the CLI (built with its own features, so the
+# first build compiles the DataFusion stack a second time).
+cargo build -p pinned-read
 cargo test --lib --test cli

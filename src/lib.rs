@@ -52,6 +52,7 @@ mod sql;
 pub mod storage;
 pub mod stream;
 pub mod svg;
+pub mod table;
 pub mod watch;
 pub mod worker;
 mod write;
@@ -64,3 +65,10 @@ pub use ingest::{Ingest, IngestMode, IngestReport};
 pub use lake::Lake;
 pub use promote::{Promote, PromoteReport};
 pub use read::VersionInfo;
+pub use table::VersionTable;
+
+/// The Arrow crate `lake` reads and writes batches with, for building and reading them at the
+/// same version.
+pub use arrow;
+/// The DataFusion crate behind `lake`'s SQL, for sessions that register a [`VersionTable`].
+pub use datafusion;

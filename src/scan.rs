@@ -17,9 +17,10 @@
 
 use std::sync::Arc;
 
-use arrow::array::{RecordBatch, UInt32Array};
+use arrow::array::{RecordBatch, RecordBatchReader, UInt32Array};
 use arrow::compute::{concat_batches, take_record_batch};
 use arrow::datatypes::SchemaRef;
+use arrow::error::ArrowError;
 use bytes::Bytes;
 use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
@@ -708,6 +709,40 @@ impl Iterator for BlockingScan {
     type Item = Result<RecordBatch>;
     fn next(&mut self) -> Option<Self::Item> {
         self.runtime.block_on(self.stream.next())
+    }
+}
+
+impl BlockingScan {
+    /// The scan as Arrow's standard [`RecordBatchReader`], for code that takes one (Arrow IPC and
+    /// Parquet writers, the C stream interface). A failed read is an
+    /// [`ArrowError::ExternalError`] holding the [`Error`], which `downcast_ref` recovers.
+    pub fn into_reader(self) -> ScanReader {
+        ScanReader(self)
+    }
+}
+
+/// A [`BlockingScan`] as a [`RecordBatchReader`]; made by [`BlockingScan::into_reader`].
+pub struct ScanReader(BlockingScan);
+
+impl ScanReader {
+    /// The version being read.
+    pub fn version(&self) -> &VersionRow {
+        &self.0.version
+    }
+}
+
+impl Iterator for ScanReader {
+    type Item = std::result::Result<RecordBatch, ArrowError>;
+    fn next(&mut self) -> Option<Self::Item> {
+        self.0
+            .next()
+            .map(|r| r.map_err(|e| ArrowError::ExternalError(Box::new(e))))
+    }
+}
+
+impl RecordBatchReader for ScanReader {
+    fn schema(&self) -> SchemaRef {
+        self.0.schema.clone()
     }
 }
 

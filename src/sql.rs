@@ -222,7 +222,7 @@ impl Lake {
 
     /// Every file of `version` is where the catalog says, whole: a missing or resized object
     /// (or, with `verify`, one whose sha256 differs) is an error naming it, never fewer rows.
-    async fn check_readable(
+    pub(crate) async fn check_readable(
         &self,
         version: &VersionRow,
         files: &[FileRow],
@@ -270,13 +270,7 @@ impl Lake {
         let provider: Arc<dyn TableProvider> = if files.is_empty() {
             Arc::new(EmptyTable::new(schema))
         } else {
-            Arc::new(ExactFiles {
-                schema,
-                files: files
-                    .iter()
-                    .map(|f| (self.storage().path(&f.path).to_string(), f.size))
-                    .collect(),
-            })
+            Arc::new(self.exact_files(schema, files, None))
         };
         ctx.deregister_table(table.clone())
             .map_err(|e| Error::Internal(format!("deregister {table}: {e}")))?;
@@ -286,13 +280,36 @@ impl Lake {
     }
 }
 
+impl Lake {
+    /// A table of exactly `files`. With `store`, the table registers the lake's object store
+    /// under that URL in whichever session scans it; without, the session has it at
+    /// [`STORE_URL`] already.
+    pub(crate) fn exact_files(
+        &self,
+        schema: SchemaRef,
+        files: &[FileRow],
+        store: Option<String>,
+    ) -> ExactFiles {
+        ExactFiles {
+            schema,
+            files: files
+                .iter()
+                .map(|f| (self.storage().path(&f.path).to_string(), f.size))
+                .collect(),
+            store: store.map(|url| (url, self.storage().object_store())),
+        }
+    }
+}
+
 /// A table that is exactly these Parquet objects (path in the store, size): no listing, so a
 /// missing object is an error when it is read, never an empty part of the table. Filters still
 /// reach the Parquet reader (DataFusion pushes them into the scan), so row groups are pruned.
 #[derive(Debug)]
-struct ExactFiles {
+pub(crate) struct ExactFiles {
     schema: SchemaRef,
     files: Vec<(String, u64)>,
+    /// The store to register in the scanning session, and where.
+    store: Option<(String, Arc<dyn object_store::ObjectStore>)>,
 }
 
 #[async_trait::async_trait]
@@ -312,6 +329,20 @@ impl TableProvider for ExactFiles {
         _filters: &[Expr],
         limit: Option<usize>,
     ) -> datafusion::error::Result<Arc<dyn ExecutionPlan>> {
+        let store_url = match &self.store {
+            Some((url, store)) => {
+                let parsed = ObjectStoreUrl::parse(url)?;
+                if state.runtime_env().object_store(&parsed).is_err() {
+                    let url =
+                        url::Url::parse(url).map_err(|e| DataFusionError::External(Box::new(e)))?;
+                    state
+                        .runtime_env()
+                        .register_object_store(&url, store.clone());
+                }
+                parsed
+            }
+            None => ObjectStoreUrl::parse(STORE_URL)?,
+        };
         let format = ParquetFormat::default().with_options(state.table_options().parquet.clone());
         let source = format.file_source(TableSchema::builder(self.schema.clone()).build());
         let files: Vec<PartitionedFile> = self
@@ -320,7 +351,7 @@ impl TableProvider for ExactFiles {
             .map(|(path, size)| PartitionedFile::new(path.clone(), *size))
             .collect();
         let groups = FileGroup::new(files).split_files(state.config().target_partitions());
-        let config = FileScanConfigBuilder::new(ObjectStoreUrl::parse(STORE_URL)?, source)
+        let config = FileScanConfigBuilder::new(store_url, source)
             .with_file_groups(groups)
             .with_projection_indices(projection.cloned())?
             .with_limit(limit)

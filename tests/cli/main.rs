@@ -10,6 +10,7 @@ mod history;
 mod ingest;
 mod init;
 mod inspect;
+mod library;
 mod lifecycle;
 mod maintain;
 mod promote;
