@@ -79,9 +79,9 @@ def duckdb_read(folder):
 
 def lake_python_read(checkout, project, dataset):
     sys.path.insert(0, os.path.join(checkout, "python"))
-    import lake_manifest
+    import lake_reader
     os.chdir(project)
-    print(lake_manifest.Manifest.from_lock("lake.lock", dataset, root="lake-data").read().num_rows)
+    print(lake_reader.Manifest.from_lock("lake.lock", dataset, root="lake-data").read().num_rows)
 
 
 def duckdb_csv(folder):

@@ -35,6 +35,15 @@ echo "== pyarrow, DuckDB, Polars and deltalake, for reading versions with no lak
   || "$LAKE_VENV/bin/pip" install --quiet --disable-pip-version-check pyarrow duckdb polars deltalake
 export LAKE_TEST_PYTHON=$LAKE_VENV/bin/python
 
+echo "== the Python reader (python/, lake-reader) as a wheel: into that venv and a fresh one"
+"$LAKE_VENV/bin/pip" wheel --quiet --disable-pip-version-check --no-deps -w "$s3dir/wheels" "$repo/python"
+reader_wheel=$(ls "$s3dir"/wheels/lake_reader-*.whl)
+"$LAKE_VENV/bin/pip" install --quiet --disable-pip-version-check --force-reinstall --no-deps "$reader_wheel"
+python3 -m venv "$s3dir/reader-venv"
+"$s3dir/reader-venv/bin/pip" install --quiet --disable-pip-version-check "$reader_wheel"
+export LAKE_TEST_READER_PYTHON=$s3dir/reader-venv/bin/python
+echo "a fresh venv holds: $("$LAKE_TEST_READER_PYTHON" -m pip list --disable-pip-version-check --format=freeze 2>/dev/null | tr "\n" " ")"
+
 echo "== DuckDB with its delta extension (the PyPI build of the extension is for DuckDB 1.4.4)"
 duckdb_delta=$HOME/.cache/lake-venv-duckdb-delta
 [ -x "$duckdb_delta/bin/python" ] || python3 -m venv "$duckdb_delta"

@@ -142,7 +142,6 @@ fn python_readers_agree(lake: &TestLake, read: &BTreeMap<String, (String, u64)>)
     let mut pin = vec!["pin".to_string()];
     pin.extend(read.keys().cloned());
     lake.cmd(&pin).assert().success();
-    let module = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("python");
     let expected: Vec<String> = read
         .iter()
         .map(|(d, (_, rows))| {
@@ -155,17 +154,16 @@ fn python_readers_agree(lake: &TestLake, read: &BTreeMap<String, (String, u64)>)
             serde_json::json!([d, rows, columns]).to_string()
         })
         .collect();
-    let script = format!(
-        r#"import json, sys; sys.path.insert(0, {module:?})
+    let script = r#"import json, sys
 import math, os
-import lake_manifest as lm, duckdb, polars, pyarrow.parquet as pq
+import lake_reader as lm, duckdb, polars, pyarrow.parquet as pq
 
 def cell(v):
     # One spelling per value across readers: floats by repr (NaN equal to NaN), the rest as is.
     if isinstance(v, float):
         return 'nan' if math.isnan(v) else repr(v)
     if isinstance(v, dict):
-        return {{k: cell(x) for k, x in v.items()}}
+        return {k: cell(x) for k, x in v.items()}
     if isinstance(v, (list, tuple)):
         return [cell(x) for x in v]
     return v
@@ -180,18 +178,18 @@ for line in sys.stdin:
     m = lm.Manifest.from_lock('lake.lock', dataset, root='lake-data')
     t = m.read()
     assert (t.num_rows, t.schema.names) == (rows, columns), (dataset, 'pyarrow', t.num_rows, t.schema.names)
-    n = duckdb.sql(f"SELECT count(*) FROM read_parquet({{m.paths()!r}}, union_by_name = true)").fetchall()[0][0]
+    n = duckdb.sql(f"SELECT count(*) FROM read_parquet({m.paths()!r}, union_by_name = true)").fetchall()[0][0]
     assert n == rows, (dataset, 'duckdb', n)
     p = polars.scan_parquet(m.paths(), schema=m.polars_schema(), missing_columns="insert").collect()
     assert (p.height, p.columns) == (rows, columns), (dataset, 'polars', p.height, p.columns)
     # Cell by cell, the three agree.
     quoted = ', '.join('"' + c.replace('"', '""') + '"' for c in columns)
-    d = duckdb.sql(f"SELECT {{quoted}} FROM read_parquet({{m.paths()!r}}, union_by_name = true)").fetchall()
+    d = duckdb.sql(f"SELECT {quoted} FROM read_parquet({m.paths()!r}, union_by_name = true)").fetchall()
     a = [tuple(r[c] for c in columns) for r in t.to_pylist()]
     pl_rows = p.rows()
     assert rows_of(a) == rows_of(d), (dataset, 'pyarrow vs duckdb', rows_of(a)[:2], rows_of(d)[:2])
     assert rows_of(a) == rows_of(pl_rows), (dataset, 'pyarrow vs polars', rows_of(a)[:2], rows_of(pl_rows)[:2])
-    q = pq.read_table(f'{{dataset}}.query.parquet')
+    q = pq.read_table(f'{dataset}.query.parquet')
     assert q.schema.names == columns, (dataset, 'lake query columns', q.schema.names)
     lq = [tuple(r[c] for c in columns) for r in q.to_pylist()]
     assert rows_of(a) == rows_of(lq), (dataset, 'pyarrow vs lake query', rows_of(a)[:2], rows_of(lq)[:2])
@@ -199,12 +197,10 @@ print(checked)
 # Leave at once: pyarrow's thread pools now and then abort the teardown after the work is done.
 sys.stdout.flush()
 os._exit(0)
-"#,
-        module = module.display().to_string()
-    );
+"#;
     let mut child = std::process::Command::new(&python)
         .current_dir(lake.path())
-        .args(["-c", &script])
+        .args(["-c", script])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())

@@ -164,15 +164,11 @@ fn python_reads_the_same_rows_per_shard_without_lake() {
     let mut text = std::fs::read_to_string(&manifest).unwrap();
     text.push(' ');
     std::fs::write(&manifest, text).unwrap();
-    let module = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("python");
     let out = std::process::Command::new(&python)
         .current_dir(lake.path())
         .args([
             "-c",
-            &format!(
-                "import sys; sys.path.insert(0, {:?}); import lake_manifest as lm\nlm.Manifest.from_lock('lake.lock', 'bronze.rows', root='lake-data')",
-                module.display().to_string()
-            ),
+            "import lake_reader as lm\nlm.Manifest.from_lock('lake.lock', 'bronze.rows', root='lake-data')",
         ])
         .output()
         .unwrap();
@@ -404,4 +400,51 @@ fn scan_writes_an_arrow_stream_with_the_same_rows_in_the_same_order() {
         "the same rows as --format json, in the same order"
     );
     assert!(!ids.is_empty());
+}
+
+#[test]
+fn the_python_wheel_in_a_fresh_venv_reads_in_the_rust_order_without_torch() {
+    let Some(python) = crate::util::reader_python() else {
+        return;
+    };
+    let lake = TestLake::new();
+    lake.ingest_orders("bronze.orders", 3, 500);
+    lake.cmd(["pin", "bronze.orders"]).assert().success();
+    let rust = crate::util::scanned(
+        &lake,
+        "bronze.orders",
+        "order_id",
+        &[
+            "--shard",
+            "1/2",
+            "--seed",
+            "11",
+            "--epoch",
+            "2",
+            "--buffer",
+            "200",
+            "--batch-size",
+            "50",
+        ],
+    );
+    assert!(rust.len() > 500, "{}", rust.len());
+    let read = crate::util::python_batches(
+        "bronze.orders",
+        "lake-data",
+        "order_id",
+        "shard=(1, 2), shuffle=(11, 2, 200), batch_size=50",
+    );
+    let said = lake.run_python(
+        &python,
+        &format!(
+            "assert 'site-packages' in lm.__file__, lm.__file__\n\
+             assert 'torch' not in sys.modules\n\
+             {read}\n\
+             try:\n    lm.Manifest.from_lock('lake.lock', 'bronze.orders', root='lake-data').to_torch()\n\
+             except ImportError as e:\n    assert 'lake-reader[torch]' in str(e), e\n\
+             else:\n    raise SystemExit('torch is not in this venv')"
+        ),
+    );
+    let py: Vec<String> = said.lines().map(str::to_string).collect();
+    assert_eq!(py, rust);
 }

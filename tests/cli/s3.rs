@@ -774,3 +774,40 @@ fn s3_a_watched_prefix_ingests_each_object_once_with_the_credentials_its_section
     let left = std::fs::read_dir(&spool).map(|d| d.count()).unwrap_or(0);
     assert_eq!(left, 0, "spooled copies are removed");
 }
+
+#[test]
+fn s3_the_python_wheel_reads_an_s3_lake_in_the_rust_order() {
+    let (Some(s3), Some(python)) = (s3(), crate::util::reader_python()) else {
+        return;
+    };
+    let (lake, root) = s3_lake(&s3, &s3.endpoint);
+    lake.ingest_orders("bronze.orders", 2, 400);
+    lake.cmd(["pin", "bronze.orders"]).assert().success();
+    for (args, kwargs) in [
+        (vec!["--shard", "0/3"], "shard=(0, 3)"),
+        (
+            vec![
+                "--seed",
+                "5",
+                "--epoch",
+                "1",
+                "--buffer",
+                "100",
+                "--batch-size",
+                "30",
+            ],
+            "shuffle=(5, 1, 100), batch_size=30",
+        ),
+    ] {
+        let rust = crate::util::scanned(&lake, "bronze.orders", "order_id", &args);
+        let read = crate::util::python_batches("bronze.orders", &root, "order_id", kwargs);
+        let said = lake.run_python_with(
+            &python,
+            &format!("{read}\nassert m.paths()[0].startswith('s3://'), m.paths()"),
+            &[("AWS_ENDPOINT_URL", &s3.endpoint)],
+        );
+        let py: Vec<String> = said.lines().map(str::to_string).collect();
+        assert!(!rust.is_empty());
+        assert_eq!(py, rust, "{kwargs}");
+    }
+}

@@ -225,20 +225,25 @@ impl TestLake {
         }
     }
 
-    /// Run a Python snippet in the project folder with `lake_manifest` importable as `lm`;
-    /// its stdout, after asserting it succeeded.
+    /// Run a Python snippet in the project folder with `lake_reader` (the package in `python/`,
+    /// installed from its wheel by scripts/test.sh) imported as `lm`; its stdout, after asserting
+    /// it succeeded.
     pub fn run_python(&self, python: &str, body: &str) -> String {
-        let module = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("python");
+        self.run_python_with(python, body, &[])
+    }
+
+    /// [`TestLake::run_python`] with more environment variables.
+    pub fn run_python_with(&self, python: &str, body: &str, envs: &[(&str, &str)]) -> String {
         // The snippet ends by leaving at once: pyarrow's thread pools now and then abort the
         // interpreter's teardown ("terminate called without an active exception"), after all
         // the work is done; an exception before that still exits non-zero.
         let script = format!(
-            "import os, sys; sys.path.insert(0, {:?})\nimport lake_manifest as lm\n{body}\nsys.stdout.flush(); os._exit(0)",
-            module.display().to_string()
+            "import os, sys\nimport lake_reader as lm\n{body}\nsys.stdout.flush(); os._exit(0)"
         );
         let out = std::process::Command::new(python)
             .current_dir(self.path())
             .args(["-c", &script])
+            .envs(envs.iter().copied())
             .output()
             .unwrap();
         assert!(out.status.success(), "{}", text(&out).1);
@@ -302,6 +307,40 @@ pub fn orders_csv(rows: usize, start: usize) -> String {
 
 /// The Python with pyarrow, DuckDB and Polars that scripts/test.sh installs, or `None` (and a
 /// "skipping" line) when it is not set.
+/// A fresh venv with nothing but the `lake-reader` wheel and what it depends on (scripts/test.sh
+/// builds the wheel and makes the venv).
+pub fn reader_python() -> Option<String> {
+    let python = std::env::var("LAKE_TEST_READER_PYTHON")
+        .ok()
+        .filter(|p| !p.is_empty());
+    if python.is_none() {
+        eprintln!(
+            "skipping: LAKE_TEST_READER_PYTHON is not set (scripts/test.sh builds the wheel)"
+        );
+    }
+    python
+}
+
+/// `lake scan REF --columns COLUMN` with `args`: the column's values as printed, in order.
+pub fn scanned(lake: &TestLake, r: &str, column: &str, args: &[&str]) -> Vec<String> {
+    let mut all = vec!["scan", r, "--columns", column];
+    all.extend_from_slice(args);
+    let out = lake.cmd(&all).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out).1);
+    text(&out).0.lines().skip(1).map(str::to_string).collect()
+}
+
+/// A Python snippet printing, one per line, `column` of the version `dataset` the lock pins
+/// under `root`, read with `lake_reader`'s `iter_batches` and these keyword arguments.
+pub fn python_batches(dataset: &str, root: &str, column: &str, kwargs: &str) -> String {
+    format!(
+        "m = lm.Manifest.from_lock('lake.lock', {dataset:?}, root={root:?})\n\
+         out = []\n\
+         for b in m.iter_batches(columns=[{column:?}], {kwargs}):\n    out += b.column(0).to_pylist()\n\
+         print('\\n'.join(str(x) for x in out))"
+    )
+}
+
 pub fn test_python() -> Option<String> {
     let python = std::env::var("LAKE_TEST_PYTHON")
         .ok()

@@ -1,4 +1,4 @@
-"""Read an exact lake dataset version with pyarrow, no `lake` needed.
+"""Read an exact lake dataset version with pyarrow, no `lake` needed (package ``lake-reader``).
 
 A version's manifest (``<root>/_lake/manifests/<zone>/<name>/v000012.json``) lists its Parquet
 files with their sizes, sha256 and row groups; its own sha256 is the version's digest, which a
@@ -7,10 +7,16 @@ the units of work are row ranges of each file's row groups in manifest order, ea
 into ranges of ``max(1, rows // 64)`` rows (``rows`` being the version's), and shard ``rank`` of
 ``world`` takes unit ``k`` when ``k % world == rank`` -- the same rule as the Rust scan.
 
-    import lake_manifest as lm
-    m = lm.Manifest.from_lock("lake.lock", "gold.features", root="lake-data")
+    import lake_reader as lr
+    m = lr.Manifest.from_lock("lake.lock", "gold.features", root="lake-data")
     table = m.read(columns=["customer_id", "orders"], shard=(0, 2))
     epoch3 = m.read(shard=(0, 2), shuffle=(42, 3, 10_000))   # the Rust scan's exact order
+    for batch in m.iter_batches(shard=(0, 2), batch_size=1024): ...
+
+``root`` is a local folder or an ``s3://bucket/prefix`` URL, read with
+``pyarrow.fs.S3FileSystem`` and the ``AWS_*`` variables ``lake`` reads (``AWS_ENDPOINT_URL``,
+``AWS_REGION``, ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``); any other pyarrow filesystem
+can be passed as ``filesystem`` with ``root`` a path in it.
 
 Files written before a column was added lack it, and a widened column (int64 to float64) keeps
 its old type in old files: ``read`` returns every row in the version's own schema, with nulls
@@ -23,8 +29,12 @@ column name:
 
 import hashlib
 import json
+import os
 import tomllib
 from pathlib import Path
+
+__all__ = ["Manifest", "IntegrityError", "MIN_UNITS", "pins"]
+__version__ = "0.1.0"
 
 
 _M64 = (1 << 64) - 1
@@ -58,12 +68,43 @@ class IntegrityError(Exception):
     """A manifest or file does not hash to what was pinned."""
 
 
-def _sha256(path, chunk=1 << 20):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
+def _filesystem(root, filesystem=None):
+    """(pyarrow filesystem, root path in it, URI prefix) for a folder or an ``s3://`` URL."""
+    from pyarrow import fs
+
+    root = str(root)
+    if filesystem is not None:
+        return filesystem, root.rstrip("/"), None
+    if root.startswith("s3://"):
+        options = {}
+        endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+        if endpoint:
+            scheme, sep, host = endpoint.partition("://")
+            options["endpoint_override"] = host.rstrip("/") if sep else scheme
+            options["scheme"] = scheme if sep else "https"
+        region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+        if region:
+            options["region"] = region
+        if os.environ.get("AWS_ACCESS_KEY_ID") and os.environ.get("AWS_SECRET_ACCESS_KEY"):
+            options["access_key"] = os.environ["AWS_ACCESS_KEY_ID"]
+            options["secret_key"] = os.environ["AWS_SECRET_ACCESS_KEY"]
+            options["session_token"] = os.environ.get("AWS_SESSION_TOKEN")
+        return fs.S3FileSystem(**options), root[len("s3://"):].rstrip("/"), "s3://"
+    return fs.LocalFileSystem(), str(Path(root).resolve()), None
+
+
+def _read_bytes(filesystem, path):
+    from pyarrow import fs
+
+    if filesystem.get_file_info(path).type == fs.FileType.NotFound:
+        raise IntegrityError(f"{path}: missing")
+    with filesystem.open_input_stream(path) as f:
+        return f.read()
+
+
+def pins(lock_path):
+    """The ``[[pin]]`` entries of a ``lake.lock`` as dicts (dataset, version, ref, digest, ...)."""
+    return tomllib.loads(Path(lock_path).read_text()).get("pin", [])
 
 
 def _check(path, f, sha256, size):
@@ -75,33 +116,41 @@ def _check(path, f, sha256, size):
 
 
 class Manifest:
-    def __init__(self, path, root=None, digest=None):
-        self.path = Path(path)
-        raw = self.path.read_bytes()
+    """One version's manifest, checked against ``digest`` when given (a lock's pin)."""
+
+    def __init__(self, path, root=None, digest=None, filesystem=None):
+        if root is None:
+            # A local <root>/_lake/manifests/<zone>/<name>/vNNNNNN.json
+            root = Path(path).resolve().parents[4]
+            path = Path(path).resolve().relative_to(root)
+        self.filesystem, self.root, self._uri = _filesystem(root, filesystem)
+        self.path = f"{self.root}/{path}"
+        raw = _read_bytes(self.filesystem, self.path)
         actual = hashlib.sha256(raw).hexdigest()
         if digest is not None and actual != digest:
             raise IntegrityError(f"{self.path}: sha256 {actual}, pinned {digest}")
         self.digest = actual
         self.data = json.loads(raw)
-        # <root>/_lake/manifests/<zone>/<name>/vNNNNNN.json
-        self.root = Path(root) if root is not None else self.path.parents[4]
 
     @classmethod
-    def from_lock(cls, lock_path, dataset, root):
-        lock = tomllib.loads(Path(lock_path).read_text())
-        for pin in lock.get("pin", []):
+    def from_lock(cls, lock_path, dataset, root, filesystem=None):
+        """The version of ``dataset`` the lock pins, under ``root`` (a folder or ``s3://`` URL)."""
+        for pin in pins(lock_path):
             if pin["dataset"] == dataset:
-                return cls(Path(root) / pin["manifest"], root=root, digest=pin["digest"])
+                return cls(pin["manifest"], root=root, digest=pin["digest"], filesystem=filesystem)
         raise KeyError(f"{dataset} is not pinned in {lock_path}")
 
     @property
     def files(self):
         return self.data["files"]
 
+    @property
+    def rows(self):
+        return sum(sum(f["row_groups"]) for f in self.files)
+
     def units(self):
         """(file index, row group index, first row, rows) in manifest order."""
-        total = sum(sum(f["row_groups"]) for f in self.files)
-        size = max(1, total // MIN_UNITS)
+        size = max(1, self.rows // MIN_UNITS)
         out = []
         for i, f in enumerate(self.files):
             for g, rows in enumerate(f["row_groups"]):
@@ -112,26 +161,23 @@ class Manifest:
     def shard_units(self, rank, world):
         return [u for k, u in enumerate(self.units()) if k % world == rank]
 
+    def _file_path(self, f):
+        return f"{self.root}/{f['path']}"
+
     def paths(self):
-        return [str(self.root / f["path"]) for f in self.files]
+        """The version's files as paths (local) or ``s3://`` URLs, for DuckDB and Polars."""
+        return [(self._uri or "") + self._file_path(f) for f in self.files]
 
     def verify(self):
-        for f in self.files:
-            p = self._existing(f)
-            _check(p, f, _sha256(p), p.stat().st_size)
-
-    def _existing(self, f):
-        p = self.root / f["path"]
-        if not p.exists():
-            raise IntegrityError(f"{p}: missing")
-        return p
+        for i in range(len(self.files)):
+            self._verified_bytes(i)
 
     def _verified_bytes(self, i):
         """File ``i`` read once into memory and checked there, so the rows decoded are exactly
         the bytes that were hashed (one pass over storage, not a hash pass and a read pass)."""
         f = self.files[i]
-        p = self._existing(f)
-        raw = p.read_bytes()
+        p = self._file_path(f)
+        raw = _read_bytes(self.filesystem, p)
         _check(p, f, hashlib.sha256(raw).hexdigest(), len(raw))
         return raw
 
@@ -144,7 +190,7 @@ class Manifest:
         # holding the column (files are in path order, and write ids sort by time).
         newest = {}
         for f in self.files:
-            for field in pq.read_schema(self.root / f["path"]):
+            for field in pq.read_schema(self._file_path(f), filesystem=self.filesystem):
                 newest[field.name] = field.type
         fields = []
         for spec in self.data["schema"]["fields"]:
@@ -166,7 +212,12 @@ class Manifest:
         order; with ``shuffle=(seed, epoch, buffer_rows)``, in the order the Rust scan gives for
         the same seed, epoch, buffer and batch size."""
         import pyarrow as pa
-        import pyarrow.parquet as pq
+
+        batches = list(self.iter_batches(columns, shard, verify, shuffle, batch_size))
+        return pa.Table.from_batches(batches, schema=self._target(columns))
+
+    def _target(self, columns):
+        import pyarrow as pa
 
         target = self.schema()
         if columns:
@@ -174,18 +225,34 @@ class Manifest:
             if missing:
                 raise KeyError(f"no column {missing[0]!r} in {self.path}")
             target = pa.schema([f for f in target if f.name in columns])
+        return target
+
+    def iter_batches(self, columns=None, shard=None, verify=True, shuffle=None, batch_size=8192):
+        """:meth:`read` as a stream of pyarrow RecordBatches of at most ``batch_size`` rows, the
+        files read so far held in memory (verified bytes), and a shuffle buffer's rows."""
+        target = self._target(columns)
         units = self.units() if shard is None else self.shard_units(*shard)
         seed, epoch, buffer_rows = shuffle if shuffle is not None else (0, 0, 0)
         if shuffle is not None:
             _SplitMix64(seed, epoch).shuffle(units)
-        files = {}
-        tables = []
-        groups = {}
+        parts = self._unit_tables(units, target, verify)
+        if shuffle is not None and buffer_rows > 0:
+            parts = _buffered_shuffle(parts, _SplitMix64(seed ^ 0x5555, epoch), buffer_rows, batch_size)
+        for table in parts:
+            yield from table.to_batches(max_chunksize=max(1, batch_size))
+
+    def _unit_tables(self, units, target, verify):
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        # Each file is opened (and verified) once: a shuffle comes back to files it left.
+        files, groups = {}, {}
         for i, g, offset, rows in units:
             if i not in files:
-                source = self.root / self.files[i]["path"]
                 if verify:
                     source = pa.BufferReader(self._verified_bytes(i))
+                else:
+                    source = self.filesystem.open_input_file(self._file_path(self.files[i]))
                 files[i] = pq.ParquetFile(source)
             if (i, g) not in groups:
                 # Units of one row group come in a row: read it once for them all.
@@ -193,13 +260,34 @@ class Manifest:
                 have = set(files[i].schema_arrow.names)
                 cols = [c for c in target.names if c in have]
                 groups[(i, g)] = files[i].read_row_group(g, columns=cols)
-            part = groups[(i, g)].slice(offset, rows)
-            tables.append(_conform(part, target))
-        if not tables:
-            return target.empty_table()
-        if shuffle is None or buffer_rows == 0:
-            return pa.concat_tables(tables)
-        return _buffered_shuffle(tables, _SplitMix64(seed ^ 0x5555, epoch), buffer_rows, batch_size)
+            yield _conform(groups[(i, g)].slice(offset, rows), target)
+
+    def to_torch(self, columns=None, shard=None, shuffle=None, batch_size=8192, verify=True):
+        """A ``torch.utils.data.IterableDataset`` of batches, each a dict of column name to
+        tensor (strings and other non-numeric columns stay Python lists). torch is imported
+        here, not when this module is."""
+        try:
+            import torch
+        except ImportError as e:
+            raise ImportError("to_torch needs torch: pip install 'lake-reader[torch]'") from e
+
+        manifest = self
+
+        class _Batches(torch.utils.data.IterableDataset):
+            def __iter__(self):
+                for batch in manifest.iter_batches(columns, shard, verify, shuffle, batch_size):
+                    yield {name: _tensor(torch, col) for name, col in zip(batch.schema.names, batch.columns)}
+
+        return _Batches()
+
+
+def _tensor(torch, column):
+    import pyarrow as pa
+
+    if pa.types.is_integer(column.type) or pa.types.is_floating(column.type) or pa.types.is_boolean(column.type):
+        if column.null_count == 0:
+            return torch.from_numpy(column.to_numpy(zero_copy_only=False))
+    return column.to_pylist()
 
 
 def _buffered_shuffle(units, rng, buffer_rows, batch_size):
@@ -207,16 +295,14 @@ def _buffered_shuffle(units, rng, buffer_rows, batch_size):
     until at least ``buffer_rows``, then the gathered rows permuted (Fisher-Yates) and emitted."""
     import pyarrow as pa
 
-    out, buffer, buffered = [], [], 0
+    buffer, buffered = [], 0
 
     def flush():
-        if not buffer:
-            return
         rows = pa.concat_tables(buffer)
         order = list(range(rows.num_rows))
         rng.shuffle(order)
-        out.append(rows.take(order))
         buffer.clear()
+        return rows.take(order)
 
     for table in units:
         for start in range(0, table.num_rows, max(1, batch_size)):
@@ -224,10 +310,10 @@ def _buffered_shuffle(units, rng, buffer_rows, batch_size):
             buffer.append(batch)
             buffered += batch.num_rows
             if buffered >= buffer_rows:
-                flush()
+                yield flush()
                 buffered = 0
-    flush()
-    return pa.concat_tables(out)
+    if buffer:
+        yield flush()
 
 
 def _conform(table, target):
