@@ -21,6 +21,7 @@ mod run;
 mod s3;
 mod search;
 mod serve;
+mod snapshots;
 mod util;
 mod watch;
 mod worker;

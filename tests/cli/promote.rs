@@ -4,10 +4,10 @@ use serde_json::Value;
 
 use crate::util::{TestLake, statuses, text};
 
-const ORDERS: &str = "order_id,customer_id,status,amount\n1,10,paid,5.5\n2,10,PAID ,7\n3,11,refunded,-2\n3,11,shipped,-2\n4,12,paid,10\n";
-const CUSTOMERS: &str = "customer_id,email,tier\n10,Ana@Example.com,gold\n11,ben@example.com,basic\n12,,silver\n12,,silver\n";
+pub(crate) const ORDERS: &str = "order_id,customer_id,status,amount\n1,10,paid,5.5\n2,10,PAID ,7\n3,11,refunded,-2\n3,11,shipped,-2\n4,12,paid,10\n";
+pub(crate) const CUSTOMERS: &str = "customer_id,email,tier\n10,Ana@Example.com,gold\n11,ben@example.com,basic\n12,,silver\n12,,silver\n";
 
-const ORDERS_CLEAN: &str = "-- description: One row per order.
+pub(crate) const ORDERS_CLEAN: &str = "-- description: One row per order.
 -- check: not_null(order_id)
 -- check: unique(order_id)
 -- check: accepted_values(status, ['paid', 'shipped', 'refunded'])
@@ -15,11 +15,11 @@ SELECT order_id, customer_id, lower(trim(status)) AS status, amount
 FROM (SELECT *, row_number() OVER (PARTITION BY order_id ORDER BY status) AS n FROM bronze.orders)
 WHERE n = 1
 ";
-const CUSTOMERS_JOB: &str = "-- check: unique(customer_id)
+pub(crate) const CUSTOMERS_JOB: &str = "-- check: unique(customer_id)
 SELECT DISTINCT customer_id, mask_email(email) AS email_masked, pseudonymize(lower(email)) AS email_token, tier
 FROM bronze.customers
 ";
-const REVENUE: &str = "-- description: Revenue per customer tier.
+pub(crate) const REVENUE: &str = "-- description: Revenue per customer tier.
 -- check: row_count(1, 100)
 SELECT c.tier, count(*) AS orders, sum(o.amount) AS revenue
 FROM silver.orders_clean o JOIN silver.customers c ON c.customer_id = o.customer_id
@@ -28,7 +28,7 @@ ORDER BY c.tier
 ";
 
 /// A lake with bronze.orders and bronze.customers and three jobs.
-fn shop() -> TestLake {
+pub(crate) fn shop() -> TestLake {
     let lake = TestLake::new();
     lake.write("orders.csv", ORDERS);
     lake.write("customers.csv", CUSTOMERS);
