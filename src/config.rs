@@ -320,17 +320,71 @@ impl Config {
         }
     }
 
+    /// `lake.toml` at `path`, with the `LAKE_*` variables of [`KEYS`] over it.
     pub fn load(path: &Path) -> Result<Config> {
+        Ok(Config::load_with_origins(path)?.0)
+    }
+
+    /// [`Config::load`], and every setting of [`KEYS`] with its value and where it came from:
+    /// a `LAKE_*` variable, the file, or the default.
+    pub fn load_with_origins(path: &Path) -> Result<(Config, Vec<Setting>)> {
         let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
             path: path.to_path_buf(),
             source,
         })?;
-        let config: Config = toml::from_str(&text).map_err(|source| Error::ConfigParse {
+        let parse_error = |source| Error::ConfigParse {
             path: path.to_path_buf(),
             source,
-        })?;
+        };
+        let file: toml::Table = toml::from_str(&text).map_err(parse_error)?;
+        let mut merged = file.clone();
+        let mut from_env = Vec::new();
+        for key in KEYS {
+            let variable = key.variable();
+            let Ok(raw) = std::env::var(&variable) else {
+                continue;
+            };
+            let value = key.kind.parse(&raw).ok_or_else(|| Error::ConfigInvalid {
+                path: PathBuf::from(&variable),
+                field: key.key(),
+                reason: format!("must be {}, not {raw:?}", key.kind.describe()),
+            })?;
+            let section = merged
+                .entry(key.section)
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            if let toml::Value::Table(t) = section {
+                t.insert(key.name.to_string(), value);
+            }
+            from_env.push((key.key(), variable));
+        }
+        let config: Config = toml::Value::Table(merged).try_into().map_err(parse_error)?;
         config.validate(path)?;
-        Ok(config)
+        let effective = toml::Value::try_from(&config).expect("config serializes");
+        let settings = KEYS
+            .iter()
+            .map(|k| {
+                let value = effective
+                    .get(k.section)
+                    .and_then(|s| s.get(k.name))
+                    .cloned();
+                let in_file = file.get(k.section).and_then(|s| s.get(k.name)).is_some();
+                let origin = match from_env.iter().find(|(key, _)| *key == k.key()) {
+                    Some((_, variable)) => Origin::Env {
+                        variable: variable.clone(),
+                    },
+                    None if in_file => Origin::File {
+                        path: path.to_path_buf(),
+                    },
+                    None => Origin::Default,
+                };
+                Setting {
+                    key: k.key(),
+                    value,
+                    origin,
+                }
+            })
+            .collect();
+        Ok((config, settings))
     }
 
     fn validate(&self, path: &Path) -> Result<()> {
@@ -392,6 +446,148 @@ impl Config {
     }
 }
 
+/// A `lake.toml` key that a `LAKE_*` variable can set: `[ingest] target_file_mb` is
+/// `LAKE_INGEST_TARGET_FILE_MB`, and the `[lake]` keys are `LAKE_ROOT`, `LAKE_ARCHIVE` and
+/// `LAKE_CATALOG`. Tables (`[[rules]]`, `[freshness]`, `[sources.NAME]`) are the file's alone.
+#[derive(Debug, Clone, Copy)]
+pub struct Key {
+    /// The section, `ingest`.
+    pub section: &'static str,
+    /// The key in it, `target_file_mb`.
+    pub name: &'static str,
+    /// What its value is.
+    pub kind: Kind,
+}
+
+/// The type of a [`Key`]'s value, which a variable's text is read as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Text as it is.
+    Text,
+    /// A whole number.
+    Integer,
+    /// `true` or `false` (also `1`/`0`, `yes`/`no`).
+    Bool,
+    /// Comma-separated text.
+    List,
+}
+
+impl Kind {
+    fn parse(self, raw: &str) -> Option<toml::Value> {
+        let raw = raw.trim();
+        Some(match self {
+            Kind::Text => toml::Value::String(raw.to_string()),
+            Kind::Integer => toml::Value::Integer(raw.parse().ok()?),
+            Kind::Bool => toml::Value::Boolean(match raw.to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" | "on" => true,
+                "false" | "0" | "no" | "off" => false,
+                _ => return None,
+            }),
+            Kind::List => toml::Value::Array(
+                raw.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(|s| toml::Value::String(s.to_string()))
+                    .collect(),
+            ),
+        })
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            Kind::Text => "text",
+            Kind::Integer => "a whole number",
+            Kind::Bool => "true or false",
+            Kind::List => "a comma-separated list",
+        }
+    }
+}
+
+impl Key {
+    /// `ingest.target_file_mb`.
+    pub fn key(&self) -> String {
+        format!("{}.{}", self.section, self.name)
+    }
+
+    /// The variable that overrides it.
+    pub fn variable(&self) -> String {
+        if self.section == "lake" {
+            format!("LAKE_{}", self.name.to_ascii_uppercase())
+        } else {
+            format!(
+                "LAKE_{}_{}",
+                self.section.to_ascii_uppercase(),
+                self.name.to_ascii_uppercase()
+            )
+        }
+    }
+}
+
+const fn key(section: &'static str, name: &'static str, kind: Kind) -> Key {
+    Key {
+        section,
+        name,
+        kind,
+    }
+}
+
+/// Every setting of `lake.toml` that is one value, in the order `lake config list` shows them.
+pub const KEYS: &[Key] = &[
+    key("lake", "root", Kind::Text),
+    key("lake", "archive", Kind::Text),
+    key("lake", "catalog", Kind::Text),
+    key("s3", "endpoint", Kind::Text),
+    key("s3", "region", Kind::Text),
+    key("s3", "allow_http", Kind::Bool),
+    key("s3", "max_retries", Kind::Integer),
+    key("s3", "retry_timeout_secs", Kind::Integer),
+    key("s3", "request_timeout_secs", Kind::Integer),
+    key("ingest", "target_file_mb", Kind::Integer),
+    key("ingest", "row_group_rows", Kind::Integer),
+    key("ingest", "zstd_level", Kind::Integer),
+    key("ingest", "infer_rows", Kind::Integer),
+    key("promote", "jobs_dir", Kind::Text),
+    key("promote", "memory_mb", Kind::Integer),
+    key("promote", "salt", Kind::Text),
+    key("promote", "on_failure", Kind::Text),
+    key("promote", "verify_inputs", Kind::Bool),
+    key("promote", "workers", Kind::List),
+    key("promote", "worker_partition_bytes", Kind::Integer),
+    key("read", "verify", Kind::Bool),
+    key("maintain", "compact_small_files", Kind::Integer),
+    key("maintain", "compact_after_appends", Kind::Integer),
+    key("delta", "log", Kind::Bool),
+];
+
+/// Where a setting's value came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Origin {
+    /// Nothing set it.
+    Default,
+    /// `lake.toml`.
+    File {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A `LAKE_*` variable.
+    Env {
+        /// The variable.
+        variable: String,
+    },
+}
+
+/// One setting as the project has it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Setting {
+    /// `ingest.target_file_mb`.
+    pub key: String,
+    /// Its value; none for a key without a default that nothing set (`s3.endpoint`).
+    pub value: Option<toml::Value>,
+    /// Where the value came from.
+    pub origin: Origin,
+}
+
 /// 32 random bytes as hex, from the operating system's generator (UUID v4 draws from it).
 fn new_salt() -> String {
     format!(
@@ -413,5 +609,45 @@ pub fn find_project(start: &Path) -> Result<PathBuf> {
             Some(parent) => dir = parent,
             None => return Err(Error::LakeNotFound { start }),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every one-value setting a config can hold is in [`KEYS`], so each has a variable.
+    #[test]
+    fn every_scalar_setting_has_a_key() {
+        let mut config = Config::new(None, None);
+        config.s3.endpoint = Some("http://127.0.0.1:9000".into());
+        config.s3.region = Some("r".into());
+        config.s3.allow_http = Some(true);
+        config.s3.max_retries = Some(1);
+        config.s3.retry_timeout_secs = Some(1);
+        config.s3.request_timeout_secs = Some(1);
+        config.promote.on_failure = Some("true".into());
+        config.promote.workers = vec!["127.0.0.1:1".into()];
+        let value = toml::Value::try_from(&config).unwrap();
+        let mut seen = Vec::new();
+        for (section, table) in value.as_table().unwrap() {
+            let Some(table) = table.as_table() else {
+                continue;
+            };
+            if ["freshness", "sources"].contains(&section.as_str()) {
+                continue;
+            }
+            for name in table.keys() {
+                seen.push(format!("{section}.{name}"));
+            }
+        }
+        let mut keys: Vec<String> = KEYS.iter().map(Key::key).collect();
+        seen.sort();
+        keys.sort();
+        assert_eq!(seen, keys);
+        assert_eq!(KEYS[9].variable(), "LAKE_INGEST_TARGET_FILE_MB");
+        assert_eq!(KEYS[0].variable(), "LAKE_ROOT");
+        assert_eq!(Kind::Bool.parse("no"), Some(toml::Value::Boolean(false)));
+        assert_eq!(Kind::Integer.parse("x"), None);
     }
 }

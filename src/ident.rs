@@ -282,6 +282,22 @@ pub fn parse_age(input: &str) -> Result<u64> {
         .map_err(|_| invalid())
 }
 
+/// Single-character insertions, deletions and substitutions between `a` and `b`, for "did you
+/// mean" suggestions.
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
 /// An age in the largest whole unit: `2592000` → `30d`.
 pub fn format_age(seconds: u64) -> String {
     for (unit, scale) in [("w", 7 * 86_400), ("d", 86_400), ("h", 3600), ("m", 60)] {

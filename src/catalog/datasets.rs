@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use super::Tx;
 use crate::error::{Error, Result};
-use crate::ident::{DatasetRef, Version, Zone};
+use crate::ident::{DatasetRef, Version, Zone, edit_distance};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct DatasetRow {
@@ -224,20 +224,6 @@ impl Tx<'_> {
             .map_err(self.err())?;
         Ok(())
     }
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }
 
 #[cfg(test)]

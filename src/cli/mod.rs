@@ -17,6 +17,7 @@ mod report;
 mod run;
 mod search;
 mod serve;
+mod settings;
 
 use std::path::PathBuf;
 
@@ -134,6 +135,8 @@ enum Command {
     Manifest(reads::ManifestArgs),
     /// Read a version (or one shard of it) as CSV or JSON lines, verified.
     Scan(reads::ScanArgs),
+    /// The project's settings (lake.toml, with LAKE_* variables over it) and where each came from.
+    Config(settings::Args),
     /// A completion script for bash, zsh or fish (subcommands, flags, and in bash and fish the
     /// lake's datasets and tags).
     Completions(completions::Args),
@@ -216,6 +219,9 @@ async fn dispatch(cli: Cli) -> Result<(), Failure> {
     if let Command::Complete(args) = &cli.command {
         return completions::complete(&start, args);
     }
+    if let Command::Config(args) = &cli.command {
+        return settings::run(&start, args, p(args.json()));
+    }
     if let Command::Init(args) = cli.command {
         let printer = p(args.json);
         return init::run(&start, args, printer);
@@ -291,7 +297,9 @@ async fn dispatch(cli: Cli) -> Result<(), Failure> {
             None => lifecycle::maintain(lake, &args, p(args.json)).await,
         },
         Command::Serve(_) | Command::Worker(_) => unreachable!("handled above"),
-        Command::Completions(_) | Command::Complete(_) => unreachable!("handled above"),
+        Command::Completions(_) | Command::Complete(_) | Command::Config(_) => {
+            unreachable!("handled above")
+        }
         Command::Docs(command) => {
             let serve::DocsCommand::Build(args) = &command;
             let printer = p(args.json);

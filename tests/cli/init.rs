@@ -140,3 +140,89 @@ fn init_keeps_the_catalog_and_local_data_out_of_git_and_warns_of_the_salt() {
             .ends_with("sub/.gitignore")
     );
 }
+
+#[test]
+fn lake_variables_override_the_file_and_config_says_where_each_value_came_from() {
+    let lake = TestLake::new();
+    lake.configure("ingest", "zstd_level", "3");
+    let mut csv = String::from("id\n");
+    for i in 0..1000 {
+        csv.push_str(&format!("{i}\n"));
+    }
+    lake.write("ids.csv", csv);
+    // The variable reaches the command: row groups of 100 rows.
+    lake.cmd(["ingest", "ids.csv", "--into", "bronze.ids"])
+        .env("LAKE_INGEST_ROW_GROUP_ROWS", "100")
+        .assert()
+        .success();
+    let files = lake.json(["show", "bronze.ids"])["files"].clone();
+    assert_eq!(
+        files[0]["row_groups"].as_array().unwrap().len(),
+        10,
+        "{files}"
+    );
+
+    let listed = |envs: &[(&str, &str)]| {
+        let out = lake
+            .cmd(["config", "list", "--show-origin", "--json"])
+            .envs(envs.iter().copied())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out).1);
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["schema_version"], 1);
+        v["settings"].as_array().unwrap().clone()
+    };
+    let settings = listed(&[
+        ("LAKE_INGEST_ROW_GROUP_ROWS", "100"),
+        ("LAKE_DELTA_LOG", "no"),
+    ]);
+    let find = |key: &str| settings.iter().find(|s| s["key"] == key).unwrap().clone();
+    assert_eq!(find("ingest.row_group_rows")["value"], 100);
+    assert_eq!(
+        find("ingest.row_group_rows")["origin"]["variable"],
+        "LAKE_INGEST_ROW_GROUP_ROWS"
+    );
+    assert_eq!(find("delta.log")["value"], false);
+    assert_eq!(find("ingest.zstd_level")["value"], 3);
+    assert_eq!(find("ingest.zstd_level")["origin"]["kind"], "file");
+    assert_eq!(find("s3.region")["origin"]["kind"], "default");
+    assert_eq!(find("s3.endpoint")["value"], serde_json::Value::Null);
+    let salt = find("promote.salt");
+    assert!(
+        salt["value"].as_str().unwrap().starts_with("(hidden"),
+        "{salt}"
+    );
+
+    // `get` prints the value alone, for scripts; the salt too.
+    let get = |key: &str| lake.cmd(["config", "get", key]).output().unwrap();
+    assert_eq!(text(&get("ingest.zstd_level")).0, "3\n");
+    let toml = std::fs::read_to_string(lake.path().join("lake.toml")).unwrap();
+    let salt = text(&get("promote.salt")).0;
+    assert!(toml.contains(salt.trim()) && salt.trim().len() == 64);
+    assert_eq!(
+        get("s3.endpoint").status.code(),
+        Some(1),
+        "unset, no default"
+    );
+    let out = get("ingest.zstd");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out).1.contains("did you mean `ingest.zstd_level`"),
+        "{}",
+        text(&out).1
+    );
+
+    // A variable that is not of its key's type stops every command, naming both.
+    let out = lake
+        .cmd(["ls"])
+        .env("LAKE_INGEST_ROW_GROUP_ROWS", "many")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out).1;
+    assert!(
+        err.contains("LAKE_INGEST_ROW_GROUP_ROWS") && err.contains("whole number"),
+        "{err}"
+    );
+}
