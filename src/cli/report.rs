@@ -2,8 +2,6 @@
 //! The exit code comes from the variant, here and nowhere else:
 //! 0 ok, 1 failed, 2 usage / config / ref syntax, 3 integrity, 130 interrupted.
 
-use std::error::Error as _;
-
 use lake::Error;
 
 pub const EXIT_FAILED: i32 = 1;
@@ -85,13 +83,18 @@ fn hint(e: &Error) -> Option<String> {
     })
 }
 
-/// What to check when an S3 request failed, judged from what the server (or the network) said.
+/// What to check when an S3 request failed, judged from the error's types: object_store's
+/// variants and its HTTP client's error kinds, reqwest's refusal of a plain-http URL, and the
+/// S3 protocol's own error codes (`NoSuchBucket`, `SignatureDoesNotMatch`), which are the
+/// response body's words, not a library's messages.
 fn s3_hint(url: &str, source: &object_store::Error) -> String {
-    let mut said = source.to_string();
-    let mut cause = source.source();
-    while let Some(c) = cause {
-        said.push_str(&c.to_string());
-        cause = c.source();
+    use object_store::client::{HttpError, HttpErrorKind};
+
+    let mut causes: Vec<&(dyn std::error::Error + 'static)> = vec![source];
+    let mut next = std::error::Error::source(source);
+    while let Some(c) = next {
+        causes.push(c);
+        next = c.source();
     }
     let bucket = url
         .trim_start_matches("s3://")
@@ -99,24 +102,39 @@ fn s3_hint(url: &str, source: &object_store::Error) -> String {
         .next()
         .unwrap_or_default();
     let general = "check the bucket exists, the endpoint in lake.toml, and AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY";
-    if said.contains("scheme is not allowed") {
-        "the endpoint is plain http://, which S3 clients refuse unless told: set `allow_http = true` under [s3] in lake.toml, or AWS_ALLOW_HTTP=true".to_string()
-    } else if said.contains("NoSuchBucket") {
-        format!("the bucket `{bucket}` does not exist: create it or fix the URL ({general})")
-    } else if [
+    // object_store builds each request from a URL and headers it has checked already; the one
+    // builder error left is the client's `https_only`, which refuses a plain-http endpoint.
+    // (object_store drops the URL from the error, so its scheme cannot be looked at here.)
+    let plain_http_refused = causes.iter().any(|c| {
+        c.downcast_ref::<reqwest::Error>()
+            .is_some_and(reqwest::Error::is_builder)
+    });
+    let unreachable = causes.iter().any(|c| {
+        c.downcast_ref::<HttpError>().is_some_and(|e| {
+            matches!(
+                e.kind(),
+                HttpErrorKind::Connect | HttpErrorKind::Timeout | HttpErrorKind::Request
+            )
+        })
+    });
+    let s3_code = |code: &str| causes.iter().any(|c| c.to_string().contains(code));
+    let refused = matches!(
+        source,
+        object_store::Error::PermissionDenied { .. } | object_store::Error::Unauthenticated { .. }
+    ) || [
         "SignatureDoesNotMatch",
         "InvalidAccessKeyId",
         "AccessDenied",
-        "403 Forbidden",
     ]
     .iter()
-    .any(|s| said.contains(s))
-    {
+    .any(|code| s3_code(code));
+    if plain_http_refused {
+        "the endpoint is plain http://, which S3 clients refuse unless told: set `allow_http = true` under [s3] in lake.toml, or AWS_ALLOW_HTTP=true".to_string()
+    } else if s3_code("NoSuchBucket") {
+        format!("the bucket `{bucket}` does not exist: create it or fix the URL ({general})")
+    } else if refused {
         format!("the server refused the credentials: {general}")
-    } else if ["Connect", "dns error", "error sending request", "timed out"]
-        .iter()
-        .any(|s| said.contains(s))
-    {
+    } else if unreachable {
         format!(
             "nothing answered: check the server runs and the endpoint ([s3] endpoint in lake.toml, or AWS_ENDPOINT_URL); {general}"
         )

@@ -685,6 +685,12 @@ fn arrow_json_problem(e: &ArrowError) -> String {
 }
 
 /// Turn an arrow CSV error into one that names the file's line and the column.
+///
+/// Arrow's CSV reader reports these as `ArrowError::CsvError(String)` and `ParseError(String)`,
+/// with the csv crate's typed position already formatted into the text, so the text is all there
+/// is to read. Each form parsed here has a test through the binary (`tests/cli/bad_input.rs`:
+/// ragged rows found by inference and by the decoder, invalid UTF-8 in both, a value of the
+/// wrong type), so an Arrow upgrade that rewords one fails there instead of losing the line.
 fn csv_error(path: &Path, e: &ArrowError, schema: Option<&Schema>) -> Error {
     let text = e.to_string();
     let text = text

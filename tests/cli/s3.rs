@@ -213,6 +213,7 @@ fn init_fails(
     endpoint: &str,
     env: &[(&str, &str)],
     expect: &str,
+    hint: &str,
     limit: Duration,
 ) {
     let lake = TestLake::empty();
@@ -240,8 +241,8 @@ fn init_fails(
     );
     assert!(err.contains(expect), "expected {expect:?} in {err}");
     assert!(
-        err.contains("hint: ") && err.contains("check the bucket exists"),
-        "{err}"
+        err.contains("hint: ") && err.contains("check the bucket exists") && err.contains(hint),
+        "expected the hint {hint:?}: {err}"
     );
     assert!(took < limit, "took {took:?}");
     assert!(
@@ -259,6 +260,7 @@ fn s3_misconfiguration_fails_fast_and_clearly() {
         &s3.endpoint,
         &[],
         "NoSuchBucket",
+        "the bucket `no-such-bucket-here` does not exist",
         Duration::from_secs(20),
     );
     init_fails(
@@ -267,6 +269,7 @@ fn s3_misconfiguration_fails_fast_and_clearly() {
         &s3.endpoint,
         &[("AWS_SECRET_ACCESS_KEY", "wrong-secret")],
         "SignatureDoesNotMatch",
+        "the server refused the credentials",
         Duration::from_secs(20),
     );
     // Nothing listens on port 1: connections are refused, retried with backoff, then given up.
@@ -276,6 +279,7 @@ fn s3_misconfiguration_fails_fast_and_clearly() {
         "http://127.0.0.1:1",
         &[],
         "127.0.0.1:1",
+        "nothing answered",
         Duration::from_secs(30),
     );
 }
