@@ -20,6 +20,7 @@ pub struct Args {
     /// Read and check every file; commit nothing.
     #[arg(long)]
     dry_run: bool,
+    /// Print one JSON document with stable fields instead of text.
     #[arg(long)]
     pub json: bool,
 }

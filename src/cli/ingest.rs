@@ -85,6 +85,7 @@ pub struct Args {
     /// committed position).
     #[arg(long, value_name = "N", requires = "stream")]
     offset: Option<u64>,
+    /// Print one JSON document with stable fields instead of text.
     #[arg(long)]
     pub json: bool,
 }
@@ -501,6 +502,7 @@ pub enum StreamCommand {
         /// dead letters.
         #[arg(long)]
         files: bool,
+        /// Print one JSON document with stable fields instead of text.
         #[arg(long)]
         json: bool,
     },

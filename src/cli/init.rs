@@ -30,6 +30,7 @@ pub struct Args {
     /// For s3:// roots: allow a plain-http endpoint.
     #[arg(long)]
     s3_allow_http: bool,
+    /// Print one JSON document with stable fields instead of text.
     #[arg(long)]
     pub json: bool,
 }

@@ -10,6 +10,7 @@ pub struct LsArgs {
     /// Only this zone: bronze, silver or gold.
     #[arg(long, value_parser = parse_zone)]
     zone: Option<Zone>,
+    /// Print one JSON document with stable fields instead of text.
     #[arg(long)]
     pub json: bool,
 }
@@ -23,6 +24,7 @@ pub struct ShowArgs {
     /// With `run`: the run's id (`lake runs` lists them).
     #[arg(value_name = "ID")]
     id: Option<i64>,
+    /// Print one JSON document with stable fields instead of text.
     #[arg(long)]
     pub json: bool,
 }
@@ -31,6 +33,7 @@ pub struct ShowArgs {
 pub struct LogArgs {
     #[arg(value_name = "DATASET")]
     dataset: String,
+    /// Print one JSON document with stable fields instead of text.
     #[arg(long)]
     pub json: bool,
 }

@@ -18,6 +18,7 @@ pub struct TagArgs {
     /// Remove the tag instead.
     #[arg(short, long)]
     delete: bool,
+    /// Print one JSON document with stable fields instead of text.
     #[arg(long)]
     pub json: bool,
 }
@@ -28,12 +29,14 @@ pub enum RuleCommand {
     Add(RuleAddArgs),
     /// List the rules in force.
     Ls {
+        /// Print one JSON document with stable fields instead of text.
         #[arg(long)]
         json: bool,
     },
     /// Retire a rule (versions it moved keep naming it).
     Rm {
         id: i64,
+        /// Print one JSON document with stable fields instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -59,6 +62,7 @@ pub struct RuleAddArgs {
     /// Never archive a version that a live silver or gold version was computed from.
     #[arg(long)]
     keep_inputs: bool,
+    /// Print one JSON document with stable fields instead of text.
     #[arg(long)]
     pub json: bool,
 }
@@ -74,6 +78,7 @@ pub struct ArchiveArgs {
     /// Delete expired data without asking (on a terminal, lake asks first).
     #[arg(short, long)]
     yes: bool,
+    /// Print one JSON document with stable fields instead of text.
     #[arg(long)]
     pub json: bool,
 }
@@ -84,6 +89,7 @@ pub struct RestoreArgs {
     reference: String,
     #[arg(long)]
     dry_run: bool,
+    /// Print one JSON document with stable fields instead of text.
     #[arg(long)]
     pub json: bool,
 }
@@ -98,6 +104,7 @@ pub struct MaintainArgs {
     /// Say which datasets are due and what would be merged; write nothing.
     #[arg(long)]
     dry_run: bool,
+    /// Print one JSON document with stable fields instead of text.
     #[arg(long)]
     pub json: bool,
 }
@@ -120,6 +127,7 @@ pub struct CompactArgs {
     /// Say what would be merged; write nothing.
     #[arg(long)]
     dry_run: bool,
+    /// Print one JSON document with stable fields instead of text.
     #[arg(long)]
     pub json: bool,
 }
@@ -131,6 +139,7 @@ pub struct RollbackArgs {
     /// Say what would change; commit nothing.
     #[arg(long)]
     dry_run: bool,
+    /// Print one JSON document with stable fields instead of text.
     #[arg(long)]
     pub json: bool,
 }
@@ -143,6 +152,7 @@ pub struct GcArgs {
     grace: u64,
     #[arg(long)]
     dry_run: bool,
+    /// Print one JSON document with stable fields instead of text.
     #[arg(long)]
     pub json: bool,
 }
@@ -164,6 +174,7 @@ pub struct CheckArgs {
     /// Where --rebuild-catalog writes (a new file); the live catalog, if any, is compared with it.
     #[arg(long, value_name = "NEW.sqlite", requires = "rebuild_catalog")]
     pub into: Option<std::path::PathBuf>,
+    /// Print one JSON document with stable fields instead of text.
     #[arg(long)]
     pub json: bool,
 }
@@ -172,6 +183,7 @@ pub struct CheckArgs {
 pub struct DuArgs {
     #[arg(value_name = "DATASET")]
     datasets: Vec<String>,
+    /// Print one JSON document with stable fields instead of text.
     #[arg(long)]
     pub json: bool,
 }

@@ -47,93 +47,224 @@ pub(crate) struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Create a lake project: lake.toml and the catalog.
+    #[command(after_help = r#"Examples:
+  lake init
+  lake init my-lake
+  lake init --root s3://bucket/lake --archive s3://cold/lake --s3-region eu-west-1"#)]
     Init(init::Args),
     /// Ingest CSV, JSON/NDJSON or Parquet (files, s3:// or https:// sources, or a pipe) as a new
     /// version of a bronze dataset.
+    #[command(after_help = r#"Examples:
+  lake ingest examples/data/orders-2026-01.csv --into bronze.orders
+  lake ingest customers.csv --into bronze.customers --mode overwrite
+  lake ingest s3://drop/exports/ --into bronze.events --format ndjson
+  producer | lake ingest - --into bronze.clicks --format ndjson --stream clicks
+  lake ingest --watch inbox/ --into bronze.orders"#)]
     Ingest(ingest::Args),
     /// Register Parquet files another engine wrote (Spark, DuckDB) as a new version, checked
     /// and hashed; files already under the dataset's data prefix are not copied.
+    #[command(after_help = r#"Examples:
+  lake adopt spark-out/ --into bronze.orders --dry-run
+  lake adopt spark-out/ --into bronze.orders --mode append"#)]
     Adopt(adopt::Args),
     /// Named streams that `lake ingest - --stream NAME` writes: where each stands.
     #[command(subcommand)]
+    #[command(after_help = r#"Examples:
+  lake stream show clicks
+  lake stream show clicks --json"#)]
     Stream(ingest::StreamCommand),
     /// List datasets with their latest version.
+    #[command(after_help = r#"Examples:
+  lake ls
+  lake ls --zone gold --json"#)]
     Ls(inspect::LsArgs),
     /// Show one version: schema, rows, files, sources, digest, drift.
+    #[command(after_help = r#"Examples:
+  lake show bronze.orders
+  lake show bronze.orders@v3
+  lake show gold.features@train-2026-11 --json"#)]
     Show(inspect::ShowArgs),
     /// List a dataset's versions, newest first.
+    #[command(after_help = r#"Examples:
+  lake log bronze.orders
+  lake log silver.orders --json"#)]
     Log(inspect::LogArgs),
     /// Run the SQL jobs in jobs/<zone>/ that turn bronze into silver and gold.
+    #[command(after_help = r#"Examples:
+  lake promote
+  lake promote --dry-run
+  lake promote --select +gold.customer_features
+  lake promote --select bronze.orders+ --full-refresh
+  lake promote --at bronze.orders=v2"#)]
     Promote(promote::Args),
     /// Run the jobs that are due by their schedules and new input versions; once, or watching.
+    #[command(after_help = r#"Examples:
+  lake run --once
+  lake run --watch --every 5m --max-parallel 4
+  lake run gold.customer_features --once --json"#)]
     Run(run::Args),
     /// What needs attention: stale, waiting and failing jobs, freshness, archive candidates,
     /// the scheduler's lease and the lock files that hold versions.
+    #[command(after_help = r#"Examples:
+  lake status
+  lake status --check        # exit 1 when something needs attention"#)]
     Status(run::StatusArgs),
     /// Run a partitioned job once per partition of a date range, each run committing its partition.
+    #[command(after_help = r#"Examples:
+  lake backfill silver.daily --from 2026-01-01 --to 2026-01-31 --dry-run
+  lake backfill silver.daily --from 2026-01-01 --to 2026-01-31 --missing --max-parallel 4"#)]
     Backfill(run::BackfillArgs),
     /// Run each job's checks over its latest version, building nothing.
+    #[command(after_help = r#"Examples:
+  lake test
+  lake test silver.orders --json"#)]
     Test(run::TestArgs),
     /// Run a run's job again on exactly the input versions that run read.
+    #[command(after_help = r#"Examples:
+  lake runs --status failed
+  lake retry 42"#)]
     Retry(run::RetryArgs),
     /// List job runs, newest first: status, trigger and attempt, exact inputs, output, error.
+    #[command(after_help = r#"Examples:
+  lake runs
+  lake runs silver.orders --status failed --since 1d
+  lake runs -n 5 --json"#)]
     Runs(run::RunsArgs),
     /// Run a read-only SQL query over the datasets.
+    #[command(after_help = r#"Examples:
+  lake query "SELECT status, count(*) FROM silver.orders GROUP BY status"
+  lake query "SELECT * FROM bronze.orders" --at bronze.orders=v1 --format csv -o v1.csv
+  lake query 'SELECT count(*) FROM "bronze.orders@v3"' --verify"#)]
     Query(query::Args),
     /// Show which versions a version was computed from, or what was computed from it.
+    #[command(after_help = r#"Examples:
+  lake lineage gold.customer_features
+  lake lineage bronze.orders@v1 --downstream
+  lake lineage gold.customer_features --format mermaid"#)]
     Lineage(lineage::Args),
     /// Point a tag at a version (tagged versions are never archived); -d removes it.
+    #[command(after_help = r#"Examples:
+  lake tag gold.customer_features@v4 train-2026-11
+  lake tag gold.customer_features train-2026-11 --delete"#)]
     Tag(lifecycle::TagArgs),
     /// Lifecycle rules: when versions are archived and expired.
     #[command(subcommand)]
+    #[command(after_help = r#"Examples:
+  lake rule add --zone bronze --archive-after 30d --keep-last 3
+  lake rule add --dataset "events*" --archive-after 1w --expire-after 90d
+  lake rule ls
+  lake rule rm 2"#)]
     Rule(lifecycle::RuleCommand),
     /// Apply the rules: move old versions to the archive tier, expire old archived data.
+    #[command(after_help = r#"Examples:
+  lake archive --dry-run
+  lake archive bronze.orders
+  lake archive --yes          # expire without asking"#)]
     Archive(lifecycle::ArchiveArgs),
     /// A new version with the files and schema of an earlier one (nothing copied); downstream
     /// jobs rerun on it.
+    #[command(after_help = r#"Examples:
+  lake rollback gold.customer_features@v2 --dry-run
+  lake rollback gold.customer_features@v2"#)]
     Rollback(lifecycle::RollbackArgs),
     /// Remove rows (a person's data) from datasets: a new latest version without them, or with
     /// --all-versions every retained version amended; `--log` lists the erasures.
     Erase(erase::Args),
     /// Bring an archived version back to the hot tier, verified.
+    #[command(after_help = r#"Examples:
+  lake restore bronze.orders@v1 --dry-run
+  lake restore bronze.orders@v1"#)]
     Restore(lifecycle::RestoreArgs),
     /// Delete objects no catalog row references (left by interrupted writes).
+    #[command(after_help = r#"Examples:
+  lake gc --dry-run
+  lake gc --grace 1h"#)]
     Gc(lifecycle::GcArgs),
     /// Keep datasets fast to read: `lake maintain` applies the `[maintain]` policies;
     /// `lake maintain compact DATASET` merges one dataset's small files.
+    #[command(after_help = r#"Examples:
+  lake maintain --dry-run
+  lake maintain
+  lake maintain compact bronze.events --target-file-mb 256"#)]
     Maintain(lifecycle::MaintainArgs),
     /// The catalog in a browser: datasets, versions, lineage, runs, storage (read only).
+    #[command(after_help = r#"Examples:
+  lake serve
+  lake serve --bind 127.0.0.1:8080 --open
+  lake serve --bind 0.0.0.0:8080 --token "$LAKE_TOKEN""#)]
     Serve(serve::ServeArgs),
     /// Run stages of `lake promote --workers` plans (a distributed DataFusion worker); needs
     /// the project's lake.toml, not its catalog.
+    #[command(after_help = r#"Examples:
+  lake worker --bind 127.0.0.1:50051
+  lake promote --workers 10.0.0.2:50051,10.0.0.3:50051"#)]
     Worker(serve::WorkerArgs),
     /// The catalog's pages as static HTML: `lake docs build -o site/`.
     #[command(subcommand)]
+    #[command(after_help = r#"Examples:
+  lake docs build --output site/"#)]
     Docs(serve::DocsCommand),
     /// Compare the catalog with storage; exit 3 if data is missing or altered.
+    #[command(after_help = r#"Examples:
+  lake check
+  lake check --verify-hashes
+  lake check --repair
+  lake check --rebuild-catalog --into rebuilt.sqlite"#)]
     Check(lifecycle::CheckArgs),
     /// Write each dataset's Delta log, so Spark, DuckDB, Polars and delta-rs read every version.
     #[command(subcommand)]
+    #[command(after_help = r#"Examples:
+  lake export delta
+  lake export delta bronze.orders silver.orders"#)]
     Export(export::ExportCommand),
     /// Bytes per zone, dataset and version, hot and archive.
+    #[command(after_help = r#"Examples:
+  lake du
+  lake du bronze.orders --json"#)]
     Du(lifecycle::DuArgs),
     /// Describe a dataset: description, owner, labels, column docs.
+    #[command(after_help = r#"Examples:
+  lake annotate silver.customers --description "One row per customer" --owner data-team
+  lake annotate silver.customers --label pii --column 'email_masked=Masked e-mail'"#)]
     Annotate(search::AnnotateArgs),
     /// Find datasets by name, description, owner, labels, columns, column docs or job SQL.
+    #[command(after_help = r#"Examples:
+  lake search revenue
+  lake search --label pii
+  lake search --column customer_id --ever"#)]
     Search(search::SearchArgs),
     /// Compare two versions: schema, rows, bytes, files and per-column statistics.
+    #[command(after_help = r#"Examples:
+  lake diff bronze.orders@v1 bronze.orders@v2
+  lake diff gold.customer_features@train-2026-10 gold.customer_features --json"#)]
     Diff(search::DiffArgs),
     /// Rebuild the search index from the catalog.
+    #[command(after_help = r#"Examples:
+  lake reindex"#)]
     Reindex(search::ReindexArgs),
     /// Resolve refs to exact versions and write them, with digests, to a lock file.
+    #[command(after_help = r#"Examples:
+  lake pin gold.customer_features@train-2026-11
+  lake pin bronze.orders@v3 silver.orders --lock training.lock"#)]
     Pin(reads::PinArgs),
     /// Check that every version in a lock file is intact; exit 3 if not.
+    #[command(after_help = r#"Examples:
+  lake verify
+  lake verify training.lock --json"#)]
     Verify(reads::VerifyArgs),
     /// Download a version's files and manifest into a folder, verified.
+    #[command(after_help = r#"Examples:
+  lake get gold.customer_features@v4 --output features/"#)]
     Get(reads::GetArgs),
     /// Print a version's manifest (the read contract).
+    #[command(after_help = r#"Examples:
+  lake manifest gold.customer_features@v4"#)]
     Manifest(reads::ManifestArgs),
     /// Read a version (or one shard of it) as CSV or JSON lines, verified.
+    #[command(after_help = r#"Examples:
+  lake scan gold.customer_features --columns customer_id,orders --format csv
+  lake scan gold.customer_features@v4 --shard 0/4 --seed 7 --epoch 2 --buffer 100000
+  lake scan bronze.orders --format arrow > orders.arrows"#)]
     Scan(reads::ScanArgs),
     /// The project's settings (lake.toml, with LAKE_* variables over it) and where each came from.
     Config(settings::Args),

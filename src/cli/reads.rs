@@ -18,6 +18,7 @@ pub struct PinArgs {
     refs: Vec<String>,
     #[arg(long, default_value = "lake.lock", value_name = "FILE")]
     lock: PathBuf,
+    /// Print one JSON document with stable fields instead of text.
     #[arg(long)]
     pub json: bool,
 }
@@ -26,6 +27,7 @@ pub struct PinArgs {
 pub struct VerifyArgs {
     #[arg(default_value = "lake.lock", value_name = "LOCK")]
     lock: PathBuf,
+    /// Print one JSON document with stable fields instead of text.
     #[arg(long)]
     pub json: bool,
 }
@@ -37,6 +39,7 @@ pub struct GetArgs {
     /// The folder to fill (the root's layout: data files and the manifest).
     #[arg(short, long, value_name = "DIR")]
     output: PathBuf,
+    /// Print one JSON document with stable fields instead of text.
     #[arg(long)]
     pub json: bool,
 }
@@ -74,6 +77,7 @@ pub struct ScanArgs {
     no_verify: bool,
     #[arg(long, value_enum, default_value = "csv")]
     format: Format,
+    /// Print one JSON document with stable fields instead of text.
     #[arg(long)]
     pub json: bool,
 }

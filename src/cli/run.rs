@@ -314,6 +314,7 @@ pub struct RunsArgs {
     /// At most this many, newest first.
     #[arg(long, short = 'n', default_value_t = 50)]
     limit: usize,
+    /// Print one JSON document with stable fields instead of text.
     #[arg(long)]
     pub json: bool,
 }
@@ -370,6 +371,7 @@ pub struct RetryArgs {
     /// The run to retry (`lake runs` lists them); its job runs on exactly the inputs it read.
     #[arg(value_name = "RUN_ID")]
     run: i64,
+    /// Print one JSON document with stable fields instead of text.
     #[arg(long)]
     pub json: bool,
 }
@@ -476,6 +478,7 @@ pub struct TestArgs {
     /// Jobs to leave out, in the same syntax.
     #[arg(long, value_name = "SEL", num_args = 1..)]
     exclude: Vec<String>,
+    /// Print one JSON document with stable fields instead of text.
     #[arg(long)]
     pub json: bool,
 }
@@ -552,6 +555,7 @@ pub struct BackfillArgs {
     /// Read DATASET at REF (v3, a tag, a time) instead of its latest version.
     #[arg(long, value_name = "DATASET=REF")]
     at: Vec<String>,
+    /// Print one JSON document with stable fields instead of text.
     #[arg(long)]
     pub json: bool,
 }
@@ -627,6 +631,7 @@ pub struct StatusArgs {
     /// Exit 1 when something needs attention (for monitoring).
     #[arg(long)]
     check: bool,
+    /// Print one JSON document with stable fields instead of text.
     #[arg(long)]
     pub json: bool,
 }

@@ -24,6 +24,7 @@ pub struct AnnotateArgs {
     /// Document a column: `email=Customer email, lower-cased`.
     #[arg(long, value_name = "COL=TEXT")]
     column: Vec<String>,
+    /// Print one JSON document with stable fields instead of text.
     #[arg(long)]
     pub json: bool,
 }
@@ -49,6 +50,7 @@ pub struct SearchArgs {
     ever: bool,
     #[arg(long, default_value_t = 20)]
     limit: usize,
+    /// Print one JSON document with stable fields instead of text.
     #[arg(long)]
     pub json: bool,
 }
@@ -59,12 +61,14 @@ pub struct DiffArgs {
     left: String,
     #[arg(value_name = "REF")]
     right: String,
+    /// Print one JSON document with stable fields instead of text.
     #[arg(long)]
     pub json: bool,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct ReindexArgs {
+    /// Print one JSON document with stable fields instead of text.
     #[arg(long)]
     pub json: bool,
 }

@@ -42,6 +42,7 @@ pub struct DocsArgs {
     /// The folder to write (created if missing; files of the same names are replaced).
     #[arg(short, long, value_name = "DIR")]
     output: PathBuf,
+    /// Print one JSON document with stable fields instead of text.
     #[arg(long)]
     pub json: bool,
 }
@@ -105,6 +106,7 @@ pub struct WorkerArgs {
     /// Where to listen for the coordinator and the other workers (port 0: any free port).
     #[arg(long, default_value = "127.0.0.1:50051", value_name = "ADDR")]
     bind: std::net::SocketAddr,
+    /// Print one JSON document with stable fields instead of text.
     #[arg(long)]
     pub json: bool,
 }

@@ -36,6 +36,7 @@ struct ListArgs {
     /// Say where each value came from: the file, a LAKE_* variable, or the default.
     #[arg(long)]
     show_origin: bool,
+    /// Print one JSON document with stable fields instead of text.
     #[arg(long)]
     json: bool,
 }
@@ -47,6 +48,7 @@ struct GetArgs {
     /// Say where the value came from.
     #[arg(long)]
     show_origin: bool,
+    /// Print one JSON document with stable fields instead of text.
     #[arg(long)]
     json: bool,
 }

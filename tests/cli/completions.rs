@@ -70,3 +70,67 @@ fn bash_completion_loads_and_completes_commands_datasets_and_tags() {
         assert!(text(&out).0.contains(says), "{shell}");
     }
 }
+
+/// The commands `lake --help` lists.
+fn commands() -> Vec<String> {
+    let lake = TestLake::empty();
+    let out = lake.cmd(["--help"]).output().unwrap();
+    let help = text(&out).0;
+    help.lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty())
+        .filter(|l| l.starts_with("  ") && !l.starts_with("   "))
+        .filter_map(|l| l.split_whitespace().next().map(String::from))
+        .filter(|c| c != "help")
+        .collect()
+}
+
+#[test]
+fn every_command_has_examples_in_its_help_and_each_parses() {
+    let lake = TestLake::empty();
+    let commands = commands();
+    assert!(commands.len() > 30, "{commands:?}");
+    let mut checked = 0;
+    for command in &commands {
+        let out = lake.cmd([command.as_str(), "--help"]).output().unwrap();
+        let help = text(&out).0;
+        let examples: Vec<&str> = help
+            .lines()
+            .skip_while(|l| !l.starts_with("Examples:"))
+            .skip(1)
+            .take_while(|l| !l.trim().is_empty())
+            .filter(|l| l.trim_start().contains("lake "))
+            .collect();
+        assert!(
+            !examples.is_empty(),
+            "`lake {command} --help` has no examples"
+        );
+        for example in examples {
+            // The command as a shell runs it: up to a comment, and the `lake` part of a pipe.
+            let line = example.split(" #").next().unwrap();
+            let words = shlex::split(line).unwrap_or_else(|| panic!("unbalanced quotes: {line}"));
+            let start = words
+                .iter()
+                .rposition(|w| w == "lake" || w == "<(lake")
+                .unwrap_or_else(|| panic!("no lake command in {line}"))
+                + 1;
+            let args: Vec<String> = words[start..]
+                .iter()
+                .take_while(|w| !["|", ">", ">>", "<"].contains(&w.as_str()))
+                .map(|w| w.trim_end_matches(')').to_string())
+                .collect();
+            // Every flag and value is parsed up to `--help`, which then prints help: an unknown
+            // flag, a bad value or a stray argument fails before it.
+            let out = lake.cmd(&args).arg("--help").output().unwrap();
+            assert!(
+                out.status.success(),
+                "`{}` from `lake {command} --help` does not parse: {}",
+                line.trim(),
+                text(&out).1
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 80, "{checked} examples");
+}
