@@ -778,24 +778,25 @@ fn is_hidden(p: &Path) -> bool {
         .is_some_and(|n| n.starts_with('.'))
 }
 
+/// The files under `dir`, in name order, hidden entries (and everything under a hidden folder)
+/// left out. Symbolic links are followed, and a link back to a folder above is an error, not a
+/// walk without end.
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-    let entries = std::fs::read_dir(dir).map_err(|source| Error::Io {
-        path: dir.to_path_buf(),
-        source,
-    })?;
+    let entries = walkdir::WalkDir::new(dir)
+        .follow_links(true)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| e.depth() == 0 || !is_hidden(e.path()));
     for entry in entries {
-        let entry = entry.map_err(|source| Error::Io {
-            path: dir.to_path_buf(),
-            source,
+        let entry = entry.map_err(|e| Error::Io {
+            path: e.path().unwrap_or(dir).to_path_buf(),
+            source: e
+                .io_error()
+                .map(|io| std::io::Error::new(io.kind(), io.to_string()))
+                .unwrap_or_else(|| std::io::Error::other(e.to_string())),
         })?;
-        let path = entry.path();
-        if is_hidden(&path) {
-            continue;
-        }
-        if path.is_dir() {
-            walk(&path, out)?;
-        } else if path.is_file() {
-            out.push(path);
+        if entry.file_type().is_file() {
+            out.push(entry.into_path());
         }
     }
     Ok(())

@@ -705,25 +705,22 @@ fn staging_files(storage: &Storage) -> Result<Vec<ObjectInfo>> {
     Ok(out)
 }
 
+/// Staged writes (`name#N`) under `dir`; unreadable entries are passed over, as gc looks again.
 fn walk_staging(root: &Path, dir: &Path, out: &mut Vec<ObjectInfo>) -> Result<()> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Ok(());
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        let Ok(meta) = entry.metadata() else { continue };
-        if meta.is_dir() {
-            walk_staging(root, &path, out)?;
+    for entry in walkdir::WalkDir::new(dir).into_iter().flatten() {
+        if !entry.file_type().is_file() {
             continue;
         }
         let name = entry.file_name().to_string_lossy().into_owned();
         let staged = name
             .rsplit_once('#')
             .is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+        let Ok(meta) = entry.metadata() else { continue };
         if !staged {
             continue;
         }
-        let key = path
+        let key = entry
+            .path()
             .strip_prefix(root)
             .map(|k| k.to_string_lossy().replace('\\', "/"))
             .unwrap_or(name);
@@ -740,17 +737,15 @@ fn walk_staging(root: &Path, dir: &Path, out: &mut Vec<ObjectInfo>) -> Result<()
     Ok(())
 }
 
-/// Bytes of the files under `path` (or of the file itself).
+/// Bytes of the files under `path` (or of the file itself), links not followed.
 fn tree_size(path: &Path) -> u64 {
-    let Ok(meta) = std::fs::symlink_metadata(path) else {
-        return 0;
-    };
-    if !meta.is_dir() {
-        return meta.len();
-    }
-    std::fs::read_dir(path)
-        .map(|d| d.flatten().map(|e| tree_size(&e.path())).sum())
-        .unwrap_or(0)
+    walkdir::WalkDir::new(path)
+        .into_iter()
+        .flatten()
+        .filter(|e| !e.file_type().is_dir())
+        .filter_map(|e| e.metadata().ok())
+        .map(|m| m.len())
+        .sum()
 }
 
 fn remove_staging(storage: &Storage, key: &str) -> Result<()> {

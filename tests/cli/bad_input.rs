@@ -501,3 +501,20 @@ fn big_json_streams_decode_whole_and_name_the_line_of_a_late_error() {
         ],
     );
 }
+
+#[test]
+fn a_folder_with_a_link_back_up_is_refused_naming_the_link() {
+    let lake = TestLake::new();
+    lake.write("in/x.csv", "a\n1\n");
+    lake.write("in/sub/y.csv", "a\n2\n");
+    lake.write("in/.hidden/z.csv", "a\n3\n");
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::symlink("..", lake.path().join("in/sub/loop")).unwrap();
+        refused(&lake, &["in"], 1, &["in/sub/loop", "loop"]);
+        std::fs::remove_file(lake.path().join("in/sub/loop")).unwrap();
+    }
+    // Without it, the folder's files in name order, hidden ones left out.
+    let r = lake.json(["ingest", "in", "--into", "bronze.walked"]);
+    assert_eq!(r["rows"], 2, "{r}");
+}
