@@ -11,6 +11,9 @@ export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 echo "== format and lint"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+echo "== the library's documentation: no rustdoc warnings, and its examples run"
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --lib -p lake --quiet
+cargo test --doc --quiet
 
 echo "== a local S3-compatible server (SeaweedFS) for the S3 tests"
 source "$repo/scripts/seaweedfs.sh"

@@ -86,8 +86,8 @@ impl Lake {
     }
 
     /// Open the project whose `lake.toml` is in `start` or the nearest parent.
-    pub fn open(start: &Path) -> Result<Lake> {
-        let dir = config::find_project(start)?;
+    pub fn open(start: impl AsRef<Path>) -> Result<Lake> {
+        let dir = config::find_project(start.as_ref())?;
         let config = Config::load(&dir.join(CONFIG_FILE))?;
         let storage = Storage::open(&config.lake.root, &dir, &config.s3)?;
         let archive = Storage::open(&config.lake.archive, &dir, &config.s3)?;
@@ -97,7 +97,7 @@ impl Lake {
     }
 
     /// Assemble a lake from parts (tests use in-memory storage and catalog).
-    pub fn from_parts(
+    pub(crate) fn from_parts(
         dir: PathBuf,
         config: Config,
         storage: Storage,
@@ -233,8 +233,13 @@ impl Lake {
         });
     }
 
+    /// Where the catalog is (`.lake/catalog.sqlite` by default).
+    pub fn catalog_path(&self) -> std::path::PathBuf {
+        self.catalog().path().to_path_buf()
+    }
+
     /// The catalog, locked for this thread.
-    pub fn catalog(&self) -> MutexGuard<'_, Catalog> {
+    pub(crate) fn catalog(&self) -> MutexGuard<'_, Catalog> {
         self.catalog
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())

@@ -1,27 +1,59 @@
+#![warn(unnameable_types)]
 //! `lake`: a data lake manager. Raw files become immutable, versioned Parquet datasets in the
 //! bronze zone; a SQLite catalog records every version, its files, schema and sources.
 //!
-//! ```no_run
-//! # async fn tour() -> lake::Result<()> {
-//! use lake::{Lake, DatasetRef};
+//! A tour: make a lake, ingest a file as `bronze.orders@v1`, resolve it, read it back as Arrow
+//! batches, pin it, and query it with DataFusion.
 //!
-//! let dir = std::path::Path::new("my-lake");
-//! lake::Lake::init(dir, lake::Config::new(None, None))?;
-//! let lake = Lake::open(dir)?;
+//! ```
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::sync::Arc;
+//! use lake::{DatasetRef, Lake};
+//! use lake::scan::ScanOptions;
+//!
+//! let dir = tempfile::tempdir()?;
+//! Lake::init(dir.path(), lake::Config::new(None, None))?;
+//! let lake = Lake::open(dir.path())?;
+//! let csv = dir.path().join("orders.csv");
+//! std::fs::write(&csv, "order_id,amount\n1,5.5\n2,7\n3,1.25\n")?;
+//!
+//! let runtime = tokio::runtime::Runtime::new()?;
 //! let orders: DatasetRef = "bronze.orders".parse()?;
-//! let report = lake
-//!     .ingest(vec!["orders.csv".into()], orders.clone())
-//!     .execute()
-//!     .await?;
-//! println!("{} rows", report.rows);
-//! let v = lake.resolve(&"bronze.orders@v1".parse()?)?;
-//! println!("{} is {}", v.reference(), v.digest);
+//! let report = runtime.block_on(lake.ingest(vec![csv], orders.clone()).execute())?;
+//! assert_eq!(report.rows, 3);
+//!
+//! // An exact version: its digest is the sha256 of its manifest.
+//! let v1: DatasetRef = "bronze.orders@v1".parse()?;
+//! let version = lake.resolve(&v1)?;
+//! assert_eq!(version.rows, 3);
+//!
+//! // Read it back, every byte checked against the manifest (a blocking scan brings its own
+//! // runtime, so it runs outside `block_on`).
+//! let mut rows = 0;
+//! for batch in lake.scan_blocking(&v1, ScanOptions::default())? {
+//!     rows += batch?.num_rows();
+//! }
+//! assert_eq!(rows, 3);
+//!
+//! // Pin it for training: a lock file with the digest.
+//! let pins = lake.pin(&[v1.clone()], &dir.path().join("lake.lock"))?;
+//! assert_eq!(pins[0].digest, version.digest);
+//!
+//! // The same version as a DataFusion table in a session of your own.
+//! let total = runtime.block_on(async {
+//!     let ctx = lake::datafusion::prelude::SessionContext::new();
+//!     ctx.register_table("orders", Arc::new(lake.table(&v1).await?))?;
+//!     let batches = ctx.sql("SELECT sum(amount) FROM orders").await?.collect().await?;
+//!     let sum = batches[0].column(0).as_any().downcast_ref::<lake::arrow::array::Float64Array>();
+//!     Ok::<f64, Box<dyn std::error::Error>>(sum.expect("a float").value(0))
+//! })?;
+//! assert_eq!(total, 13.75);
 //! # Ok(()) }
 //! ```
 
 pub mod adopt;
 pub mod archive;
-pub mod catalog;
+pub(crate) mod catalog;
 pub mod clock;
 mod commit;
 pub mod compact;
@@ -30,8 +62,8 @@ pub mod delta;
 pub mod erase;
 pub mod error;
 pub mod failpoint;
-pub mod format;
-pub mod functions;
+pub(crate) mod format;
+pub(crate) mod functions;
 pub mod ident;
 pub mod ingest;
 pub mod lake;
@@ -49,6 +81,9 @@ pub mod scan;
 pub mod search;
 pub mod serve;
 mod sql;
+// The object stores behind a lake (local, S3, memory) and their conformance suite: public for
+// the integration tests, which drive S3 directly; not part of the supported API.
+#[doc(hidden)]
 pub mod storage;
 pub mod stream;
 pub mod svg;
@@ -65,6 +100,33 @@ pub use ingest::{Ingest, IngestMode, IngestReport};
 pub use lake::Lake;
 pub use promote::{Promote, PromoteReport};
 pub use read::VersionInfo;
+
+/// What the catalog records, as the library's calls return it: versions, files, sources,
+/// schema changes, lineage, runs, checks, rules, search hits and erasures.
+pub mod records {
+    pub use crate::catalog::erasure::{ErasedVersion, ErasureEntry, HeldFile};
+    pub use crate::catalog::rules::Lifecycle;
+    pub use crate::catalog::runs::{DeadLetter, StreamFile, StreamRow};
+    pub use crate::catalog::search::{DatasetMeta, Hit, SearchFilter};
+    pub use crate::catalog::{
+        CheckRow, ColumnEdge, ColumnRow, DatasetRow, DatasetSummary, FileRow, LeaseHolder, MoveRow,
+        NewRule, Rule, RunFilter, RunRow, RunSummary, SchemaChange, SourceRow, TieredFile,
+        VersionRow, VersionState, WriteRow,
+    };
+}
+
+/// A version's manifest, the read contract stored beside its data: files with their sizes,
+/// sha256 and row groups, the schema, sources, inputs and the operation that made it. Its own
+/// sha256 is the version's digest.
+pub mod manifest {
+    pub use crate::format::manifest::{
+        Amendment, Blocks, Input, Manifest, ManifestFile, ManifestSource, Operation,
+    };
+    pub use crate::format::schema::{ColumnSpec, Drift};
+}
+
+pub use format::schema::type_name;
+pub use format::source::{Compression, CsvOptions, SourceFormat};
 pub use table::VersionTable;
 
 /// The Arrow crate `lake` reads and writes batches with, for building and reading them at the

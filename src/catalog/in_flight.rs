@@ -169,11 +169,6 @@ impl Tx<'_> {
         Ok(n == 1)
     }
 
-    /// The lease on `file_id`, if any mover holds one.
-    pub fn find_move(&self, file_id: i64) -> Result<Option<MoveRow>> {
-        Ok(self.query_moves("WHERE m.file_id = ?1", [file_id])?.pop())
-    }
-
     /// Every lease, oldest first.
     pub fn moves(&self) -> Result<Vec<MoveRow>> {
         self.query_moves("", [])

@@ -87,6 +87,7 @@ impl Catalog {
     }
 
     /// The schema version this catalog is at.
+    #[cfg(test)]
     pub fn schema_version(&self) -> Result<i64> {
         self.conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))

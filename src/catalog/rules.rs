@@ -164,17 +164,6 @@ impl Tx<'_> {
             .collect()
     }
 
-    /// Is this version tagged?
-    pub fn is_tagged(&self, version_id: i64) -> Result<bool> {
-        self.conn
-            .query_row(
-                "SELECT EXISTS (SELECT 1 FROM tags WHERE version_id = ?1)",
-                [version_id],
-                |r| r.get(0),
-            )
-            .map_err(self.err())
-    }
-
     /// Is this version an input of an active silver or gold version?
     pub fn feeds_a_live_version(&self, version_id: i64) -> Result<bool> {
         self.conn

@@ -81,9 +81,7 @@ pub async fn run(lake: &Lake, command: &ExportCommand, p: Printer) -> Result<(),
         ));
     }
     let datasets = if named.is_empty() {
-        lake.catalog()
-            .reader()
-            .list_datasets(None)?
+        lake.datasets(None)?
             .into_iter()
             .map(|d| d.dataset)
             .collect()

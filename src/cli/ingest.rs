@@ -2,8 +2,8 @@
 
 use std::path::PathBuf;
 
-use lake::format::source::{Compression, CsvOptions, SourceFormat};
 use lake::ingest::IngestStatus;
+use lake::{Compression, CsvOptions, SourceFormat};
 use lake::{DatasetRef, IngestMode, IngestReport, Lake};
 
 use super::Failure;

@@ -114,7 +114,7 @@ pub fn run(start: &Path, args: Args, p: Printer) -> Result<(), Failure> {
         config: config_path.canonicalize().unwrap_or(config_path),
         root: lake.storage().url().to_string(),
         archive: lake.archive().url().to_string(),
-        catalog: lake.catalog().path().to_path_buf(),
+        catalog: lake.catalog_path(),
         gitignore,
         warnings: vec![format!(
             "{} holds the salt of pseudonymize() and mask_email() ([promote] salt): with it, \

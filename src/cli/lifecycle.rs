@@ -1,8 +1,8 @@
 //! `lake tag`, `lake rule`, `lake archive`, `lake restore`, `lake gc`, `lake check`, `lake du`.
 
 use lake::archive::describe_rule;
-use lake::catalog::NewRule;
 use lake::ident::{format_age, parse_age};
+use lake::records::NewRule;
 use lake::{DatasetRef, Lake, Zone};
 
 use super::printer::{Printer, bytes, count, plural, short_digest, table};

@@ -131,7 +131,7 @@ fn print_job(p: &Printer, i: usize, n: usize, job: &JobReport) {
 }
 
 /// `, e.g. {…}`: a failing check's first sample row, for a job line.
-pub fn first_sample(c: &lake::catalog::CheckRow) -> String {
+pub fn first_sample(c: &lake::records::CheckRow) -> String {
     c.sample
         .as_array()
         .and_then(|rows| rows.first())

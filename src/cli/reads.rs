@@ -243,7 +243,7 @@ pub async fn scan(lake: &Lake, args: &ScanArgs, _p: Printer) -> Result<(), Failu
         return Err(Failure::usage(&format!(
             "CSV cannot hold the nested column `{}` ({}); `--format json` prints it",
             f.name(),
-            lake::format::schema::type_name(f.data_type())
+            lake::type_name(f.data_type())
         )));
     }
     if let (Some(shard), true) = (&args.shard, scan.units.is_empty() && scan.version.rows > 0) {

@@ -324,7 +324,7 @@ pub fn runs(lake: &Lake, args: &RunsArgs, p: Printer) -> Result<(), Failure> {
         let at = lake.clock().now() - chrono::Duration::from_std(d).unwrap_or_default();
         lake::clock::timestamp(at)
     });
-    let runs = lake.runs(&lake::catalog::RunFilter {
+    let runs = lake.runs(&lake::records::RunFilter {
         jobs: args.jobs.clone(),
         status: args.status.clone(),
         since,

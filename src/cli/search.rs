@@ -1,6 +1,6 @@
 //! `lake annotate`, `lake search`, `lake diff`, `lake reindex`.
 
-use lake::catalog::search::SearchFilter;
+use lake::records::SearchFilter;
 use lake::search::Annotation;
 use lake::{DatasetRef, Lake, Zone};
 

@@ -79,10 +79,6 @@ impl<W: Write> HashingWriter<W> {
         }
     }
 
-    pub fn bytes(&self) -> u64 {
-        self.bytes
-    }
-
     /// The inner writer, the sha256 (hex) and the byte count of all that was written.
     pub fn get_mut(&mut self) -> &mut W {
         &mut self.inner

@@ -12,5 +12,4 @@ pub mod source;
 pub mod writer;
 
 pub use manifest::Manifest;
-pub use source::{CsvOptions, Source, SourceFormat, SourceStats};
-pub use writer::{EncodeOptions, ParquetFileWriter, WrittenFile};
+pub use writer::{EncodeOptions, ParquetFileWriter};
