@@ -134,3 +134,20 @@ pub use table::VersionTable;
 pub use arrow;
 /// The DataFusion crate behind `lake`'s SQL, for sessions that register a [`VersionTable`].
 pub use datafusion;
+
+/// The version of the fields of every JSON document `lake` prints (`--json`) and serves
+/// (`lake serve`'s `/api/…`): it changes when a field is renamed, removed or changes meaning;
+/// new fields leave it as it is.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// `value` as the JSON document the CLI prints and the API serves: an object gains
+/// `schema_version` ([`SCHEMA_VERSION`]); a list stays a plain array of records.
+pub fn json_document<T: serde::Serialize>(value: &T) -> serde_json::Result<serde_json::Value> {
+    let mut value = serde_json::to_value(value)?;
+    if let serde_json::Value::Object(fields) = &mut value {
+        fields
+            .entry("schema_version")
+            .or_insert(serde_json::Value::from(SCHEMA_VERSION));
+    }
+    Ok(value)
+}

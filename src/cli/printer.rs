@@ -25,9 +25,11 @@ impl Printer {
         }
     }
 
-    /// The command's result as JSON, on stdout.
+    /// The command's result as JSON, on stdout: an object carries `schema_version`
+    /// ([`lake::json_document`]); lists stay plain arrays of records.
     pub fn json<T: Serialize>(&self, value: &T) {
-        let text = serde_json::to_string_pretty(value).expect("reports serialize");
+        let value = lake::json_document(value).expect("reports serialize");
+        let text = serde_json::to_string_pretty(&value).expect("reports serialize");
         self.out(text);
     }
 

@@ -69,7 +69,6 @@ const HIDDEN: &str = "promote.salt";
 
 #[derive(Serialize)]
 struct Listing<'a> {
-    schema_version: u32,
     settings: Vec<&'a Setting>,
 }
 
@@ -102,7 +101,6 @@ pub fn run(start: &Path, args: &Args, p: Printer) -> Result<(), Failure> {
             };
             if a.json {
                 p.json(&Listing {
-                    schema_version: 1,
                     settings: vec![setting],
                 });
             } else if let Some(value) = &setting.value {
@@ -136,7 +134,6 @@ fn list_settings(
     }
     if args.json {
         p.json(&Listing {
-            schema_version: 1,
             settings: settings.iter().collect(),
         });
         return Ok(());

@@ -87,7 +87,11 @@ fn html(r: Result<maud::Markup>) -> Page {
 
 fn json<T: serde::Serialize>(r: Result<T>) -> Page {
     match r {
-        Ok(v) => Page::Json(serde_json::to_string_pretty(&v).expect("reports serialize")),
+        Ok(v) => Page::Json(
+            crate::json_document(&v)
+                .and_then(|d| serde_json::to_string_pretty(&d))
+                .expect("reports serialize"),
+        ),
         Err(e) => {
             let status = status_of(&e);
             let body = serde_json::json!({ "error": e.to_string(), "status": status.as_u16() });

@@ -120,3 +120,13 @@ fn errors() {
         insta::assert_snapshot!("error_usage", run(&lake, &["ingest", "--into", "bronze.x"]));
     });
 }
+
+#[test]
+fn json_documents_carry_their_schema_version_and_lists_stay_arrays() {
+    let lake = shop();
+    let show = lake.json(["show", "bronze.sales"]);
+    assert_eq!(show["schema_version"], 1, "{show}");
+    let status = lake.json(["status"]);
+    assert_eq!(status["schema_version"], 1, "{status}");
+    assert!(lake.json(["ls"]).is_array());
+}
