@@ -34,12 +34,15 @@ use crate::ingest::IngestMode;
 use crate::lake::Lake;
 use crate::storage::{Storage, layout};
 
+/// How an adoption ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AdoptStatus {
+    /// A new version with the files committed.
     Committed,
     /// Every file is already in the latest version.
     Unchanged,
+    /// Every file was read and checked; nothing was committed (`--dry-run`).
     DryRun,
 }
 
@@ -50,30 +53,45 @@ pub struct AdoptedFile {
     pub uri: String,
     /// Its key in the lake's root, once adopted.
     pub path: String,
+    /// Its size in bytes.
     pub size: u64,
+    /// Its rows.
     pub rows: u64,
+    /// Its sha256, as the manifest records it.
     pub sha256: String,
     /// Registered where it was (under the dataset's data prefix), not copied.
     pub in_place: bool,
 }
 
+/// What `lake adopt` did.
 #[derive(Debug, Clone, Serialize)]
 pub struct AdoptReport {
+    /// The dataset.
     pub dataset: DatasetRef,
+    /// How it ended.
     pub status: AdoptStatus,
+    /// Append to the latest version or overwrite it.
     pub mode: IngestMode,
+    /// The new version's number.
     pub version: Option<Version>,
+    /// The new version's ref.
     #[serde(rename = "ref")]
     pub reference: Option<String>,
+    /// The new version's digest.
     pub digest: Option<String>,
     /// Rows in the adopted files, and in the version.
     pub rows: u64,
+    /// Rows of the new version.
     pub version_rows: u64,
+    /// Each file adopted.
     pub files: Vec<AdoptedFile>,
     /// Files found that the latest version already holds.
     pub skipped: u64,
+    /// Bytes copied under the lake's root (files found elsewhere).
     pub bytes_copied: u64,
+    /// How the schema differs from the version before.
     pub drift: Vec<schema::Drift>,
+    /// How long it took, in milliseconds.
     pub elapsed_ms: u64,
 }
 
@@ -129,6 +147,7 @@ impl Adopt<'_> {
         self
     }
 
+    /// Read, check and hash every file, then commit them as a new version.
     pub async fn execute(self) -> Result<AdoptReport> {
         let started = Instant::now();
         let lake = self.lake;

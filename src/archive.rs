@@ -22,44 +22,61 @@ use crate::lake::Lake;
 /// A version that moves, and why.
 #[derive(Debug, Clone, Serialize)]
 pub struct VersionMove {
+    /// The version.
     #[serde(rename = "ref")]
     pub reference: DatasetRef,
+    /// The rule that moves it (its id).
     pub rule: Option<i64>,
     /// Files that leave their tier with it (others are still needed where they are).
     pub files: u64,
+    /// Bytes of those files.
     pub bytes: u64,
 }
 
+/// What `lake archive` did (or, with a dry run, would do).
 #[derive(Debug, Clone, Serialize)]
 pub struct ArchiveReport {
+    /// Nothing was moved: the report is the plan.
     pub dry_run: bool,
+    /// Versions moved to the archive tier.
     pub archived: Vec<VersionMove>,
+    /// Archived versions expired (their files deleted).
     pub expired: Vec<VersionMove>,
     /// Files copied to the archive tier and removed from the hot tier.
     pub files_archived: u64,
+    /// Bytes moved to the archive tier.
     pub bytes_archived: u64,
     /// Files deleted from the archive tier by expiry.
     pub files_deleted: u64,
+    /// Bytes deleted by expiry.
     pub bytes_deleted: u64,
     /// Leftovers of an interrupted run that this run completed.
     pub resumed: u64,
 }
 
+/// What `lake restore` did.
 #[derive(Debug, Clone, Serialize)]
 pub struct RestoreReport {
+    /// The version restored.
     #[serde(rename = "ref")]
     pub reference: DatasetRef,
+    /// Nothing was moved: the report is the plan.
     pub dry_run: bool,
     /// Already active: nothing to do.
     pub already_active: bool,
+    /// Files brought back to the hot tier.
     pub files: u64,
+    /// Their bytes.
     pub bytes: u64,
 }
 
+/// What `lake tag` did.
 #[derive(Debug, Clone, Serialize)]
 pub struct TagReport {
+    /// The version tagged.
     #[serde(rename = "ref")]
     pub reference: DatasetRef,
+    /// The tag.
     pub tag: String,
     /// The version the tag pointed at before, if it moved.
     pub moved_from: Option<DatasetRef>,
@@ -145,6 +162,7 @@ impl Lake {
         Ok(())
     }
 
+    /// Add a lifecycle rule; returns its id.
     pub fn add_rule(&self, rule: &NewRule) -> Result<i64> {
         glob::Pattern::new(&rule.dataset_glob).map_err(|e| Error::InvalidGlob {
             input: rule.dataset_glob.clone(),
@@ -165,10 +183,12 @@ impl Lake {
         })
     }
 
+    /// The rules in force.
     pub fn rules(&self) -> Result<Vec<Rule>> {
         self.catalog().reader().rules()
     }
 
+    /// Retire rule `id` (versions it moved keep naming it).
     pub fn remove_rule(&self, id: i64) -> Result<()> {
         let at = clock::timestamp(self.clock().now());
         let actor = self.actor().to_string();
@@ -299,6 +319,7 @@ impl Lake {
     }
 }
 
+/// An archive run being prepared: made by [`Lake::archive_versions`], run by [`Archive::execute`].
 pub struct Archive<'a> {
     lake: &'a Lake,
     datasets: Vec<DatasetRef>,
@@ -318,6 +339,7 @@ impl Archive<'_> {
         self
     }
 
+    /// Apply the rules: archive the versions they age out and expire old archived ones.
     pub async fn execute(self) -> Result<ArchiveReport> {
         let lake = self.lake;
         if !self.dry_run {

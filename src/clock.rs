@@ -5,13 +5,17 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
+/// Where times come from: the system clock, or one fixed instant (tests, `LAKE_NOW`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Clock {
+    /// The system clock.
     System,
+    /// Always this instant.
     Fixed(DateTime<Utc>),
 }
 
 impl Clock {
+    /// A clock stopped at `at`.
     pub fn fixed(at: DateTime<Utc>) -> Clock {
         Clock::Fixed(at)
     }
@@ -25,6 +29,7 @@ impl Clock {
             .unwrap_or(Clock::System)
     }
 
+    /// The current time by this clock.
     pub fn now(&self) -> DateTime<Utc> {
         match self {
             Clock::System => Utc::now(),
@@ -38,6 +43,7 @@ pub fn timestamp(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
+/// An RFC 3339 time (`2026-01-01T00:00:00Z`) in UTC; none if `s` is not one.
 pub fn parse_timestamp(s: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(s)
         .ok()

@@ -31,35 +31,51 @@ fn small_below(target_file_mb: u64) -> u64 {
     target_file_mb.max(1) * 1024 * 1024 * 3 / 4
 }
 
+/// How a compaction ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CompactStatus {
+    /// A new version with the merged files committed.
     Committed,
     /// Nothing to merge: no partition has two small files.
     Unchanged,
+    /// Nothing was written (`--dry-run`); the report says what would be.
     DryRun,
 }
 
+/// What `lake maintain compact` did.
 #[derive(Debug, Clone, Serialize)]
 pub struct CompactReport {
+    /// The dataset compacted.
     pub dataset: DatasetRef,
+    /// How it ended.
     pub status: CompactStatus,
     /// The version compacted.
     pub from: String,
+    /// The new version's number, when one committed.
     pub version: Option<Version>,
+    /// The new version's ref, `zone.name@vN`.
     #[serde(rename = "ref")]
     pub reference: Option<String>,
+    /// The new version's digest.
     pub digest: Option<String>,
+    /// Rows of the version (the same before and after).
     pub rows: u64,
+    /// Files of the version compacted.
     pub files_before: u64,
+    /// Files of the new version.
     pub files_after: u64,
     /// Small files merged, and the files written in their place.
     pub files_merged: u64,
+    /// Files this compaction wrote.
     pub files_written: u64,
+    /// Bytes of the small files merged.
     pub bytes_merged: u64,
+    /// Bytes of the files written.
     pub bytes_written: u64,
     /// 1, or more when another writer committed while a compaction ran.
     pub attempts: u32,
+    /// How long it took, in milliseconds.
     pub elapsed_ms: u64,
 }
 
@@ -159,9 +175,11 @@ impl Lake {
 /// One dataset `lake maintain` acted on.
 #[derive(Debug, Clone, Serialize)]
 pub struct MaintainAction {
+    /// The dataset.
     pub dataset: DatasetRef,
     /// Which `[maintain]` policy made it due.
     pub why: String,
+    /// What compacting it did.
     pub compaction: CompactReport,
 }
 
@@ -178,6 +196,8 @@ impl Compact<'_> {
         self
     }
 
+    /// Compact the dataset's latest version: a new version, unless nothing is small enough to
+    /// merge.
     pub async fn execute(self) -> Result<CompactReport> {
         let started = Instant::now();
         let mut attempt = 1;

@@ -11,23 +11,32 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
+/// The name of a project's config file.
 pub const CONFIG_FILE: &str = "lake.toml";
 
+/// A project's settings: `lake.toml`, section by section.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
+    /// `[lake]`: where data, archive and catalog are.
     #[serde(default)]
     pub lake: LakeSection,
+    /// `[s3]`: how to reach `s3://` roots.
     #[serde(default, skip_serializing_if = "S3Options::is_empty")]
     pub s3: S3Options,
+    /// `[ingest]`: how ingest lays out Parquet.
     #[serde(default)]
     pub ingest: IngestOptions,
+    /// `[promote]`: how jobs and queries run.
     #[serde(default)]
     pub promote: PromoteOptions,
+    /// `[read]`: how `lake query` reads.
     #[serde(default)]
     pub read: ReadOptions,
+    /// `[maintain]`: when datasets are compacted.
     #[serde(default)]
     pub maintain: MaintainOptions,
+    /// `[delta]`: the Delta log beside each dataset.
     #[serde(default)]
     pub delta: DeltaOptions,
     /// Lifecycle rules the catalog takes on at every `lake archive`.
@@ -52,8 +61,11 @@ pub struct Config {
 pub struct SourceConfig {
     /// `s3://bucket` or `s3://bucket/prefix/`.
     pub url: String,
+    /// The endpoint, for S3-compatible stores.
     pub endpoint: Option<String>,
+    /// The region.
     pub region: Option<String>,
+    /// Allow a plain-http endpoint.
     pub allow_http: Option<bool>,
     /// The variable holding the access key id (instead of AWS_ACCESS_KEY_ID).
     pub access_key_id_env: Option<String>,
@@ -68,13 +80,19 @@ pub struct SourceConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RuleConfig {
+    /// The zone the rule applies to; none: every zone.
     pub zone: Option<String>,
+    /// A glob of dataset names within the zone (`orders*`).
     #[serde(default = "any_dataset")]
     pub dataset: String,
+    /// Archive versions older than this age (`30d`).
     pub archive_after: Option<String>,
+    /// Keep this many newest versions hot whatever their age.
     #[serde(default)]
     pub keep_last: u64,
+    /// Expire archived versions older than this age (their files are deleted).
     pub expire_after: Option<String>,
+    /// Keep hot the input versions of live downstream versions.
     #[serde(default)]
     pub keep_inputs: bool,
 }
@@ -83,6 +101,7 @@ fn any_dataset() -> String {
     "*".into()
 }
 
+/// `[lake]`: where the data, the archive and the catalog are.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LakeSection {
@@ -121,8 +140,11 @@ fn default_catalog() -> String {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct S3Options {
+    /// The endpoint, for S3-compatible stores (MinIO, SeaweedFS); `AWS_ENDPOINT_URL` otherwise.
     pub endpoint: Option<String>,
+    /// The region; `AWS_REGION` otherwise.
     pub region: Option<String>,
+    /// Allow a plain-http endpoint; `AWS_ALLOW_HTTP` otherwise.
     pub allow_http: Option<bool>,
     /// Retries of one request that failed with a 5xx, a timeout or a dropped connection.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -143,12 +165,16 @@ pub struct S3Options {
 /// The names of the variables that hold one store's credentials.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CredentialVars {
+    /// The variable holding the access key id.
     pub access_key_id: Option<String>,
+    /// The variable holding the secret access key.
     pub secret_access_key: Option<String>,
+    /// The variable holding the session token.
     pub session_token: Option<String>,
 }
 
 impl S3Options {
+    /// Are these the defaults (nothing set)?
     pub fn is_empty(&self) -> bool {
         self == &S3Options::default()
     }
@@ -266,6 +292,8 @@ impl Default for PromoteOptions {
 }
 
 impl Config {
+    /// A new project's settings, with a fresh salt; `root` and `archive` replace the default
+    /// folders.
     pub fn new(root: Option<String>, archive: Option<String>) -> Config {
         let mut lake = LakeSection::default();
         if let Some(r) = root {
@@ -437,6 +465,7 @@ impl Config {
         Ok(())
     }
 
+    /// The settings as the `lake.toml` that `lake init` writes.
     pub fn to_toml(&self) -> String {
         let body = toml::to_string_pretty(self).expect("config serializes");
         format!(

@@ -57,22 +57,28 @@ const ATTEMPTS: u32 = 5;
 /// Files read at once while looking for matches and verifying.
 const SCAN_AHEAD: usize = 4;
 
+/// What `lake erase` did (or, with a dry run, would do).
 #[derive(Debug, Clone, Serialize)]
 pub struct EraseReport {
+    /// Nothing was written: the report is the plan.
     pub dry_run: bool,
+    /// Every retained version was amended, not only the latest.
     pub all_versions: bool,
     /// The salted sha256 of the predicate: what the ledger keeps.
     pub predicate_sha256: String,
     /// The ledger entry, once something was committed.
     pub erasure_id: Option<i64>,
+    /// Per dataset, what happened to each version.
     pub datasets: Vec<DatasetErasure>,
     /// Datasets of `--downstream-of` the predicate cannot apply to, and why.
     pub skipped: Vec<Skipped>,
     /// Rows removed (with `--dry-run`: that would be).
     pub rows: u64,
+    /// Files read to look for matching rows.
     pub files_scanned: u64,
     /// Files whose row groups' statistics ruled out every match: not read.
     pub files_skipped_by_statistics: u64,
+    /// Files rewritten without them.
     pub files_rewritten: u64,
     /// Files replaced and deleted (with `--all-versions`).
     pub files_deleted: u64,
@@ -84,40 +90,57 @@ pub struct EraseReport {
     pub check_samples_cleared: u64,
     /// Each amended or new version read back: files and manifest hash as the catalog says.
     pub verified_versions: u64,
+    /// How long it took, in milliseconds.
     pub elapsed_ms: u64,
 }
 
+/// One dataset of an erasure.
 #[derive(Debug, Clone, Serialize)]
 pub struct DatasetErasure {
+    /// The dataset.
     pub dataset: DatasetRef,
+    /// Each version that held matching rows.
     pub versions: Vec<VersionErasure>,
     /// The version made without the rows (default mode).
     pub new_version: Option<String>,
+    /// Scans it took (a commit in between makes the erasure scan again).
     pub attempts: u32,
 }
 
+/// One version of an erasure.
 #[derive(Debug, Clone, Serialize)]
 pub struct VersionErasure {
+    /// The version's ref.
     #[serde(rename = "ref")]
     pub reference: String,
+    /// Its lifecycle state.
     pub state: VersionState,
+    /// Its rows that matched the condition.
     pub matching_rows: u64,
+    /// Its rows before the erasure.
     pub rows_before: u64,
     /// `amended`, `kept` (the rows stay: an older version without `--all-versions`), or
     /// `replaced` (the latest, superseded by the new version).
     pub action: &'static str,
+    /// Its digest before.
     pub old_digest: String,
+    /// Its digest after, when it was amended.
     pub new_digest: Option<String>,
 }
 
+/// A dataset an erasure left alone, and why (it lacks the condition's columns).
 #[derive(Debug, Clone, Serialize)]
 pub struct Skipped {
+    /// The dataset.
     pub dataset: DatasetRef,
+    /// Why it was left alone.
     pub reason: String,
 }
 
+/// A lock file or a tag on an amended version, whose readers will see a new digest.
 #[derive(Debug, Clone, Serialize)]
 pub struct Held {
+    /// The version.
     #[serde(rename = "ref")]
     pub reference: String,
     /// The lock file's path, or the tag's name.
@@ -127,6 +150,7 @@ pub struct Held {
 /// Which datasets an erasure covers.
 #[derive(Debug, Clone)]
 pub enum Targets {
+    /// These datasets.
     Datasets(Vec<DatasetRef>),
     /// This dataset and every dataset ever computed from it, directly or not.
     DownstreamOf(DatasetRef),
@@ -225,6 +249,7 @@ impl Erase<'_> {
         self
     }
 
+    /// Erase the matching rows (or, with a dry run, count them).
     pub async fn execute(self) -> Result<EraseReport> {
         let started = Instant::now();
         let lake = self.lake;

@@ -15,14 +15,19 @@ use crate::error::{Error, Result};
 /// The three zones, in rank order: a job may read its own zone or below.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Zone {
+    /// Raw data as ingested.
     Bronze,
+    /// Cleaned data for analysis, made by jobs from bronze.
     Silver,
+    /// Features and aggregates, made by jobs from silver (and bronze).
     Gold,
 }
 
 impl Zone {
+    /// The zones, upstream first.
     pub const ALL: [Zone; 3] = [Zone::Bronze, Zone::Silver, Zone::Gold];
 
+    /// `bronze`, `silver` or `gold`.
     pub fn as_str(self) -> &'static str {
         match self {
             Zone::Bronze => "bronze",
@@ -74,7 +79,10 @@ pub enum Selector {
     /// `@vN`
     Version(Version),
     /// `@latest` (back = 0) or `@latest~K`
-    Latest { back: u64 },
+    Latest {
+        /// How many versions before the latest: 0 is the latest.
+        back: u64,
+    },
     /// `@2026-01-01T00:00:00Z`: the newest version created at or before that instant.
     AsOf(DateTime<Utc>),
     /// `@sha256:<prefix>`: the version whose manifest digest starts with the prefix.
@@ -103,8 +111,11 @@ impl fmt::Display for Selector {
 /// A dataset, optionally pinned to one of its versions: `silver.orders`, `silver.orders@v3`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct DatasetRef {
+    /// The zone.
     pub zone: Zone,
+    /// The name within the zone (`orders` in `bronze.orders`).
     pub name: String,
+    /// Which version (`@v3`, a tag, a time, a digest); none means the latest.
     pub selector: Option<Selector>,
 }
 

@@ -34,6 +34,7 @@ fn batch_rows(columns: usize) -> usize {
     (BATCH_CELLS / columns.max(1)).clamp(1, 64 * 1024)
 }
 
+/// How a new version relates to the one before.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum IngestMode {
@@ -44,6 +45,7 @@ pub enum IngestMode {
 }
 
 impl IngestMode {
+    /// `append` or `overwrite`.
     pub fn as_str(self) -> &'static str {
         match self {
             IngestMode::Append => "append",
@@ -56,46 +58,68 @@ impl IngestMode {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum IngestStatus {
+    /// A new version committed.
     Committed,
     /// Every source is already in the current version; nothing was written.
     Unchanged,
+    /// Nothing was written (`--dry-run`); the report says what would be.
     DryRun,
 }
 
+/// One source of an ingest.
 #[derive(Debug, Clone, Serialize)]
 pub struct SourceReport {
+    /// The file (or its spooled copy, for a remote source).
     pub path: PathBuf,
+    /// How it was read.
     pub format: SourceFormat,
+    /// Its size in bytes.
     pub size: u64,
     /// Known once read (or when checked against the current version).
     pub sha256: Option<String>,
+    /// Rows read from it; none when it was skipped.
     pub rows: Option<u64>,
     /// Already in the current version, so not read again.
     pub skipped: bool,
 }
 
+/// What an ingest did.
 #[derive(Debug, Clone, Serialize)]
 pub struct IngestReport {
+    /// The dataset written.
     pub dataset: DatasetRef,
+    /// How it ended.
     pub status: IngestStatus,
+    /// Append or overwrite.
     pub mode: IngestMode,
     /// The new version, when one was committed.
     pub version: Option<Version>,
+    /// The new version's ref, `zone.name@vN`.
     #[serde(rename = "ref")]
     pub reference: Option<String>,
+    /// The new version's digest.
     pub digest: Option<String>,
     /// Rows read from the sources.
     pub rows: u64,
     /// Rows in the new version (with an append, the earlier rows too).
     pub version_rows: u64,
+    /// Bytes of the sources read.
     pub input_bytes: u64,
+    /// Data files written.
     pub files_written: u64,
+    /// Bytes of the files written.
     pub bytes_written: u64,
+    /// Files of the new version (an append keeps the previous version's).
     pub version_files: u64,
+    /// Bytes of the new version.
     pub version_bytes: u64,
+    /// The new version's schema.
     pub columns: Vec<ColumnSpec>,
+    /// How it differs from the version before.
     pub drift: Vec<Drift>,
+    /// Each source, in the order read.
     pub sources: Vec<SourceReport>,
+    /// How long it took, in milliseconds.
     pub elapsed_ms: u64,
 }
 
@@ -122,6 +146,7 @@ impl Lake {
     }
 }
 
+/// An ingest being prepared: made by [`Lake::ingest`], run by [`Ingest::execute`].
 pub struct Ingest<'a> {
     lake: &'a Lake,
     sources: Vec<PathBuf>,
@@ -162,6 +187,7 @@ impl Ingest<'_> {
         self.uris.insert(path, uri);
         self
     }
+    /// Append (the default) or overwrite.
     pub fn with_mode(mut self, mode: IngestMode) -> Self {
         self.mode = mode;
         self
@@ -171,6 +197,7 @@ impl Ingest<'_> {
         self.schema_file = path;
         self
     }
+    /// How CSV sources are read: delimiter, header, null values, quoting.
     pub fn with_csv(mut self, csv: CsvOptions) -> Self {
         self.csv = csv;
         self
@@ -185,6 +212,7 @@ impl Ingest<'_> {
         self.force = yes;
         self
     }
+    /// Report progress (bytes read) to `progress`.
     pub fn with_progress(mut self, progress: ProgressFn) -> Self {
         self.progress = Some(progress);
         self

@@ -20,17 +20,24 @@ use crate::storage::Storage;
 pub enum ProgressEvent {
     /// Work of this many bytes begins.
     Started {
+        /// The bytes the whole operation will handle.
         total_bytes: u64,
     },
     /// This many more bytes are done.
     Advanced {
+        /// The bytes just done.
         bytes: u64,
     },
+    /// The work is done.
     Finished,
 }
 
+/// A callback that receives [`ProgressEvent`]s, called on the thread doing the work: it
+/// should return quickly.
 pub type ProgressFn = Arc<dyn Fn(ProgressEvent) + Send + Sync>;
 
+/// A lake project: its config, its two storage tiers (hot and archive) and its catalog. Open
+/// one with [`Lake::open`].
 #[derive(Debug)]
 pub struct Lake {
     dir: PathBuf,
@@ -128,12 +135,14 @@ impl Lake {
         ))
     }
 
+    /// The same lake, its times taken from `clock` (versions, ages of rules).
     #[must_use]
     pub fn with_clock(mut self, clock: Clock) -> Lake {
         self.clock = clock;
         self
     }
 
+    /// The project folder (where `lake.toml` is).
     pub fn dir(&self) -> &Path {
         &self.dir
     }
@@ -158,18 +167,23 @@ impl Lake {
             .unwrap_or_else(|| std::env::temp_dir().join("lake-spool"))
     }
 
+    /// The project's settings: `lake.toml` with the `LAKE_*` variables over it.
     pub fn config(&self) -> &Config {
         &self.config
     }
+    /// The hot tier, where versions are written and read.
     pub fn storage(&self) -> &Storage {
         &self.storage
     }
+    /// The archive tier, where archived versions' files live.
     pub fn archive(&self) -> &Storage {
         &self.archive
     }
+    /// The clock that stamps versions.
     pub fn clock(&self) -> Clock {
         self.clock
     }
+    /// Who is recorded as making changes (`LAKE_ACTOR`, else the user name).
     pub fn actor(&self) -> &str {
         &self.actor
     }

@@ -12,29 +12,42 @@ use crate::error::Result;
 use crate::ident::DatasetRef;
 use crate::lake::Lake;
 
+/// Which way to follow lineage from a version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Direction {
+    /// The versions it was computed from.
     Upstream,
+    /// The versions computed from it.
     Downstream,
+    /// Both.
     Both,
 }
 
+/// One version in a lineage graph.
 #[derive(Debug, Clone, Serialize)]
 pub struct LineageNode {
+    /// The version.
     #[serde(rename = "ref")]
     pub reference: DatasetRef,
+    /// Its lifecycle state.
     pub state: String,
+    /// The operation that made it (`ingest`, `promote`…).
     pub operation: String,
+    /// When it was created.
     pub created_at: String,
+    /// Its digest.
     pub digest: String,
     /// Hops from the root; negative upstream, positive downstream.
     pub depth: i64,
 }
 
+/// The versions a version was computed from, or that were computed from it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Lineage {
+    /// The version asked about.
     pub root: DatasetRef,
+    /// Every version reached, the root included.
     pub nodes: Vec<LineageNode>,
     /// `(input, output)`: the output version was computed from the input version.
     pub edges: Vec<(DatasetRef, DatasetRef)>,
@@ -115,6 +128,7 @@ fn node(v: &VersionRow, depth: i64) -> LineageNode {
 /// The lake's datasets and which feed which now (from each dataset's latest version).
 #[derive(Debug, Clone, Serialize)]
 pub struct DatasetGraph {
+    /// Every dataset.
     pub datasets: Vec<crate::catalog::DatasetSummary>,
     /// `(input, output)`
     pub edges: Vec<(DatasetRef, DatasetRef)>,

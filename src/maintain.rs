@@ -20,11 +20,16 @@ use crate::ident::DatasetRef;
 use crate::lake::Lake;
 use crate::storage::{ObjectInfo, Storage, Upload, layout};
 
+/// An object in storage that no catalog row references.
 #[derive(Debug, Clone, Serialize)]
 pub struct Orphan {
+    /// `hot` or `archive`.
     pub tier: &'static str,
+    /// Its key under the tier's root.
     pub key: String,
+    /// Its size in bytes.
     pub size: u64,
+    /// When it was last written.
     pub last_modified: String,
     /// `object`; `staging`, a partial file a local write left behind (`key#N`); `upload`, an
     /// incomplete S3 multipart upload (its parts are billed, no listing shows them); or
@@ -39,12 +44,18 @@ pub struct Orphan {
     pub why: &'static str,
 }
 
+/// What `lake gc` did (or, with a dry run, would do).
 #[derive(Debug, Clone, Serialize)]
 pub struct GcReport {
+    /// Nothing was deleted: the report is the plan.
     pub dry_run: bool,
+    /// Objects younger than this many seconds were kept.
     pub grace_s: u64,
+    /// Every unreferenced object found.
     pub orphans: Vec<Orphan>,
+    /// Objects deleted.
     pub deleted: u64,
+    /// Their bytes.
     pub bytes_deleted: u64,
     /// Writes under way, whose objects are never collected.
     pub writes_in_flight: u64,
@@ -72,6 +83,7 @@ impl Inventory {
     }
 }
 
+/// Something `lake check` found.
 #[derive(Debug, Clone, Serialize)]
 pub struct Problem {
     /// `missing`, `size`, `sha256`, `manifest_missing`, `manifest_sha256`, `stray_copy`,
@@ -80,17 +92,26 @@ pub struct Problem {
     /// written; `--repair` writes it), `delta_log` (a Delta log behind or unlike the catalog;
     /// `--repair` writes it again), `delta_stops` (where a log ends, and why: a note)
     pub kind: &'static str,
+    /// The object concerned.
     pub key: String,
+    /// `hot` or `archive`.
     pub tier: &'static str,
+    /// What is wrong, in words.
     pub detail: String,
+    /// `--repair` fixed it.
     pub repaired: bool,
 }
 
+/// What `lake check` found.
 #[derive(Debug, Clone, Serialize)]
 pub struct CheckReport {
+    /// Data files checked.
     pub files_checked: u64,
+    /// Manifests checked.
     pub manifests_checked: u64,
+    /// Every file's sha256 was compared, not only its size (`--verify-hashes`).
     pub hashes_verified: bool,
+    /// What is wrong; integrity problems make `lake check` exit 3.
     pub problems: Vec<Problem>,
     /// Objects no catalog row references (`lake gc` removes them).
     pub orphans: u64,
@@ -106,31 +127,47 @@ pub struct CheckReport {
     pub resumed_moves: u64,
 }
 
+/// Bytes of one version.
 #[derive(Debug, Clone, Serialize)]
 pub struct VersionUsage {
+    /// The version.
     #[serde(rename = "ref")]
     pub reference: DatasetRef,
+    /// Its lifecycle state.
     pub state: String,
+    /// Bytes of its files, wherever they are.
     pub bytes: u64,
+    /// Of those, in the hot tier.
     pub hot_bytes: u64,
+    /// Of those, in the archive tier.
     pub archive_bytes: u64,
     /// Bytes of files no other version references: what archiving or expiring it frees.
     pub alone_bytes: u64,
 }
 
+/// Bytes of one dataset.
 #[derive(Debug, Clone, Serialize)]
 pub struct DatasetUsage {
+    /// The dataset.
     pub dataset: DatasetRef,
+    /// Bytes in the hot tier (each file once, however many versions share it).
     pub hot_bytes: u64,
+    /// Bytes in the archive tier.
     pub archive_bytes: u64,
+    /// Per version.
     pub versions: Vec<VersionUsage>,
 }
 
+/// What `lake du` found.
 #[derive(Debug, Clone, Serialize)]
 pub struct DuReport {
+    /// Per zone: (hot bytes, archive bytes).
     pub zones: BTreeMap<String, (u64, u64)>,
+    /// Per dataset.
     pub datasets: Vec<DatasetUsage>,
+    /// All hot bytes.
     pub hot_bytes: u64,
+    /// All archive bytes.
     pub archive_bytes: u64,
 }
 

@@ -15,27 +15,36 @@ use crate::format::hash::sha256_hex;
 use crate::ident::DatasetRef;
 use crate::lake::Lake;
 
+/// One version a lock file pins.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Pin {
+    /// The dataset, `zone.name`.
     pub dataset: String,
+    /// The version number.
     pub version: u64,
+    /// The exact ref, `zone.name@vN`.
     #[serde(rename = "ref")]
     pub reference: String,
     /// What was asked for: a tag, a time, `latest`.
     pub requested: String,
+    /// The sha256 of the version's manifest.
     pub digest: String,
     /// The manifest's key under the root.
     pub manifest: String,
+    /// The version's rows.
     pub rows: u64,
 }
 
+/// A `lake.lock`: the exact versions a training run or a report reads.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LockFile {
+    /// Every pinned version, in dataset order.
     #[serde(default)]
     pub pin: Vec<Pin>,
 }
 
 impl LockFile {
+    /// Read a lock file.
     pub fn read(path: &Path) -> Result<LockFile> {
         if !path.exists() {
             return Ok(LockFile::default());
@@ -50,6 +59,7 @@ impl LockFile {
         })
     }
 
+    /// Write the lock file (deterministic TOML: the same pins give the same bytes).
     pub fn write(&self, path: &Path) -> Result<()> {
         let mut sorted = self.clone();
         sorted.pin.sort_by(|a, b| a.dataset.cmp(&b.dataset));
@@ -78,18 +88,26 @@ fn lock_key(path: &Path) -> String {
     abs.display().to_string()
 }
 
+/// Something a lock pins that cannot be read as pinned.
 #[derive(Debug, Clone, Serialize)]
 pub struct VerifyProblem {
+    /// The pinned ref.
     #[serde(rename = "ref")]
     pub reference: String,
+    /// The object (manifest or data file) at fault.
     pub object: String,
+    /// What is wrong with it: missing, resized, or another sha256.
     pub problem: String,
 }
 
+/// What `lake verify` found.
 #[derive(Debug, Clone, Serialize)]
 pub struct VerifyReport {
+    /// Pins checked.
     pub pins: usize,
+    /// Files checked.
     pub files: usize,
+    /// What cannot be read as pinned; empty when the lock verifies.
     pub problems: Vec<VerifyProblem>,
 }
 

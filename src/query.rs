@@ -18,6 +18,7 @@ use crate::error::{Error, Result};
 use crate::ident::{DatasetRef, Selector};
 use crate::lake::Lake;
 
+/// A read-only SQL query being prepared: made by [`Lake::query`], run by [`Query::execute`].
 pub struct Query<'a> {
     lake: &'a Lake,
     sql: String,
@@ -27,7 +28,9 @@ pub struct Query<'a> {
 
 /// A running query: the exact versions it reads and its result stream.
 pub struct QueryOutput {
+    /// The exact versions the query reads.
     pub inputs: Vec<DatasetRef>,
+    /// The result, as Arrow batches.
     pub stream: SendableRecordBatchStream,
 }
 
@@ -57,6 +60,7 @@ impl Query<'_> {
         self
     }
 
+    /// Plan the query over the versions it names and start it.
     pub async fn execute(self) -> Result<QueryOutput> {
         let lake = self.lake;
         let ctx = lake.sql_session()?;

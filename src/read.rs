@@ -16,22 +16,30 @@ use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
 /// One version with everything the catalog holds about it.
 #[derive(Debug, Clone, Serialize)]
 pub struct VersionInfo {
+    /// The exact ref, `zone.name@vN`.
     #[serde(rename = "ref")]
     pub reference: DatasetRef,
+    /// The version as the catalog records it.
     #[serde(flatten)]
     pub version: VersionRow,
+    /// Tags on it.
     pub tags: Vec<String>,
     /// Lock files that pin this version (`lake pin`); like tags, they keep it from lifecycle rules.
     pub holds: Vec<String>,
+    /// Its schema, column by column.
     pub columns: Vec<ColumnRow>,
+    /// How its schema differs from the version before.
     pub drift: Vec<SchemaChange>,
+    /// The raw sources its rows came from (bronze).
     pub sources: Vec<SourceRow>,
+    /// Its data files.
     pub files: Vec<FileRow>,
     /// The checks that passed when a promote committed it.
     pub checks: Vec<CheckRow>,
     /// For a partitioned dataset: the partitions this version has, with their rows.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub partitions: Vec<Partition>,
+    /// When and by which rule it was archived or expired.
     #[serde(flatten)]
     pub lifecycle: Lifecycle,
     /// What people wrote about the dataset (`lake annotate`).
@@ -41,18 +49,24 @@ pub struct VersionInfo {
 /// One partition of a version of a partitioned dataset.
 #[derive(Debug, Clone, Serialize)]
 pub struct Partition {
+    /// The partition's value, such as `2026-01-05`.
     pub partition: String,
+    /// Its rows in this version.
     pub rows: u64,
 }
 
 /// A version in a dataset's history.
 #[derive(Debug, Clone, Serialize)]
 pub struct LogEntry {
+    /// The exact ref, `zone.name@vN`.
     #[serde(rename = "ref")]
     pub reference: DatasetRef,
+    /// The version as the catalog records it.
     #[serde(flatten)]
     pub version: VersionRow,
+    /// Tags on it.
     pub tags: Vec<String>,
+    /// How its schema differs from the version before.
     pub drift: Vec<SchemaChange>,
 }
 

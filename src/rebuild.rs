@@ -40,44 +40,62 @@ pub const LOST: &[&str] = &[
     "files_rewritten counts in the erasure ledger",
 ];
 
+/// What `lake check --rebuild-catalog` did.
 #[derive(Debug, Clone, Serialize)]
 pub struct RebuildReport {
     /// The catalog written (removed again after the comparison when it was a scratch copy).
     pub into: String,
+    /// The catalog written was kept (it is not a scratch copy).
     pub kept: bool,
+    /// Datasets found in the manifests.
     pub datasets: u64,
+    /// Versions rebuilt.
     pub versions: u64,
+    /// Files they reference.
     pub files: u64,
+    /// Tags restored from the datasets' records.
     pub tags: u64,
+    /// Erasures restored to the ledger.
     pub erasures: u64,
     /// Manifests not taken as versions, and why.
     pub skipped: Vec<SkippedManifest>,
+    /// What the catalog held that storage does not, and so did not come back.
     pub lost: Vec<&'static str>,
     /// The rebuilt catalog against the live one, if there is one.
     pub compared: Option<Comparison>,
 }
 
+/// A manifest the rebuild passed over.
 #[derive(Debug, Clone, Serialize)]
 pub struct SkippedManifest {
+    /// Its key.
     pub key: String,
+    /// Why it was passed over.
     pub reason: String,
 }
 
+/// The rebuilt catalog compared with the live one.
 #[derive(Debug, Clone, Serialize)]
 pub struct Comparison {
+    /// The live catalog's path.
     pub live: String,
     /// Versions alike in both: digest, state, rows, files.
     pub same: u64,
+    /// Every difference found; any makes the command exit 3.
     pub differences: Vec<Difference>,
 }
 
+/// One way a version differs between the live and the rebuilt catalog.
 #[derive(Debug, Clone, Serialize)]
 pub struct Difference {
+    /// The version.
     #[serde(rename = "ref")]
     pub reference: String,
     /// `digest`, `state`, `rows`, `files`, `tags`, `only_live`, `only_rebuilt`
     pub field: &'static str,
+    /// What the live catalog says.
     pub live: String,
+    /// What the rebuilt catalog says.
     pub rebuilt: String,
 }
 
@@ -86,27 +104,41 @@ pub struct Difference {
 /// restore, expiry and annotation; `lake check` compares it and `--repair` writes it again.
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct DatasetRecord {
+    /// The dataset, `zone.name`.
     pub dataset: String,
+    /// Its description.
     pub description: Option<String>,
+    /// Its owner.
     pub owner: Option<String>,
+    /// Its labels: (key, value).
     pub labels: Vec<(String, Option<String>)>,
+    /// Its column docs: (column, text).
     pub column_docs: Vec<(String, String)>,
+    /// Its tags.
     pub tags: Vec<RecordedTag>,
     /// Versions not active, with their digests.
     pub states: Vec<RecordedState>,
 }
 
+/// A tag as a dataset's record keeps it.
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct RecordedTag {
+    /// The tag.
     pub tag: String,
+    /// The version it points at.
     pub version: u64,
+    /// That version's digest.
     pub digest: String,
 }
 
+/// A version that is not active, as a dataset's record keeps it.
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct RecordedState {
+    /// The version.
     pub version: u64,
+    /// Its digest.
     pub digest: String,
+    /// `archived` or `expired`.
     pub state: String,
 }
 

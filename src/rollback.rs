@@ -23,31 +23,45 @@ use crate::format::schema;
 use crate::ident::{DatasetRef, Version};
 use crate::lake::Lake;
 
+/// How a rollback ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RollbackStatus {
+    /// A new version with the files of the earlier one committed.
     Committed,
     /// vN is the latest version already.
     Unchanged,
+    /// Nothing was written (`--dry-run`); the report says what would be.
     DryRun,
 }
 
+/// What `lake rollback` did.
 #[derive(Debug, Clone, Serialize)]
 pub struct RollbackReport {
+    /// The dataset.
     pub dataset: DatasetRef,
+    /// How it ended.
     pub status: RollbackStatus,
     /// The version rolled back to, and the latest before the rollback.
     pub to: String,
+    /// The version rolled back to, `zone.name@vN`.
     pub from: String,
+    /// The new version's number.
     pub version: Option<Version>,
+    /// The new version's ref.
     #[serde(rename = "ref")]
     pub reference: Option<String>,
+    /// The new version's digest.
     pub digest: Option<String>,
+    /// Its rows.
     pub rows: u64,
+    /// Its files.
     pub files: u64,
     /// Sources the latest version holds and vN does not: ingesting them again makes a version.
     pub dropped_sources: Vec<String>,
+    /// How its schema differs from the latest before it.
     pub drift: Vec<schema::Drift>,
+    /// How long it took, in milliseconds.
     pub elapsed_ms: u64,
 }
 
@@ -76,6 +90,7 @@ impl Rollback<'_> {
         self
     }
 
+    /// Commit the rollback (or, with a dry run, say what it would commit).
     pub async fn execute(self) -> Result<RollbackReport> {
         let started = Instant::now();
         let lake = self.lake;

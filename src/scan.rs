@@ -41,21 +41,28 @@ use crate::ident::DatasetRef;
 use crate::lake::Lake;
 use crate::storage::Storage;
 
+/// A deterministic shuffle: the same seed, epoch, buffer and batch size give the same order in
+/// every run, and in Python.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Shuffle {
+    /// The run's seed.
     pub seed: u64,
+    /// The epoch: each gives another order of the same rows.
     pub epoch: u64,
     /// Also shuffle rows within a buffer of this many rows (0: units only).
     pub buffer_rows: usize,
 }
 
+/// What a scan reads and how: columns, batch size, one shard, a shuffle, verification.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScanOptions {
     /// Only these columns (default: all).
     pub columns: Option<Vec<String>>,
+    /// The most rows in one batch.
     pub batch_size: usize,
     /// `(rank, world_size)`
     pub shard: Option<(usize, usize)>,
+    /// Read in this shuffled order rather than in manifest order.
     pub shuffle: Option<Shuffle>,
     /// Check each file's sha256 against the manifest before reading it.
     pub verify: bool,
@@ -77,9 +84,13 @@ impl Default for ScanOptions {
 /// manifest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub struct Unit {
+    /// The file's index in the manifest.
     pub file: usize,
+    /// The row group's index in the file.
     pub row_group: usize,
+    /// The first row of the unit within the row group.
     pub offset: u64,
+    /// The unit's rows.
     pub rows: u64,
 }
 
@@ -146,15 +157,19 @@ impl Rng {
 
 /// A version opened for reading.
 pub struct Scan {
+    /// The version being read.
     pub version: VersionRow,
+    /// Its manifest, checked against the digest.
     pub manifest: Manifest,
     /// The units this scan reads, in the order it reads them.
     pub units: Vec<Unit>,
+    /// The schema of the batches.
     pub schema: SchemaRef,
     stream: BoxStream<'static, Result<RecordBatch>>,
 }
 
 impl Scan {
+    /// The batches, in unit order (or the shuffle's).
     pub fn into_stream(self) -> BoxStream<'static, Result<RecordBatch>> {
         self.stream
     }
@@ -681,8 +696,11 @@ pub(crate) fn read_files(
 pub struct BlockingScan {
     runtime: tokio::runtime::Runtime,
     stream: BoxStream<'static, Result<RecordBatch>>,
+    /// The version being read.
     pub version: VersionRow,
+    /// The units this scan reads, in order.
     pub units: Vec<Unit>,
+    /// The schema of the batches.
     pub schema: SchemaRef,
 }
 

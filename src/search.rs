@@ -22,48 +22,76 @@ use crate::sql::version_schema;
 /// Changes to a dataset's metadata; each field left empty changes nothing.
 #[derive(Debug, Clone, Default)]
 pub struct Annotation {
+    /// A new description.
     pub description: Option<String>,
+    /// A new owner.
     pub owner: Option<String>,
+    /// Labels to set, `pii` or `domain=sales`.
     pub labels: Vec<(String, Option<String>)>,
+    /// Labels to remove.
     pub unlabel: Vec<String>,
+    /// Column docs to set: (column, text).
     pub column_docs: Vec<(String, String)>,
 }
 
+/// What `lake search` found.
 #[derive(Debug, Clone, Serialize)]
 pub struct SearchReport {
+    /// The query as given.
     pub query: String,
     /// The FTS5 query the words became (every word is data, never syntax).
     pub fts: Option<String>,
+    /// How long the search took, in milliseconds.
     pub took_ms: f64,
+    /// The datasets found, best first.
     pub hits: Vec<Hit>,
 }
 
+/// Statistics of one column in one version, from the Parquet footers.
 #[derive(Debug, Clone, Serialize)]
 pub struct ColumnStats {
+    /// The column.
     pub column: String,
+    /// Its nulls, when every file records them.
     pub null_count: Option<u64>,
+    /// Its smallest value, as text.
     pub min: Option<String>,
+    /// Its largest value, as text.
     pub max: Option<String>,
 }
 
+/// One side of a diff.
 #[derive(Debug, Clone, Serialize)]
 pub struct DiffSide {
+    /// The version.
     #[serde(rename = "ref")]
     pub reference: DatasetRef,
+    /// Its rows.
     pub rows: u64,
+    /// Its bytes.
     pub bytes: u64,
+    /// Its files.
     pub files: u64,
+    /// Per-column statistics.
     pub stats: Vec<ColumnStats>,
 }
 
+/// What `lake diff` found between two versions.
 #[derive(Debug, Clone, Serialize)]
 pub struct DiffReport {
+    /// The first version.
     pub left: DiffSide,
+    /// The second version.
     pub right: DiffSide,
+    /// How the second's schema differs from the first's.
     pub schema: Vec<Drift>,
+    /// Rows of the second minus rows of the first.
     pub rows_delta: i64,
+    /// Bytes of the second minus bytes of the first.
     pub bytes_delta: i64,
+    /// Files the second has and the first lacks.
     pub files_added: Vec<String>,
+    /// Files the first has and the second lacks.
     pub files_removed: Vec<String>,
 }
 

@@ -22,33 +22,44 @@ use crate::lake::Lake;
 /// When a batch is cut; with none set, the whole stream is one batch.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct BatchLimits {
+    /// Cut a batch at this many rows.
     pub rows: Option<u64>,
+    /// Cut a batch at about this many bytes of input.
     pub bytes: Option<u64>,
+    /// Cut a batch when it has been open this long.
     pub interval: Option<Duration>,
 }
 
 /// What a stream ingest committed, batch by batch.
 #[derive(Debug, Clone, Serialize)]
 pub struct StreamReport {
+    /// The dataset written.
     pub dataset: String,
+    /// Each batch committed, in order.
     pub batches: Vec<IngestReport>,
     /// Records read from the stream, committed or not.
     pub records: u64,
+    /// Rows committed in all.
     pub committed_rows: u64,
     /// Stopped before the end of input: the records of the batch being read (not committed).
     pub interrupted: bool,
+    /// Records read after the last commit, not committed.
     pub uncommitted_records: u64,
     /// The named stream, its committed position (records) at the end, and the records of the
     /// input left out because the stream had already committed them (a re-feed).
     pub stream: Option<String>,
+    /// The named stream's committed position at the end.
     pub position: Option<u64>,
+    /// Records left out because the stream had committed them already.
     pub skipped_records: u64,
     /// Compactions run between batches (`[maintain] compact_small_files`).
     pub compactions: Vec<crate::compact::CompactReport>,
 }
 
+/// Called after each compaction between batches.
 pub type CompactFn = std::sync::Arc<dyn Fn(&Result<crate::compact::CompactReport>) + Send + Sync>;
 
+/// Called after each batch commits.
 pub type BatchFn = std::sync::Arc<dyn Fn(&IngestReport) + Send + Sync>;
 
 /// A stream ingest; see the module docs.
@@ -100,6 +111,7 @@ impl Lake {
 }
 
 impl StreamIngest<'_> {
+    /// How CSV input is read.
     pub fn with_csv(mut self, csv: CsvOptions) -> Self {
         self.csv = csv;
         self
@@ -109,10 +121,12 @@ impl StreamIngest<'_> {
         self.mode = mode;
         self
     }
+    /// When batches are cut.
     pub fn with_limits(mut self, limits: BatchLimits) -> Self {
         self.limits = limits;
         self
     }
+    /// Call `f` after each batch commits.
     pub fn with_on_batch(mut self, f: BatchFn) -> Self {
         self.on_batch = Some(f);
         self
@@ -136,6 +150,7 @@ impl StreamIngest<'_> {
         self
     }
 
+    /// Read `input` to its end (or an interruption), committing a version per batch.
     pub async fn execute(self, input: impl AsyncBufRead + Unpin) -> Result<StreamReport> {
         let Some((name, _)) = &self.stream else {
             return self.read(input, 0, 0).await;

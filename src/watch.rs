@@ -61,36 +61,60 @@ impl Default for WatchOptions {
 pub enum WatchEvent<'a> {
     /// A batch of files committed as a version.
     Committed {
+        /// What the batch committed.
         report: &'a IngestReport,
+        /// The files it held.
         files: &'a [String],
     },
     /// A file that could not be ingested, recorded as a dead letter.
-    DeadLetter { key: &'a str, error: &'a str },
+    DeadLetter {
+        /// The file's key.
+        key: &'a str,
+        /// Why it could not be ingested.
+        error: &'a str,
+    },
     /// A file ingested before has changed since; it is not read again.
-    Changed { key: &'a str },
+    Changed {
+        /// The file's key.
+        key: &'a str,
+    },
     /// The dataset's small files were compacted after a batch (or the compaction failed,
     /// changing nothing).
     Compacted {
+        /// The compaction's report, or why it failed.
         result: &'a Result<crate::compact::CompactReport>,
     },
     /// A pass failed for a reason that is not one file's (storage or catalog unreachable); the
     /// next pass tries again.
-    PassFailed { error: &'a Error },
+    PassFailed {
+        /// What failed.
+        error: &'a Error,
+    },
 }
 
+/// Called with each [`WatchEvent`].
 pub type WatchEventFn = std::sync::Arc<dyn Fn(WatchEvent<'_>) + Send + Sync>;
 
 /// What a watch did, from its start to its stop.
 #[derive(Debug, Clone, Serialize)]
 pub struct WatchReport {
+    /// The watch's stream name.
     pub stream: String,
+    /// The dataset written.
     pub dataset: String,
+    /// The folder or prefix watched.
     pub source: String,
+    /// Listings made.
     pub passes: u64,
+    /// Versions committed.
     pub versions: u64,
+    /// Files ingested.
     pub files_ingested: u64,
+    /// Rows committed.
     pub rows: u64,
+    /// Files recorded as dead letters.
     pub dead_letters: u64,
+    /// Files seen changed after they were ingested (not read again).
     pub changed: u64,
     /// Files seen but not ready yet when the watch stopped (still settling, or no marker).
     pub pending: u64,
@@ -191,18 +215,22 @@ impl Watch<'_> {
         self.name = name;
         self
     }
+    /// Read files as this format instead of going by their extensions.
     pub fn with_format(mut self, format: Option<SourceFormat>) -> Self {
         self.format = format;
         self
     }
+    /// Read files as stored with this compression.
     pub fn with_compression(mut self, compression: Option<Compression>) -> Self {
         self.compression = compression;
         self
     }
+    /// How CSV files are read.
     pub fn with_csv(mut self, csv: CsvOptions) -> Self {
         self.csv = csv;
         self
     }
+    /// How the watch lists, settles and batches.
     pub fn with_options(mut self, options: WatchOptions) -> Self {
         self.options = options;
         self
@@ -212,11 +240,14 @@ impl Watch<'_> {
         self.stop = Some(rx);
         self
     }
+    /// Call `f` with each [`WatchEvent`].
     pub fn with_on_event(mut self, f: WatchEventFn) -> Self {
         self.on_event = Some(f);
         self
     }
 
+    /// Watch until stopped (or, with `once`, one pass): each batch of settled files becomes a
+    /// version.
     pub async fn execute(self) -> Result<WatchReport> {
         let (place, source) = self.place()?;
         let name = self
