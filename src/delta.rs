@@ -52,6 +52,7 @@ const ENGINE: &str = concat!("lake/", env!("CARGO_PKG_VERSION"));
 /// What [`Lake::sync_delta`] did for one dataset.
 #[derive(Debug, Clone, Serialize)]
 pub struct DeltaSync {
+    /// The dataset, `zone.name`.
     pub dataset: String,
     /// The table's location, for a Delta reader.
     pub location: String,
@@ -69,10 +70,15 @@ pub struct DeltaSync {
 /// A tag and where a Delta reader finds its version.
 #[derive(Debug, Clone, Serialize)]
 pub struct DeltaTag {
+    /// The dataset, `zone.name`.
     pub dataset: String,
+    /// The tag.
     pub tag: String,
+    /// The lake version it points at.
     pub version: Version,
+    /// The same version as a Delta reader numbers it (the lake version minus one).
     pub delta_version: u64,
+    /// The version's digest.
     pub digest: String,
 }
 
@@ -81,6 +87,7 @@ pub fn commit_key(dataset: &DatasetRef, d: u64) -> String {
     format!("{}{d:020}.json", log_prefix(dataset))
 }
 
+/// Where a dataset's Delta log lives under the root (`<zone>/<name>/_delta_log/`).
 pub fn log_prefix(dataset: &DatasetRef) -> String {
     layout::delta_log_prefix(dataset)
 }

@@ -70,7 +70,7 @@ pub mod lake;
 pub mod lineage;
 pub mod maintain;
 mod moves;
-pub mod owner;
+pub(crate) mod owner;
 pub mod pin;
 pub mod promote;
 pub mod query;
@@ -113,6 +113,7 @@ pub mod records {
         NewRule, Rule, RunFilter, RunRow, RunSummary, SchemaChange, SourceRow, TieredFile,
         VersionRow, VersionState, WriteRow,
     };
+    pub use crate::owner::OwnerRecord;
 }
 
 /// A version's manifest, the read contract stored beside its data: files with their sizes,

@@ -16,9 +16,14 @@ pub const LEASE: Duration = Duration::from_secs(120);
 /// This process, as the catalog records it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Owner {
+    /// A random id for this process's life.
     pub id: String,
+    /// The host it runs on.
     pub host: String,
+    /// Its process id.
     pub pid: u32,
+    /// When the process started (clock ticks since boot, where the system says), so a reused pid is
+    /// told apart.
     pub proc_start: Option<u64>,
 }
 
@@ -38,10 +43,15 @@ impl Owner {
 /// What the catalog knows of an owner, to judge whether it still lives.
 #[derive(Debug, Clone)]
 pub struct OwnerRecord {
+    /// The owner's id.
     pub id: String,
+    /// Its host.
     pub host: String,
+    /// Its process id.
     pub pid: u32,
+    /// When its process started, where known.
     pub proc_start: Option<u64>,
+    /// Its last heartbeat.
     pub heartbeat_at: chrono::DateTime<chrono::Utc>,
 }
 

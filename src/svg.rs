@@ -10,9 +10,11 @@ use std::fmt::Write;
 /// A node to draw: its id (also its label), the column its zone asks for, and where it links.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Node {
+    /// Its id, also its label.
     pub id: String,
     /// 0 for bronze, 1 for silver, 2 for gold.
     pub rank: usize,
+    /// Where it links, if anywhere.
     pub href: Option<String>,
     /// A second line under the label (rows, state).
     pub note: Option<String>,

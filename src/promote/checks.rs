@@ -13,21 +13,35 @@ use crate::error::{Error, Result};
 /// Failing rows kept as a sample.
 const SAMPLE_ROWS: usize = 5;
 
+/// A check a job's header declares (`-- check: unique(order_id)`), run over its result before it
+/// commits.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Check {
+    /// No NULLs in these columns.
     NotNull(Vec<String>),
+    /// No two rows alike in these columns.
     Unique(Vec<String>),
+    /// Every value of the column is one of these.
     AcceptedValues {
+        /// The column.
         column: String,
+        /// The values allowed.
         values: Vec<String>,
     },
+    /// Every value of the column lies between `min` and `max` (SQL literals), each optional.
     Range {
+        /// The column.
         column: String,
+        /// The smallest value allowed.
         min: Option<String>,
+        /// The largest value allowed.
         max: Option<String>,
     },
+    /// The result has between `min` and `max` rows, each optional.
     RowCount {
+        /// The fewest rows allowed.
         min: Option<u64>,
+        /// The most rows allowed.
         max: Option<u64>,
     },
     /// Custom SQL that must return no rows.
@@ -135,6 +149,7 @@ impl Check {
         }
     }
 
+    /// `not_null`, `unique`, `accepted_values`, `range` or `row_count`.
     pub fn kind(&self) -> &'static str {
         match self {
             Check::NotNull(_) => "not_null",

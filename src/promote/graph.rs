@@ -8,7 +8,9 @@ use crate::ident::{DatasetRef, Zone};
 
 /// Jobs as nodes: each writes `outputs[i]` and reads `inputs[i]`.
 pub struct Graph {
+    /// The dataset each job writes.
     pub outputs: Vec<DatasetRef>,
+    /// The datasets each job reads.
     pub inputs: Vec<Vec<DatasetRef>>,
     /// `upstream[i]`: the jobs whose outputs job i reads.
     upstream: Vec<Vec<usize>>,

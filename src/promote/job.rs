@@ -36,10 +36,13 @@ use super::policy::{PartitionBy, Policy, Require, Trigger, parse_duration};
 /// records the failure.
 #[derive(Debug, Clone)]
 pub struct JobCheck {
+    /// The check.
     pub check: Check,
+    /// A failure only warns (`check[warn]:`); it does not block the commit.
     pub warn: bool,
 }
 
+/// A SQL job: `jobs/<zone>/<name>.sql` with its header.
 #[derive(Debug, Clone)]
 pub struct Job {
     /// The dataset the job writes: `<zone>.<name>` from its path.
@@ -48,11 +51,15 @@ pub struct Job {
     pub path: PathBuf,
     /// The whole file.
     pub text: String,
+    /// The sha256 of its SQL, as the runs record it.
     pub sql_digest: String,
+    /// `-- description:`.
     pub description: Option<String>,
+    /// `-- check:` and `-- check[warn]:` lines.
     pub checks: Vec<JobCheck>,
     /// Inputs held at a version by the header (`-- pin: bronze.orders@v3`).
     pub pins: BTreeMap<DatasetRef, Selector>,
+    /// `-- allow_breaking: true`: a breaking schema change commits without approval.
     pub allow_breaking: bool,
     /// When `lake run` considers it, what must hold first, retries and time limit.
     pub policy: Policy,

@@ -35,10 +35,13 @@ use crate::sql::{Parsed, is_query, version_schema};
 
 pub use job::Job;
 
+/// How one job of a promote ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum JobStatus {
+    /// A new version committed.
     Ok,
+    /// It failed (SQL, a blocking check, or a breaking schema change); nothing was committed.
     Failed,
     /// Not run: a job it reads failed.
     Skipped,
@@ -56,22 +59,35 @@ pub enum JobStatus {
     Held,
 }
 
+/// What a promote did with one job.
 #[derive(Debug, Clone, Serialize)]
 pub struct JobReport {
+    /// The dataset the job writes.
     pub job: DatasetRef,
+    /// The job file.
     pub path: PathBuf,
+    /// How it ended.
     pub status: JobStatus,
+    /// The version it committed, `zone.name@vN`.
     #[serde(rename = "ref")]
     pub reference: Option<String>,
+    /// Its number.
     pub version: Option<Version>,
+    /// Rows of that version.
     pub rows: u64,
+    /// Bytes of that version.
     pub bytes: u64,
+    /// How long the job took, in milliseconds.
     pub duration_ms: u64,
     /// The exact inputs, `bronze.orders@v3`.
     pub inputs: Vec<String>,
+    /// The checks run and what they found.
     pub checks: Vec<CheckRow>,
+    /// How the output's schema differs from its version before.
     pub drift: Vec<Drift>,
+    /// Why it failed.
     pub error: Option<String>,
+    /// The run recorded for it (`lake runs`).
     pub run_id: Option<i64>,
     /// The `on_failure` command's own failure, if it had one.
     pub hook_error: Option<String>,
@@ -79,13 +95,20 @@ pub struct JobReport {
     pub attempt: u32,
 }
 
+/// What `lake promote` did.
 #[derive(Debug, Clone, Serialize)]
 pub struct PromoteReport {
+    /// Each job, in the order run.
     pub jobs: Vec<JobReport>,
+    /// Jobs that committed a version.
     pub ok: usize,
+    /// Jobs that failed.
     pub failed: usize,
+    /// Jobs not run because a job they read failed.
     pub skipped: usize,
+    /// Jobs whose SQL and inputs are unchanged since their last run.
     pub up_to_date: usize,
+    /// How long it took, in milliseconds.
     pub elapsed_ms: u64,
 }
 
@@ -112,6 +135,7 @@ impl Lake {
     }
 }
 
+/// A promote being prepared: made by [`Lake::promote`], run by [`Promote::execute`].
 pub struct Promote<'a> {
     lake: &'a Lake,
     select: Vec<String>,
@@ -127,6 +151,7 @@ pub struct Promote<'a> {
 /// `lake test`: one job's checks over its latest version.
 #[derive(Debug, Clone, Serialize)]
 pub struct JobTest {
+    /// The dataset the job writes.
     pub job: DatasetRef,
     /// The version tested, `silver.orders@v4`; none if the job never committed one.
     #[serde(rename = "ref")]
@@ -134,14 +159,20 @@ pub struct JobTest {
     /// `pass`, `fail` (a blocking check failed), `warn` (only `check[warn]` ones did),
     /// `no_version` or `no_checks`.
     pub status: &'static str,
+    /// The checks and what they found.
     pub checks: Vec<CheckRow>,
 }
 
+/// What `lake test` found.
 #[derive(Debug, Clone, Serialize)]
 pub struct TestReport {
+    /// Each job tested.
     pub jobs: Vec<JobTest>,
+    /// Jobs whose checks all passed.
     pub passed: usize,
+    /// Jobs with a blocking check that failed.
     pub failed: usize,
+    /// Jobs with only warning checks that failed.
     pub warned: usize,
 }
 
@@ -271,6 +302,7 @@ impl Promote<'_> {
         self.select = selectors;
         self
     }
+    /// Leave out the jobs these selectors pick (the syntax of [`Promote::with_select`]).
     pub fn with_exclude(mut self, selectors: Vec<String>) -> Self {
         self.exclude = selectors;
         self
@@ -290,6 +322,7 @@ impl Promote<'_> {
         self.at.insert(dataset.dataset(), selector);
         self
     }
+    /// Call `f` with each job's report as it finishes.
     pub fn with_on_job(mut self, f: JobFn) -> Self {
         self.on_job = Some(f);
         self
@@ -301,6 +334,7 @@ impl Promote<'_> {
         self
     }
 
+    /// Run the selected jobs in dependency order, each committing a version or nothing.
     pub async fn execute(self) -> Result<PromoteReport> {
         let started = Instant::now();
         if !self.workers.is_empty() && !self.dry_run {

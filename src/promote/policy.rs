@@ -32,8 +32,11 @@ pub enum Trigger {
     OnNewInput,
     /// At each slot of a cron pattern, read in an explicit time zone (UTC unless given).
     Cron {
+        /// The pattern as written.
         pattern: String,
+        /// The parsed pattern.
         cron: Box<Cron>,
+        /// The time zone its slots are read in.
         tz: Tz,
     },
     /// Once this long has passed since its last success (or it never succeeded).
@@ -125,14 +128,20 @@ impl Trigger {
 /// A comparison in `require: bronze.orders rows >= 1000`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cmp {
+    /// `>=`
     Ge,
+    /// `>`
     Gt,
+    /// `<=`
     Le,
+    /// `<`
     Lt,
+    /// `=`
     Eq,
 }
 
 impl Cmp {
+    /// Does `left` compare to `right` this way?
     pub fn holds(self, left: u64, right: u64) -> bool {
         match self {
             Cmp::Ge => left >= right,
@@ -159,13 +168,18 @@ impl Cmp {
 pub enum Require {
     /// The dataset's latest version has this many rows.
     Rows {
+        /// The dataset.
         dataset: DatasetRef,
+        /// How its rows compare.
         cmp: Cmp,
+        /// With this many.
         rows: u64,
     },
     /// The dataset's latest version was committed within this long.
     Fresh {
+        /// The dataset.
         dataset: DatasetRef,
+        /// How recent its latest version must be.
         within: Duration,
     },
     /// A query over the datasets that returns no rows.
@@ -224,6 +238,7 @@ impl Require {
         ))
     }
 
+    /// The requirement as the header writes it.
     pub fn describe(&self) -> String {
         match self {
             Require::Rows { dataset, cmp, rows } => {
@@ -241,7 +256,9 @@ impl Require {
 /// How `lake run` treats a job: its trigger, requirements, retries and time limit.
 #[derive(Debug, Clone, Default)]
 pub struct Policy {
+    /// When the job is due.
     pub trigger: Trigger,
+    /// What must hold before a due job runs.
     pub requires: Vec<Require>,
     /// Attempts after the first, each on the first attempt's exact input versions.
     pub retries: u32,
@@ -277,16 +294,21 @@ impl Policy {
 pub struct PartitionBy {
     /// A date or timestamp column of the job's result.
     pub column: String,
+    /// By day or by month.
     pub grain: Grain,
 }
 
+/// The size of one partition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Grain {
+    /// One partition per day.
     Day,
+    /// One partition per month.
     Month,
 }
 
 impl PartitionBy {
+    /// Read `day(column)` or `month(column)`.
     pub fn parse(value: &str) -> Result<PartitionBy, String> {
         let value = value.trim();
         let (grain, rest) = value
@@ -360,6 +382,7 @@ impl PartitionBy {
         keys
     }
 
+    /// The partitioning as the header writes it, `day(order_ts)`.
     pub fn describe(&self) -> String {
         let grain = match self.grain {
             Grain::Day => "day",

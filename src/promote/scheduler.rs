@@ -42,28 +42,41 @@ pub const SCHEDULER_LEASE: &str = "scheduler";
 pub enum Event {
     /// An attempt starts: it is not up to date and its inputs are resolved.
     Start {
+        /// The job (the dataset it writes).
         job: String,
+        /// The attempt, from 1.
         attempt: u32,
+        /// What made it due: `on_new_input`, `cron`, `after` or `retry`.
         trigger: &'static str,
         /// The exact inputs, `bronze.orders@v3`.
         inputs: Vec<String>,
     },
     /// An attempt ended (in any way).
-    Finished { report: Box<JobReport> },
+    Finished {
+        /// How the attempt ended.
+        report: Box<JobReport>,
+    },
     /// A failed attempt will be tried again after `delay_ms`.
     Retrying {
+        /// The job.
         job: String,
+        /// The attempt that failed.
         attempt: u32,
+        /// The wait before the next, in milliseconds.
         delay_ms: u64,
     },
     /// Another scheduler holds the lease; this one waits for it.
     LeaseHeld {
+        /// The process holding it.
         pid: u32,
+        /// Its host.
         host: String,
+        /// Since when.
         since: String,
     },
 }
 
+/// Called with each [`Event`] as a pass goes.
 pub type EventFn = Arc<dyn Fn(&Event) + Send + Sync>;
 
 /// What one pass did, job by job.
@@ -72,6 +85,7 @@ pub struct PassReport {
     /// Jobs that were due and considered; jobs not due are left out.
     #[serde(flatten)]
     pub promote: PromoteReport,
+    /// Jobs due but held back by a `require:` that does not hold yet.
     pub waiting: usize,
     /// Jobs held because their last run failed on the same inputs.
     pub held: usize,
@@ -82,8 +96,10 @@ pub struct PassReport {
 /// A run, its checks (failing ones with sample rows) and all attempts of the same first run.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunDetail {
+    /// The run.
     #[serde(flatten)]
     pub run: crate::catalog::RunSummary,
+    /// Its checks, failing ones with sample rows.
     pub checks: Vec<crate::catalog::CheckRow>,
     /// The first attempt and its retries, in order (this run among them).
     pub attempts: Vec<crate::catalog::RunSummary>,
@@ -186,6 +202,7 @@ impl Lake {
     }
 }
 
+/// `lake run`: passes over the jobs that are due, made by [`Lake::scheduler`].
 pub struct Scheduler<'a> {
     promote: Promote<'a>,
     max_parallel: usize,
@@ -203,10 +220,12 @@ enum Decision {
 }
 
 impl<'a> Scheduler<'a> {
+    /// Consider only the jobs these selectors pick.
     pub fn with_select(mut self, selectors: Vec<String>) -> Self {
         self.promote = self.promote.with_select(selectors);
         self
     }
+    /// Leave out the jobs these selectors pick.
     pub fn with_exclude(mut self, selectors: Vec<String>) -> Self {
         self.promote = self.promote.with_exclude(selectors);
         self
@@ -216,6 +235,7 @@ impl<'a> Scheduler<'a> {
         self.max_parallel = n.max(1);
         self
     }
+    /// Call `f` with each [`Event`].
     pub fn with_on_event(mut self, f: EventFn) -> Self {
         self.on_event = Some(f);
         self
@@ -272,6 +292,7 @@ impl<'a> Scheduler<'a> {
         }
     }
 
+    /// Give up the scheduler's lease, so another scheduler may take it at once.
     pub fn release(&self) -> Result<()> {
         self.lake().release_lease(SCHEDULER_LEASE)
     }
@@ -669,6 +690,7 @@ pub enum Pick {
 /// One partition's outcome in a backfill.
 #[derive(Debug, Clone, Serialize)]
 pub struct PartitionOutcome {
+    /// The partition, `2026-01-05` or `2026-01`.
     pub partition: String,
     /// `ok`, `failed`, `timed_out`, `cancelled`, `up_to_date` or `would_run`.
     pub status: JobStatus,
@@ -677,22 +699,34 @@ pub struct PartitionOutcome {
     pub reference: Option<String>,
     /// Rows of the whole version it committed.
     pub rows: u64,
+    /// The run recorded for it.
     pub run_id: Option<i64>,
+    /// The attempt that ended it.
     pub attempt: u32,
+    /// Why it failed.
     pub error: Option<String>,
 }
 
+/// What `lake backfill` did.
 #[derive(Debug, Clone, Serialize)]
 pub struct BackfillReport {
+    /// The job.
     pub job: String,
+    /// How its output is partitioned, `day(order_ts)`.
     pub partition_by: String,
     /// Partitions of the range, and of them those picked to run.
     pub in_range: usize,
+    /// Partitions picked to run (`--missing`, `--failed` or `--all`).
     pub picked: usize,
+    /// Each partition picked.
     pub partitions: Vec<PartitionOutcome>,
+    /// Partitions that committed.
     pub ok: usize,
+    /// Partitions that failed.
     pub failed: usize,
+    /// Nothing ran: the report is the plan.
     pub dry_run: bool,
+    /// How long it took, in milliseconds.
     pub elapsed_ms: u64,
 }
 

@@ -14,15 +14,20 @@ use crate::error::{Error, Result};
 use crate::ident::{DatasetRef, format_age, parse_age};
 use crate::lake::Lake;
 
+/// What needs attention (`lake status`).
 #[derive(Debug, Clone, Serialize)]
 pub struct Status {
     /// The lake's clock when this was taken.
     pub at: String,
+    /// The scheduler (`lake run --watch`) and its lease.
     pub scheduler: SchedulerState,
+    /// Each job's state.
     pub jobs: Vec<JobState>,
+    /// Each dataset `[freshness]` names.
     pub freshness: Vec<Freshness>,
     /// Versions `lake archive` would move now, by the rules.
     pub archive_candidates: Vec<VersionMove>,
+    /// The lock files that hold versions.
     pub lock_files: Vec<LockFile>,
     /// Files watches could not ingest (newest first, at most 100).
     pub dead_letters: Vec<crate::catalog::DeadLetter>,
@@ -31,18 +36,24 @@ pub struct Status {
     pub attention: usize,
 }
 
+/// The scheduler's lease.
 #[derive(Debug, Clone, Serialize)]
 pub struct SchedulerState {
     /// `running`, `not_running`, or `dead` (a lease whose holder is gone; the next scheduler
     /// takes it over).
     pub state: &'static str,
+    /// The process holding it.
     pub pid: Option<u32>,
+    /// Its host.
     pub host: Option<String>,
+    /// Since when it holds it.
     pub since: Option<String>,
 }
 
+/// One job's state.
 #[derive(Debug, Clone, Serialize)]
 pub struct JobState {
+    /// The dataset it writes.
     pub job: String,
     /// `up_to_date`, `stale` (an input has a version its last success did not read, or its SQL
     /// changed), `waiting` (a requirement does not hold), `failing` (its last run failed).
@@ -51,22 +62,32 @@ pub struct JobState {
     pub detail: Option<String>,
     /// The exact inputs a run would read now.
     pub inputs: Vec<String>,
+    /// Its last run's id.
     pub last_run: Option<i64>,
 }
 
+/// How old a dataset's latest version is against its `[freshness]` limit.
 #[derive(Debug, Clone, Serialize)]
 pub struct Freshness {
+    /// The dataset.
     pub dataset: String,
+    /// Its latest version, if any.
     #[serde(rename = "ref")]
     pub reference: Option<String>,
+    /// That version's age in seconds.
     pub age_s: Option<u64>,
+    /// The limit in seconds.
     pub limit_s: u64,
+    /// The latest version is older than the limit (or there is none).
     pub breached: bool,
 }
 
+/// A lock file that holds versions.
 #[derive(Debug, Clone, Serialize)]
 pub struct LockFile {
+    /// Its path.
     pub path: String,
+    /// The versions it pins.
     pub versions: Vec<String>,
     /// The file is gone but its holds remain, keeping those versions from being archived.
     pub missing: bool,

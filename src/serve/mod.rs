@@ -7,7 +7,7 @@
 //! every request (`Authorization: Bearer …`, or `?token=…` once, which sets a cookie). Under
 //! `/api/` it answers the same JSON as the CLI's `--json`.
 
-pub mod pages;
+pub(crate) mod pages;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -29,6 +29,7 @@ use pages::Site;
 /// How `lake serve` listens.
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
+    /// The address to listen on.
     pub bind: SocketAddr,
     /// Required when `bind` is not a loopback address.
     pub token: Option<String>,
@@ -378,8 +379,11 @@ async fn api_runs(State(app): State<Shared>, Query(p): Query<RunsParams>) -> Pag
 /// What `lake docs build` wrote.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct DocsReport {
+    /// The folder written.
     pub dir: String,
+    /// Pages written.
     pub pages: u64,
+    /// Their bytes.
     pub bytes: u64,
 }
 
