@@ -7,26 +7,40 @@ use super::Tx;
 use crate::error::{Error, Result};
 use crate::ident::{DatasetRef, Version, Zone, edit_distance};
 
+/// A dataset as the catalog records it.
 #[derive(Debug, Clone, Serialize)]
 pub struct DatasetRow {
+    /// Its row id.
     #[serde(skip)]
     pub id: i64,
+    /// The dataset.
     pub dataset: DatasetRef,
+    /// Its description.
     pub description: Option<String>,
+    /// Its owner.
     pub owner: Option<String>,
+    /// When its first version committed.
     pub created_at: String,
 }
 
 /// A dataset with its latest version, for listings.
 #[derive(Debug, Clone, Serialize)]
 pub struct DatasetSummary {
+    /// The dataset.
     pub dataset: DatasetRef,
+    /// Its zone.
     pub zone: Zone,
+    /// Its latest version.
     pub latest: Option<Version>,
+    /// How many versions it has.
     pub versions: u64,
+    /// Rows of the latest version.
     pub rows: u64,
+    /// Bytes of the latest version.
     pub bytes: u64,
+    /// When the latest version committed.
     pub updated_at: Option<String>,
+    /// Its description.
     pub description: Option<String>,
 }
 

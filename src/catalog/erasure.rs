@@ -17,34 +17,48 @@ use crate::ident::DatasetRef;
 /// A file some version of a dataset references, with where it is.
 #[derive(Debug, Clone)]
 pub struct HeldFile {
+    /// The file's row id.
     pub id: i64,
     /// `hot` or `archive`.
     pub tier: String,
+    /// The file.
     pub file: FileRow,
 }
 
 /// One version an erasure changed.
 #[derive(Debug, Clone, Serialize)]
 pub struct ErasedVersion {
+    /// The version.
     #[serde(rename = "ref")]
     pub reference: DatasetRef,
     /// `amended` (the version kept its number) or `new` (a version made without the rows).
     pub kind: String,
+    /// Its digest before.
     pub old_digest: String,
+    /// Its digest after.
     pub new_digest: String,
+    /// Rows it lost.
     pub rows_removed: u64,
+    /// Its files rewritten.
     pub files_rewritten: u64,
 }
 
 /// One `lake erase`, as the ledger keeps it.
 #[derive(Debug, Clone, Serialize)]
 pub struct ErasureEntry {
+    /// The erasure's id.
     pub id: i64,
+    /// When it ran.
     pub at: String,
+    /// Who ran it.
     pub actor: String,
+    /// sha256 of the salt and the canonical condition (the condition itself is never stored).
     pub predicate_sha256: String,
+    /// Every retained version was amended.
     pub all_versions: bool,
+    /// Rows removed in all.
     pub rows: u64,
+    /// The versions it changed.
     pub versions: Vec<ErasedVersion>,
 }
 

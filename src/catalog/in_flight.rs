@@ -16,11 +16,17 @@ use crate::owner::{Owner, OwnerRecord};
 /// A registered write.
 #[derive(Debug, Clone, Serialize)]
 pub struct WriteRow {
+    /// The write's id (its staging prefix names it).
     pub id: String,
+    /// The dataset it writes.
     pub dataset: String,
+    /// What writes: `ingest`, `promote`, `compact`…
     pub operation: String,
+    /// Where its files are staged.
     pub prefix: String,
+    /// When it started.
     pub started_at: String,
+    /// The process writing.
     #[serde(skip)]
     pub owner: OwnerRecord,
 }
@@ -28,16 +34,25 @@ pub struct WriteRow {
 /// A file under a mover's lease.
 #[derive(Debug, Clone, Serialize)]
 pub struct MoveRow {
+    /// The file's row id.
     pub file_id: i64,
+    /// Its key.
     pub path: String,
+    /// Its sha256.
     pub sha256: String,
     /// The catalog's tier for the file now.
     pub tier: String,
+    /// `archive`, `restore`, `expire` or `erase`.
     pub direction: String,
+    /// The tier it leaves.
     pub from_tier: String,
+    /// The tier it goes to.
     pub to_tier: String,
+    /// The catalog already says it is in `to_tier`.
     pub flipped: bool,
+    /// When the move started.
     pub started_at: String,
+    /// The process moving it.
     #[serde(skip)]
     pub owner: OwnerRecord,
 }

@@ -10,8 +10,11 @@ use crate::ident::DatasetRef;
 /// An output column computed from an input column.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ColumnEdge {
+    /// The output's column.
     pub output_column: String,
+    /// The input dataset.
     pub input: DatasetRef,
+    /// The input's column.
     pub input_column: String,
 }
 

@@ -7,48 +7,74 @@ use super::{Tx, VersionRow};
 use crate::error::{Error, Result};
 use crate::ident::{DatasetRef, Zone};
 
+/// A lifecycle rule in force.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Rule {
+    /// Its id (`lake rule rm ID`).
     pub id: i64,
+    /// The zone it applies to; none: every zone.
     pub zone: Option<Zone>,
+    /// A glob of dataset names (`orders*`).
     pub dataset_glob: String,
+    /// Archive versions older than this many seconds.
     pub archive_after_s: Option<u64>,
+    /// Keep this many newest versions hot whatever their age.
     pub keep_last: u64,
+    /// Expire archived versions older than this many seconds.
     pub expire_after_s: Option<u64>,
+    /// Keep hot the input versions of live downstream versions.
     pub keep_inputs: bool,
+    /// `cli` (`lake rule add`) or `config` (lake.toml's `[[rules]]`).
     pub origin: String,
+    /// When it was added.
     pub created_at: String,
 }
 
 /// A rule to add.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewRule {
+    /// The zone it applies to; none: every zone.
     pub zone: Option<Zone>,
+    /// A glob of dataset names (`orders*`).
     pub dataset_glob: String,
+    /// Archive versions older than this many seconds.
     pub archive_after_s: Option<u64>,
+    /// Keep this many newest versions hot whatever their age.
     pub keep_last: u64,
+    /// Expire archived versions older than this many seconds.
     pub expire_after_s: Option<u64>,
+    /// Keep hot the input versions of live downstream versions.
     pub keep_inputs: bool,
+    /// `cli` or `config`.
     pub origin: &'static str,
 }
 
 /// When a version was archived and expired, and by which rules.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Lifecycle {
+    /// When it was archived.
     pub archived_at: Option<String>,
+    /// The rule that archived it.
     pub archive_rule: Option<i64>,
+    /// When it expired.
     pub expired_at: Option<String>,
+    /// The rule that expired it.
     pub expire_rule: Option<i64>,
 }
 
 /// A data file with where it lives now.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TieredFile {
+    /// The file's row id.
     #[serde(skip)]
     pub id: i64,
+    /// Its key under its tier's root.
     pub path: String,
+    /// `hot` or `archive`.
     pub tier: String,
+    /// Its sha256.
     pub sha256: String,
+    /// Its size in bytes.
     pub size: u64,
 }
 

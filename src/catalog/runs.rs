@@ -14,8 +14,11 @@ use crate::owner::OwnerRecord;
 pub struct CheckRow {
     /// As written in the job header: `not_null(order_id)`.
     pub name: String,
+    /// `not_null`, `unique`, `accepted_values`, `range`, `row_count`.
     pub kind: String,
+    /// It held.
     pub passed: bool,
+    /// Rows that failed it.
     pub failing: u64,
     /// A few rows that failed the check.
     pub sample: serde_json::Value,
@@ -57,25 +60,40 @@ pub struct NewRun {
 /// A run as the catalog remembers it.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunRow {
+    /// The run's id.
     pub id: i64,
+    /// The job (the dataset it writes).
     pub job: String,
+    /// sha256 of the job file it ran.
     pub sql_digest: String,
+    /// A key of the exact input versions it read.
     pub inputs_key: String,
+    /// `success`, `failed`, `skipped`, `waiting`, `timed_out` or `cancelled`.
     pub status: String,
+    /// The version it committed.
     pub output_version: Option<Version>,
+    /// When it started.
     pub started_at: String,
+    /// How long it took, in milliseconds.
     pub duration_ms: u64,
+    /// Why it failed.
     pub error: Option<String>,
+    /// The attempt, from 1.
     pub attempt: u32,
+    /// The run it retries.
     pub retry_of: Option<i64>,
+    /// What started it.
     pub trigger: String,
 }
 
 /// Who holds a lease, to say so or to judge whether they still live.
 #[derive(Debug, Clone)]
 pub struct LeaseHolder {
+    /// The process holding it.
     pub owner: OwnerRecord,
+    /// The command it runs.
     pub command: String,
+    /// When it took the lease.
     pub acquired_at: String,
 }
 
@@ -402,25 +420,37 @@ fn run_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
 /// A run as `lake runs` lists it.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunSummary {
+    /// The run's id.
     pub id: i64,
+    /// The job (the dataset it writes).
     pub job: String,
     /// `success`, `failed`, `skipped`, `waiting`, `timed_out` or `cancelled`.
     pub status: String,
     /// What started it: `promote`, `on_new_input`, `cron`, `after` or `retry`.
     pub trigger: String,
+    /// The attempt, from 1.
     pub attempt: u32,
+    /// The run it retries.
     pub retry_of: Option<i64>,
     /// The exact inputs read, `bronze.orders@v3`.
     pub inputs: Vec<String>,
     /// The version committed, `silver.orders_clean@v4`.
     pub output: Option<String>,
+    /// Rows of the version committed.
     pub rows: Option<u64>,
+    /// A run of `lake backfill` (one partition).
     pub backfill: bool,
+    /// When it started.
     pub started_at: String,
+    /// When it finished.
     pub finished_at: String,
+    /// How long it took, in milliseconds.
     pub duration_ms: u64,
+    /// Why it failed.
     pub error: Option<String>,
+    /// Who ran it.
     pub actor: String,
+    /// The job file.
     pub job_path: String,
     /// sha256 of the job file the run ran.
     pub sql_digest: String,
@@ -431,9 +461,11 @@ pub struct RunSummary {
 pub struct RunFilter {
     /// Jobs by name (`silver.orders_clean`) or zone (`silver`); all when empty.
     pub jobs: Vec<String>,
+    /// Only runs in this status.
     pub status: Option<String>,
     /// Runs started at or after this timestamp.
     pub since: Option<String>,
+    /// At most this many, newest first.
     pub limit: usize,
 }
 
@@ -556,13 +588,18 @@ impl Tx<'_> {
 /// A named stream's committed position.
 #[derive(Debug, Clone, Serialize)]
 pub struct StreamRow {
+    /// The stream's name.
     pub name: String,
+    /// The dataset it writes.
     pub dataset: String,
     /// Records committed, counted from 0: the offset a producer resumes from.
     pub position: u64,
+    /// Batches committed.
     pub batches: u64,
+    /// The last version it committed.
     #[serde(rename = "ref")]
     pub last_version: Option<String>,
+    /// When it last committed.
     pub updated_at: String,
     /// `records` (a pipe: the position counts records) or `files` (a watch: it counts files).
     pub kind: String,
@@ -575,26 +612,39 @@ pub struct StreamRow {
 /// A file a watch has seen: ingested into a version, or a dead letter.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StreamFile {
+    /// The file's key.
     pub key: String,
+    /// Its size when seen.
     pub size: u64,
+    /// Its modification time when seen.
     pub modified: String,
+    /// Its ETag, where the store has one.
     pub etag: Option<String>,
+    /// Its sha256, once read.
     pub sha256: Option<String>,
     /// `ingested` or `dead`.
     pub status: String,
+    /// The version that holds its rows.
     #[serde(rename = "ref")]
     pub version: Option<String>,
+    /// Why it could not be ingested.
     pub error: Option<String>,
+    /// When it was recorded.
     pub at: String,
 }
 
 /// A file a watch could not ingest, for `lake status`.
 #[derive(Debug, Clone, Serialize)]
 pub struct DeadLetter {
+    /// The watch's stream.
     pub stream: String,
+    /// The dataset it writes.
     pub dataset: String,
+    /// The file's key.
     pub key: String,
+    /// Why it could not be ingested.
     pub error: String,
+    /// When.
     pub at: String,
 }
 

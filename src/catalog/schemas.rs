@@ -8,10 +8,14 @@ use sha2::{Digest, Sha256};
 use super::Tx;
 use crate::error::Result;
 
+/// One column of a version's schema.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ColumnRow {
+    /// Its name.
     pub name: String,
+    /// Its type, as `lake` names it (`int64`, `string`, `timestamp[us]`).
     pub data_type: String,
+    /// It may hold NULLs.
     pub nullable: bool,
 }
 

@@ -10,7 +10,9 @@ use crate::ident::DatasetRef;
 /// What people wrote about a dataset.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct DatasetMeta {
+    /// Its description.
     pub description: Option<String>,
+    /// Its owner.
     pub owner: Option<String>,
     /// `(key, value)`; a label may be a bare key such as `pii`.
     pub labels: Vec<(String, Option<String>)>,
@@ -21,8 +23,11 @@ pub struct DatasetMeta {
 /// One search hit.
 #[derive(Debug, Clone, Serialize)]
 pub struct Hit {
+    /// The dataset.
     pub dataset: DatasetRef,
+    /// How well it matches (higher is better).
     pub rank: f64,
+    /// Its description.
     pub description: Option<String>,
     /// `(field, text with [matches] marked)` for each field that matched.
     pub matched: Vec<(String, String)>,
@@ -31,9 +36,13 @@ pub struct Hit {
 /// Filters that narrow a search (or, without a text query, make a listing).
 #[derive(Debug, Clone, Default)]
 pub struct SearchFilter {
+    /// Only this zone.
     pub zone: Option<String>,
+    /// Only datasets with these labels.
     pub labels: Vec<(String, Option<String>)>,
+    /// Only datasets with this owner.
     pub owner: Option<String>,
+    /// Only datasets with this column.
     pub column: Option<String>,
     /// `column` in any past schema, not only the current one.
     pub ever: bool,

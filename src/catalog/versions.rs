@@ -12,15 +12,20 @@ use crate::error::{Error, Result};
 use crate::format::manifest::Blocks;
 use crate::ident::{DatasetRef, Selector, Version};
 
+/// Where a version's files are, and so whether it can be read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum VersionState {
+    /// In the hot tier: readable.
     Active,
+    /// In the archive tier: `lake restore` brings it back.
     Archived,
+    /// Its files are deleted; the catalog keeps its record.
     Expired,
 }
 
 impl VersionState {
+    /// `active`, `archived` or `expired`.
     pub fn as_str(self) -> &'static str {
         match self {
             VersionState::Active => "active",
@@ -38,25 +43,41 @@ impl VersionState {
     }
 }
 
+/// A version as the catalog records it.
 #[derive(Debug, Clone, Serialize)]
 pub struct VersionRow {
+    /// Its row id.
     #[serde(skip)]
     pub id: i64,
+    /// Its dataset's row id.
     #[serde(skip)]
     pub dataset_id: i64,
+    /// The dataset.
     pub dataset: DatasetRef,
+    /// Its number.
     pub version: Version,
+    /// Where its files are.
     pub state: VersionState,
+    /// The sha256 of its manifest.
     pub digest: String,
+    /// Its manifest's key under the root.
     pub manifest_key: String,
+    /// Its schema's row id.
     #[serde(skip)]
     pub schema_id: i64,
+    /// What made it: `ingest`, `promote`, `compact`, `rollback`, `erase`, `adopt`.
     pub operation: String,
+    /// `append` or `overwrite`, for writes that take one.
     pub mode: Option<String>,
+    /// Its rows.
     pub rows: u64,
+    /// Bytes of its files.
     pub bytes: u64,
+    /// How many files it has.
     pub file_count: u64,
+    /// When it committed.
     pub created_at: String,
+    /// Who committed it.
     pub created_by: String,
 }
 
@@ -117,9 +138,13 @@ impl VersionRow {
 pub struct FileRow {
     /// Relative to the root.
     pub path: String,
+    /// Its sha256.
     pub sha256: String,
+    /// Its size in bytes.
     pub size: u64,
+    /// Its rows.
     pub rows: u64,
+    /// Rows of each of its row groups.
     pub row_groups: Vec<u64>,
     /// Per-block sha256, where the file was written with them (in the manifest, not in reports).
     #[serde(skip_serializing)]
@@ -132,10 +157,15 @@ pub struct FileRow {
 /// An ingested source file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SourceRow {
+    /// The source's URI.
     pub uri: String,
+    /// Its sha256 as read.
     pub sha256: String,
+    /// Its size in bytes.
     pub size: u64,
+    /// How it was read.
     pub format: String,
+    /// Rows read from it.
     pub rows: u64,
     /// Ingested by this version's own operation (not carried over by an append).
     pub added: bool,
@@ -146,8 +176,11 @@ pub struct SourceRow {
 pub struct SchemaChange {
     /// `added`, `removed` or `retyped`.
     pub change: String,
+    /// The column.
     pub column: String,
+    /// Its type before.
     pub old_type: Option<String>,
+    /// Its type now.
     pub new_type: Option<String>,
 }
 

@@ -12,19 +12,26 @@ use super::hash::sha256_hex;
 /// The manifest format this lake writes.
 pub const MANIFEST_FORMAT: u32 = 1;
 
+/// A version's manifest: what a reader needs to read it exactly, with no catalog.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
+    /// The manifest format's version.
     pub lake_manifest: u32,
     /// `zone.name`
     pub dataset: String,
+    /// The version's number.
     pub version: u64,
+    /// When it committed.
     pub created_at: String,
+    /// What made it.
     pub operation: Operation,
     /// Versions this one was computed from (promote), each with its manifest digest.
     pub inputs: Vec<Input>,
     /// `{"fields": [{"name", "type", "nullable"}]}` (see `format::schema`).
     pub schema: Value,
+    /// Its rows.
     pub rows: u64,
+    /// Bytes of its files.
     pub bytes: u64,
     /// In path order. Paths are relative to the root.
     pub files: Vec<ManifestFile>,
@@ -38,47 +45,65 @@ pub struct Manifest {
 /// changes, and the digest it had is kept here (and in the catalog's erasure ledger).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Amendment {
+    /// When the erasure ran.
     pub at: String,
+    /// Who ran it.
     pub by: String,
     /// The salted sha256 of the predicate, never the predicate itself.
     pub predicate_sha256: String,
     /// The version's digest before this erasure.
     pub previous_digest: String,
+    /// Rows it removed from this version.
     pub rows_removed: u64,
 }
 
+/// What made a version.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Operation {
+    /// An ingest of raw sources.
     Ingest {
+        /// `append` or `overwrite`.
         mode: String,
         /// The sources this operation ingested (an append also keeps earlier versions' files).
         sources: Vec<ManifestSource>,
     },
     /// The same rows and schema as version `of`, its small files merged into fewer.
     Compact {
+        /// The version compacted.
         of: u64,
         /// Files of `of` merged, and the files they became.
         merged: u64,
+        /// Files written.
         into: u64,
     },
     /// The rows of version `of` without those an erasure matched (`lake erase` of the latest
     /// version only); earlier versions still hold them.
     Erase {
+        /// The version the rows were erased from.
         of: u64,
         /// The salted sha256 of the predicate, never the predicate itself.
         predicate_sha256: String,
+        /// Rows removed.
         rows_removed: u64,
     },
     /// The files and schema of version `to` again, over version `from` (see `rollback.rs`).
-    Rollback { to: u64, from: u64 },
+    Rollback {
+        /// The version whose files and schema it has.
+        to: u64,
+        /// The latest version before it.
+        from: u64,
+    },
     /// Parquet files another engine wrote, registered as they are (see `adopt.rs`).
     Adopt {
+        /// `append` or `overwrite`.
         mode: String,
         /// The folder or prefix they were adopted from.
         from: String,
+        /// The files adopted.
         files: Vec<ManifestSource>,
     },
+    /// A job's result.
     Promote {
         /// The job file, relative to the project: `jobs/silver/orders_clean.sql`.
         job: String,
@@ -89,28 +114,43 @@ pub enum Operation {
     },
 }
 
+/// A raw source an ingest read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ManifestSource {
+    /// Its URI.
     pub uri: String,
+    /// Its sha256 as read.
     pub sha256: String,
+    /// Its size in bytes.
     pub size: u64,
+    /// How it was read (`csv`, `ndjson`, `json`, `parquet`).
     pub format: String,
+    /// Rows read from it.
     pub rows: u64,
 }
 
+/// A version this one was computed from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Input {
+    /// Its exact ref, `zone.name@vN`.
     #[serde(rename = "ref")]
     pub reference: String,
+    /// Its digest when it was read.
     pub manifest_sha256: String,
 }
 
+/// A data file of the version.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ManifestFile {
+    /// Its key, relative to the root.
     pub path: String,
+    /// Its size in bytes.
     pub size: u64,
+    /// Its sha256.
     pub sha256: String,
+    /// Its rows.
     pub rows: u64,
+    /// Rows of each of its row groups, in order.
     pub row_groups: Vec<u64>,
     /// Per-block hashes, for readers that check the bytes they fetch as they read them; absent
     /// for files written before lake recorded them.
@@ -125,7 +165,9 @@ pub struct ManifestFile {
 /// Block `i` covers bytes `i * size .. min((i + 1) * size, file size)`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Blocks {
+    /// The block size in bytes.
     pub size: u64,
+    /// Each block's sha256.
     pub sha256: Vec<String>,
 }
 
@@ -142,6 +184,7 @@ impl Manifest {
         (out.into_bytes(), digest)
     }
 
+    /// Read a manifest from its bytes.
     pub fn decode(bytes: &[u8]) -> Result<Manifest, serde_json::Error> {
         serde_json::from_slice(bytes)
     }

@@ -356,9 +356,12 @@ fn storable_type(dt: &DataType) -> Result<DataType, String> {
 /// One column as the manifest and catalog describe it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ColumnSpec {
+    /// The column's name.
     pub name: String,
+    /// Its type, as `lake` names it (`int64`, `string`, `timestamp[us]`).
     #[serde(rename = "type")]
     pub data_type: String,
+    /// It may hold NULLs.
     #[serde(default = "yes")]
     pub nullable: bool,
 }
@@ -476,8 +479,11 @@ pub fn unify(a: &Schema, b: &Schema) -> Result<Schema, crate::error::Error> {
 pub struct Drift {
     /// `added`, `removed` or `retyped`
     pub change: &'static str,
+    /// The column.
     pub column: String,
+    /// Its type before.
     pub old_type: Option<String>,
+    /// Its type now.
     pub new_type: Option<String>,
 }
 

@@ -24,12 +24,17 @@ use crate::error::{Error, Location, Result};
 /// Bytes read from a source at a time.
 const READ_CHUNK: usize = 4 << 20;
 
+/// How a source is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SourceFormat {
+    /// Comma- (or otherwise) separated values.
     Csv,
+    /// One JSON object per line.
     Ndjson,
+    /// A JSON array of objects (or one object).
     Json,
+    /// Parquet.
     Parquet,
 }
 
@@ -38,9 +43,12 @@ pub enum SourceFormat {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Compression {
+    /// Stored as it is.
     #[default]
     None,
+    /// gzip (`.gz`).
     Gzip,
+    /// zstd (`.zst`).
     Zstd,
 }
 
@@ -59,6 +67,7 @@ impl Compression {
         }
     }
 
+    /// `none`, `gzip` or `zstd`.
     pub fn as_str(self) -> &'static str {
         match self {
             Compression::None => "none",
@@ -168,6 +177,7 @@ fn read_err(source: &Source) -> impl FnOnce(std::io::Error) -> Error + '_ {
 }
 
 impl SourceFormat {
+    /// `csv`, `ndjson`, `json` or `parquet`.
     pub fn as_str(self) -> &'static str {
         match self {
             SourceFormat::Csv => "csv",
@@ -212,10 +222,12 @@ impl std::str::FromStr for SourceFormat {
     }
 }
 
+/// How CSV sources are read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CsvOptions {
     /// `None`: `,`, or tab for `.tsv` files.
     pub delimiter: Option<u8>,
+    /// The first row names the columns.
     pub has_header: bool,
     /// A value that means null, besides the empty field.
     pub null_value: Option<String>,
