@@ -1,4 +1,4 @@
-#![warn(unnameable_types)]
+#![warn(unnameable_types, missing_docs)]
 //! `lake`: a data lake manager. Raw files become immutable, versioned Parquet datasets in the
 //! bronze zone; a SQLite catalog records every version, its files, schema and sources.
 //!

@@ -1,7 +1,7 @@
 //! `lake serve`: the catalog in a browser, read only, and `lake docs build`: the same pages as
 //! static files.
 //!
-//! Pages are HTML rendered on the server from the SQLite catalog (see [`pages`]), with one
+//! Pages are HTML rendered on the server from the SQLite catalog (`src/serve/pages.rs`), with one
 //! stylesheet and one small script embedded in the binary: no framework, no build step, no
 //! network. The server binds 127.0.0.1 by default; any other address needs a token, checked on
 //! every request (`Authorization: Bearer …`, or `?token=…` once, which sets a cookie). Under
