@@ -121,14 +121,14 @@ impl Lake {
 
 impl StagedWrite<'_> {
     /// Start encoding batches of `schema` into new data files of this write.
-    pub fn encoder(&self, schema: SchemaRef) -> DataWriter {
+    pub(crate) fn encoder(&self, schema: SchemaRef) -> DataWriter {
         self.lake
             .data_writer(&self.dataset, &self.id, self.files.len(), schema)
     }
 
     /// Wait for an encoder to close its last file; its files become part of this write whether
     /// it succeeded or not, so [`StagedWrite::abort`] removes them.
-    pub async fn finish(&mut self, encoder: DataWriter) -> Result<()> {
+    pub(crate) async fn finish(&mut self, encoder: DataWriter) -> Result<()> {
         let (files, error) = encoder.finish().await;
         self.files.extend(files);
         match error {
@@ -138,7 +138,7 @@ impl StagedWrite<'_> {
     }
 
     /// Mark the files written since the first `from` as holding `partition`; their rows.
-    pub fn label_from(&mut self, from: usize, partition: &str) -> u64 {
+    pub(crate) fn label_from(&mut self, from: usize, partition: &str) -> u64 {
         let mut rows = 0;
         for f in &mut self.files[from..] {
             f.partition = Some(partition.to_string());
@@ -148,18 +148,18 @@ impl StagedWrite<'_> {
     }
 
     /// The objects written so far.
-    pub fn files(&self) -> &[FileRow] {
+    pub(crate) fn files(&self) -> &[FileRow] {
         &self.files
     }
 
     /// The key for this write's next data file, for a writer that puts its own bytes there
     /// (then [`StagedWrite::add_file`]).
-    pub fn next_key(&self) -> String {
+    pub(crate) fn next_key(&self) -> String {
         layout::data_file(&self.dataset, &self.id, self.files.len())
     }
 
     /// Count an object written at [`StagedWrite::next_key`] as part of this write.
-    pub fn add_file(&mut self, file: FileRow) {
+    pub(crate) fn add_file(&mut self, file: FileRow) {
         self.files.push(file);
     }
 
@@ -167,7 +167,7 @@ impl StagedWrite<'_> {
     /// of, anything under its key prefix goes too: an upload whose outcome was unknown (the
     /// store took it, the answer was lost) is there without being listed. What cannot be
     /// removed now stays under the record's prefix for `lake gc`.
-    pub async fn abort(self) {
+    pub(crate) async fn abort(self) {
         let storage = self.lake.storage();
         let prefix = layout::write_prefix(&self.dataset, &self.id);
         let mut keys: Vec<String> = self.files.iter().map(|f| f.path.clone()).collect();
@@ -203,7 +203,7 @@ impl StagedWrite<'_> {
     /// version's content, or `None` when there is nothing new to commit (then the objects are
     /// removed and no version is made). `record` runs in the same transaction once the version
     /// row exists, for rows that name it (lineage, runs, checks). Any error removes the objects.
-    pub async fn commit(
+    pub(crate) async fn commit(
         self,
         plan: impl FnOnce(&Tx<'_>, Option<&VersionRow>) -> Result<Option<Draft>>,
         record: impl FnOnce(&Tx<'_>, &VersionRow) -> Result<()>,
@@ -234,7 +234,7 @@ impl StagedWrite<'_> {
     /// every object is checked in storage first, `amend` runs inside the write transaction, and
     /// the write's record closes in it. `amend` returns `None` when what it assumed no longer
     /// holds; then, as on any error, the objects are removed and nothing is committed.
-    pub async fn amend<T>(
+    pub(crate) async fn amend<T>(
         self,
         amend: impl FnOnce(&Tx<'_>, &tokio::runtime::Handle) -> Result<Option<T>>,
     ) -> Result<Option<T>> {

@@ -22,7 +22,7 @@ use sha2::{Digest, Sha256};
 use crate::format::hash::hex;
 
 /// Every lake SQL function; `salt` keys `pseudonymize`, which refuses to run without one.
-pub fn all(salt: &str) -> Vec<ScalarUDF> {
+pub(crate) fn all(salt: &str) -> Vec<ScalarUDF> {
     let salt = salt.as_bytes().to_vec();
     vec![
         if salt.is_empty() {
@@ -47,7 +47,7 @@ pub fn all(salt: &str) -> Vec<ScalarUDF> {
     ]
 }
 
-pub fn pseudonymize(salt: &[u8], value: &str) -> String {
+pub(crate) fn pseudonymize(salt: &[u8], value: &str) -> String {
     let mut h = Sha256::new();
     h.update((salt.len() as u64).to_be_bytes());
     h.update(salt);
@@ -55,7 +55,7 @@ pub fn pseudonymize(salt: &[u8], value: &str) -> String {
     hex(&h.finalize())
 }
 
-pub fn mask_email(value: &str) -> Option<String> {
+pub(crate) fn mask_email(value: &str) -> Option<String> {
     let (local, domain) = value.trim().rsplit_once('@')?;
     let first = local.chars().next()?;
     if domain.is_empty() || !domain.contains('.') {
@@ -64,12 +64,12 @@ pub fn mask_email(value: &str) -> Option<String> {
     Some(format!("{first}***@{}", domain.to_lowercase()))
 }
 
-pub fn url_host(value: &str) -> Option<String> {
+pub(crate) fn url_host(value: &str) -> Option<String> {
     let url = url::Url::parse(value.trim()).ok()?;
     url.host_str().map(|h| h.to_lowercase())
 }
 
-pub fn url_param(value: &str, key: &str) -> Option<String> {
+pub(crate) fn url_param(value: &str, key: &str) -> Option<String> {
     let url = url::Url::parse(value.trim()).ok()?;
     url.query_pairs()
         .find(|(k, _)| k == key)

@@ -1,4 +1,4 @@
-#![warn(unnameable_types, missing_docs)]
+#![warn(unnameable_types, missing_docs, unreachable_pub)]
 //! `lake`: a data lake manager. Raw files become immutable, versioned Parquet datasets in the
 //! bronze zone; a SQLite catalog records every version, its files, schema and sources.
 //!
@@ -104,14 +104,18 @@ pub use read::VersionInfo;
 /// What the catalog records, as the library's calls return it: versions, files, sources,
 /// schema changes, lineage, runs, checks, rules, search hits and erasures.
 pub mod records {
+    pub use crate::catalog::datasets::{DatasetRow, DatasetSummary};
     pub use crate::catalog::erasure::{ErasedVersion, ErasureEntry, HeldFile};
-    pub use crate::catalog::rules::Lifecycle;
-    pub use crate::catalog::runs::{DeadLetter, StreamFile, StreamRow};
+    pub use crate::catalog::in_flight::{MoveRow, WriteRow};
+    pub use crate::catalog::lineage::ColumnEdge;
+    pub use crate::catalog::rules::{Lifecycle, NewRule, Rule, TieredFile};
+    pub use crate::catalog::runs::{
+        CheckRow, DeadLetter, LeaseHolder, RunFilter, RunRow, RunSummary, StreamFile, StreamRow,
+    };
+    pub use crate::catalog::schemas::ColumnRow;
     pub use crate::catalog::search::{DatasetMeta, Hit, SearchFilter};
-    pub use crate::catalog::{
-        CheckRow, ColumnEdge, ColumnRow, DatasetRow, DatasetSummary, FileRow, LeaseHolder, MoveRow,
-        NewRule, Rule, RunFilter, RunRow, RunSummary, SchemaChange, SourceRow, TieredFile,
-        VersionRow, VersionState, WriteRow,
+    pub use crate::catalog::versions::{
+        FileRow, SchemaChange, SourceRow, VersionRow, VersionState,
     };
     pub use crate::owner::OwnerRecord;
 }

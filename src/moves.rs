@@ -170,16 +170,16 @@ impl Lake {
 
 impl Lease<'_> {
     /// The files this lease holds.
-    pub fn files(&self) -> &[TieredFile] {
+    pub(crate) fn files(&self) -> &[TieredFile] {
         &self.files
     }
 
-    pub fn owner(&self) -> &str {
+    pub(crate) fn owner(&self) -> &str {
         &self.owner
     }
 
     /// Copy every leased file to the destination tier, verified there.
-    pub async fn copy(&self) -> Result<()> {
+    pub(crate) async fn copy(&self) -> Result<()> {
         let (from, to) = (self.lake.tier(self.from), self.lake.tier(self.to));
         for f in &self.files {
             from.copy_verified(to, &f.path, &f.sha256).await?;
@@ -190,7 +190,7 @@ impl Lease<'_> {
     /// After the caller's transaction flipped `flipped` (with `Tx::flip_move`): remove the
     /// source copy of each of those and the destination copy of every other leased file, then
     /// give the leases up.
-    pub async fn finish(self, flipped: &BTreeSet<i64>) -> Result<u64> {
+    pub(crate) async fn finish(self, flipped: &BTreeSet<i64>) -> Result<u64> {
         failpoint::hit("move.flipped")?;
         let mut removed = 0;
         for f in &self.files {
@@ -215,7 +215,7 @@ impl Lease<'_> {
     }
 
     /// Undo a move that will not happen: remove what reached the destination, give the leases up.
-    pub async fn abandon(self) {
+    pub(crate) async fn abandon(self) {
         if let Err(e) = self.finish(&BTreeSet::new()).await {
             tracing::warn!(error = %e, "could not undo a move; the next mover will");
         }

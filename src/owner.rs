@@ -9,13 +9,13 @@
 use std::time::Duration;
 
 /// How often a live owner's heartbeat is refreshed.
-pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(10);
+pub(crate) const HEARTBEAT_EVERY: Duration = Duration::from_secs(10);
 /// A heartbeat older than this, from another host, means its owner is gone.
-pub const LEASE: Duration = Duration::from_secs(120);
+pub(crate) const LEASE: Duration = Duration::from_secs(120);
 
 /// This process, as the catalog records it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Owner {
+pub(crate) struct Owner {
     /// A random id for this process's life.
     pub id: String,
     /// The host it runs on.
@@ -29,7 +29,7 @@ pub struct Owner {
 
 impl Owner {
     /// This process, with a fresh random id.
-    pub fn current() -> Owner {
+    pub(crate) fn current() -> Owner {
         let pid = std::process::id();
         Owner {
             id: uuid::Uuid::new_v4().simple().to_string(),
@@ -69,7 +69,7 @@ impl OwnerRecord {
 }
 
 /// The machine's name, as the kernel has it.
-pub fn host_name() -> String {
+pub(crate) fn host_name() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
         .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
@@ -86,14 +86,14 @@ fn proc_start(pid: u32) -> Option<u64> {
 
 /// This process's folder name in the spool: its pid and start time, so `lake gc` can tell
 /// the bytes of a live process from a dead one's.
-pub fn spool_name() -> String {
+pub(crate) fn spool_name() -> String {
     let pid = std::process::id();
     format!("{pid}-{}", proc_start(pid).unwrap_or(0))
 }
 
 /// Whether the process that made spool folder `name` is known to be gone; `None` for a name
 /// that is not a spool folder's, or where the process table cannot be read.
-pub fn spool_owner_gone(name: &str) -> Option<bool> {
+pub(crate) fn spool_owner_gone(name: &str) -> Option<bool> {
     let (pid, start) = name.split_once('-')?;
     let pid: u32 = pid.parse().ok()?;
     let start: u64 = start.parse().ok()?;

@@ -73,13 +73,13 @@ impl Lake {
 
 impl DataWriter {
     /// A sender for the producer; sending fails once the encoder has stopped on an error.
-    pub fn sender(&self) -> BatchSender {
+    pub(crate) fn sender(&self) -> BatchSender {
         self.sender.clone()
     }
 
     /// Wait for the encoder to drain the channel and close its last file. Every sender must be
     /// dropped first. Returns the files written and, if it stopped early, why.
-    pub async fn finish(self) -> (Vec<FileRow>, Option<Error>) {
+    pub(crate) async fn finish(self) -> (Vec<FileRow>, Option<Error>) {
         drop(self.sender);
         match self.encoder.await {
             Ok(result) => result,

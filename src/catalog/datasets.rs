@@ -82,7 +82,7 @@ fn dataset_row(r: &Row<'_>) -> rusqlite::Result<DatasetRow> {
 }
 
 impl Tx<'_> {
-    pub fn find_dataset(&self, dataset: &DatasetRef) -> Result<Option<DatasetRow>> {
+    pub(crate) fn find_dataset(&self, dataset: &DatasetRef) -> Result<Option<DatasetRow>> {
         self.conn
             .query_row(
                 "SELECT id, zone, name, description, owner, created_at
@@ -95,7 +95,7 @@ impl Tx<'_> {
     }
 
     /// The dataset, or [`Error::DatasetNotFound`] naming datasets with similar names.
-    pub fn dataset(&self, dataset: &DatasetRef) -> Result<DatasetRow> {
+    pub(crate) fn dataset(&self, dataset: &DatasetRef) -> Result<DatasetRow> {
         match self.find_dataset(dataset)? {
             Some(row) => Ok(row),
             None => Err(Error::DatasetNotFound {
@@ -110,7 +110,7 @@ impl Tx<'_> {
     }
 
     /// The dataset's id, creating the dataset if it is new.
-    pub fn ensure_dataset(&self, dataset: &DatasetRef, at: &str) -> Result<i64> {
+    pub(crate) fn ensure_dataset(&self, dataset: &DatasetRef, at: &str) -> Result<i64> {
         if let Some(row) = self.find_dataset(dataset)? {
             return Ok(row.id);
         }
@@ -124,7 +124,7 @@ impl Tx<'_> {
     }
 
     /// Every dataset (of one zone, if given) with its latest version, by zone rank then name.
-    pub fn list_datasets(&self, zone: Option<Zone>) -> Result<Vec<DatasetSummary>> {
+    pub(crate) fn list_datasets(&self, zone: Option<Zone>) -> Result<Vec<DatasetSummary>> {
         let mut stmt = self
             .conn
             .prepare_cached(
@@ -150,7 +150,7 @@ impl Tx<'_> {
     }
 
     /// Per zone: how many datasets, and the bytes of their latest versions.
-    pub fn zone_totals(&self) -> Result<Vec<(Zone, u64, u64)>> {
+    pub(crate) fn zone_totals(&self) -> Result<Vec<(Zone, u64, u64)>> {
         let mut stmt = self
             .conn
             .prepare_cached(
@@ -177,7 +177,7 @@ impl Tx<'_> {
 
     /// The first `limit` datasets of a zone by name, with their latest versions (no count of
     /// versions: `versions` is 0).
-    pub fn first_datasets(&self, zone: Zone, limit: u64) -> Result<Vec<DatasetSummary>> {
+    pub(crate) fn first_datasets(&self, zone: Zone, limit: u64) -> Result<Vec<DatasetSummary>> {
         let mut stmt = self
             .conn
             .prepare_cached(
@@ -195,7 +195,7 @@ impl Tx<'_> {
     }
 
     /// Datasets named like `name`: containing it (or contained in it), else a typo or two away.
-    pub fn similar_datasets(&self, name: &str) -> Result<Vec<DatasetRef>> {
+    pub(crate) fn similar_datasets(&self, name: &str) -> Result<Vec<DatasetRef>> {
         let found = self.datasets_containing(name)?;
         if !found.is_empty() {
             return Ok(found);
@@ -229,7 +229,7 @@ impl Tx<'_> {
 
 impl Tx<'_> {
     /// Set a dataset's description (a promote job's header carries one).
-    pub fn set_description(&self, dataset_id: i64, description: &str) -> Result<()> {
+    pub(crate) fn set_description(&self, dataset_id: i64, description: &str) -> Result<()> {
         self.conn
             .execute(
                 "UPDATE datasets SET description = ?2 WHERE id = ?1",

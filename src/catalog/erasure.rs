@@ -64,7 +64,7 @@ pub struct ErasureEntry {
 
 /// An amended manifest the catalog holds and storage does not yet.
 #[derive(Debug, Clone)]
-pub struct PendingManifest {
+pub(crate) struct PendingManifest {
     pub erasure_id: i64,
     pub version: VersionRow,
     pub text: String,
@@ -72,7 +72,7 @@ pub struct PendingManifest {
 
 impl Tx<'_> {
     /// Put the file at `path` in `tier` (a catalog rebuilt from storage finds tiers there).
-    pub fn set_file_tier_by_path(&self, path: &str, tier: &str) -> Result<()> {
+    pub(crate) fn set_file_tier_by_path(&self, path: &str, tier: &str) -> Result<()> {
         self.conn
             .execute(
                 "UPDATE files SET tier = ?2 WHERE path = ?1",
@@ -83,7 +83,7 @@ impl Tx<'_> {
     }
 
     /// Every file an active or archived version of `dataset_id` references, once each.
-    pub fn held_files(&self, dataset_id: i64) -> Result<Vec<HeldFile>> {
+    pub(crate) fn held_files(&self, dataset_id: i64) -> Result<Vec<HeldFile>> {
         let mut stmt = self
             .conn
             .prepare_cached(
@@ -109,7 +109,7 @@ impl Tx<'_> {
     }
 
     /// Every version (in any state) that references file `file_id`.
-    pub fn versions_with_file(&self, file_id: i64) -> Result<Vec<VersionRow>> {
+    pub(crate) fn versions_with_file(&self, file_id: i64) -> Result<Vec<VersionRow>> {
         let sql = format!(
             "SELECT {VERSION_COLUMNS} FROM versions v JOIN datasets d ON d.id = v.dataset_id
              JOIN version_files vf ON vf.version_id = v.id WHERE vf.file_id = ?1
@@ -122,7 +122,7 @@ impl Tx<'_> {
 
     /// Give version `version_id` the files `files` (every one it references now) and the
     /// digest of its amended manifest. Partition row counts follow the files.
-    pub fn amend_version(
+    pub(crate) fn amend_version(
         &self,
         version_id: i64,
         digest: &str,
@@ -173,7 +173,7 @@ impl Tx<'_> {
 
     /// Forget the failing rows a check kept as a sample of `version_id`: they may be rows an
     /// erasure removed.
-    pub fn clear_check_samples(&self, version_id: i64) -> Result<u64> {
+    pub(crate) fn clear_check_samples(&self, version_id: i64) -> Result<u64> {
         let n = self
             .conn
             .execute(
@@ -184,7 +184,7 @@ impl Tx<'_> {
         Ok(n as u64)
     }
 
-    pub fn insert_erasure(
+    pub(crate) fn insert_erasure(
         &self,
         at: &str,
         actor: &str,
@@ -203,7 +203,7 @@ impl Tx<'_> {
     /// Record one version an erasure changed; `pending` is its amended manifest until storage
     /// holds it.
     #[allow(clippy::too_many_arguments)]
-    pub fn insert_erased_version(
+    pub(crate) fn insert_erased_version(
         &self,
         erasure_id: i64,
         version_id: i64,
@@ -241,7 +241,7 @@ impl Tx<'_> {
 
     /// Count `rows` more rows as removed by erasure `erasure_id` (each row once, however many
     /// versions held it).
-    pub fn add_erased_rows(&self, erasure_id: i64, rows: u64) -> Result<()> {
+    pub(crate) fn add_erased_rows(&self, erasure_id: i64, rows: u64) -> Result<()> {
         self.conn
             .execute(
                 "UPDATE erasures SET rows = rows + ?2 WHERE id = ?1",
@@ -253,7 +253,7 @@ impl Tx<'_> {
 
     /// Amended manifests not yet written to storage (an erasure stopped between its commit and
     /// its writes).
-    pub fn pending_manifests(&self) -> Result<Vec<PendingManifest>> {
+    pub(crate) fn pending_manifests(&self) -> Result<Vec<PendingManifest>> {
         let mut stmt = self
             .conn
             .prepare_cached(
@@ -291,7 +291,7 @@ impl Tx<'_> {
     }
 
     /// Storage holds the amended manifests of versions `version_ids` up to erasure `erasure_id`.
-    pub fn manifests_written(&self, erasure_id: i64, version_ids: &[i64]) -> Result<()> {
+    pub(crate) fn manifests_written(&self, erasure_id: i64, version_ids: &[i64]) -> Result<()> {
         for id in version_ids {
             self.conn
                 .execute(
@@ -305,7 +305,7 @@ impl Tx<'_> {
     }
 
     /// The ledger, newest first; only erasures of one predicate digest, if given.
-    pub fn erasure_log(&self, predicate_sha256: Option<&str>) -> Result<Vec<ErasureEntry>> {
+    pub(crate) fn erasure_log(&self, predicate_sha256: Option<&str>) -> Result<Vec<ErasureEntry>> {
         let mut stmt = self
             .conn
             .prepare_cached(
@@ -365,7 +365,7 @@ impl Tx<'_> {
     }
 
     /// The versions of a dataset that an erasure amended, oldest first.
-    pub fn amended_versions(&self, dataset_id: i64) -> Result<Vec<VersionRow>> {
+    pub(crate) fn amended_versions(&self, dataset_id: i64) -> Result<Vec<VersionRow>> {
         let sql = format!(
             "SELECT {VERSION_COLUMNS} FROM versions v JOIN datasets d ON d.id = v.dataset_id
              WHERE v.dataset_id = ?1 AND v.id IN (SELECT version_id FROM erased_versions
@@ -381,7 +381,7 @@ impl Tx<'_> {
 
     /// Every dataset a version of `dataset_id` was ever an input of, directly or through
     /// others (not the dataset itself), in the order found.
-    pub fn ever_downstream(&self, dataset_id: i64) -> Result<Vec<(i64, DatasetRef)>> {
+    pub(crate) fn ever_downstream(&self, dataset_id: i64) -> Result<Vec<(i64, DatasetRef)>> {
         let mut stmt = self
             .conn
             .prepare_cached(

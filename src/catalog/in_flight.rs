@@ -72,7 +72,7 @@ pub(super) fn owner_at(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Own
 
 impl Tx<'_> {
     /// Record this process as an owner of work (once per process).
-    pub fn insert_owner(&self, owner: &Owner, command: &str, now: &str) -> Result<()> {
+    pub(crate) fn insert_owner(&self, owner: &Owner, command: &str, now: &str) -> Result<()> {
         self.conn
             .execute(
                 "INSERT INTO owners (id, host, pid, proc_start, command, started_at, heartbeat_at)
@@ -90,7 +90,7 @@ impl Tx<'_> {
         Ok(())
     }
 
-    pub fn heartbeat(&self, owner_id: &str, now: &str) -> Result<()> {
+    pub(crate) fn heartbeat(&self, owner_id: &str, now: &str) -> Result<()> {
         self.conn
             .execute(
                 "UPDATE owners SET heartbeat_at = ?2 WHERE id = ?1",
@@ -101,7 +101,7 @@ impl Tx<'_> {
     }
 
     /// Forget owners that have no work left on record.
-    pub fn remove_idle_owners(&self, except: &str) -> Result<()> {
+    pub(crate) fn remove_idle_owners(&self, except: &str) -> Result<()> {
         self.conn
             .execute(
                 "DELETE FROM owners WHERE id != ?1
@@ -114,7 +114,7 @@ impl Tx<'_> {
         Ok(())
     }
 
-    pub fn insert_write(&self, w: &NewWrite<'_>) -> Result<()> {
+    pub(crate) fn insert_write(&self, w: &NewWrite<'_>) -> Result<()> {
         self.conn
             .execute(
                 "INSERT INTO writes (id, owner_id, dataset, operation, prefix, started_at)
@@ -133,7 +133,7 @@ impl Tx<'_> {
     }
 
     /// Close a write record; `false` if it was not there (someone judged it dead and took it).
-    pub fn remove_write(&self, id: &str) -> Result<bool> {
+    pub(crate) fn remove_write(&self, id: &str) -> Result<bool> {
         let n = self
             .conn
             .execute("DELETE FROM writes WHERE id = ?1", [id])
@@ -142,7 +142,7 @@ impl Tx<'_> {
     }
 
     /// Every registered write, oldest first.
-    pub fn writes(&self) -> Result<Vec<WriteRow>> {
+    pub(crate) fn writes(&self) -> Result<Vec<WriteRow>> {
         let sql = format!(
             "SELECT w.id, w.dataset, w.operation, w.prefix, w.started_at, {OWNER_COLUMNS}
              FROM writes w JOIN owners o ON o.id = w.owner_id ORDER BY w.started_at, w.id"
@@ -164,7 +164,7 @@ impl Tx<'_> {
     }
 
     /// Take the lease on moving `file_id`; `false` if another mover holds it.
-    pub fn claim_move(
+    pub(crate) fn claim_move(
         &self,
         file_id: i64,
         owner_id: &str,
@@ -185,7 +185,7 @@ impl Tx<'_> {
     }
 
     /// Every lease, oldest first.
-    pub fn moves(&self) -> Result<Vec<MoveRow>> {
+    pub(crate) fn moves(&self) -> Result<Vec<MoveRow>> {
         self.query_moves("", [])
     }
 
@@ -218,7 +218,7 @@ impl Tx<'_> {
 
     /// Record that the catalog's tier for `file_id` now is the move's destination. Fails unless
     /// `owner_id` still holds the lease.
-    pub fn flip_move(&self, file_id: i64, owner_id: &str) -> Result<()> {
+    pub(crate) fn flip_move(&self, file_id: i64, owner_id: &str) -> Result<()> {
         let to: Option<String> = self
             .conn
             .query_row(
@@ -244,7 +244,7 @@ impl Tx<'_> {
     }
 
     /// Hand a dead owner's lease to `to`; `false` if someone else took it first.
-    pub fn take_over_move(&self, file_id: i64, from: &str, to: &str) -> Result<bool> {
+    pub(crate) fn take_over_move(&self, file_id: i64, from: &str, to: &str) -> Result<bool> {
         let n = self
             .conn
             .execute(
@@ -256,7 +256,7 @@ impl Tx<'_> {
     }
 
     /// The catalog's tier for a file now.
-    pub fn file_tier(&self, file_id: i64) -> Result<Option<String>> {
+    pub(crate) fn file_tier(&self, file_id: i64) -> Result<Option<String>> {
         self.conn
             .query_row("SELECT tier FROM files WHERE id = ?1", [file_id], |r| {
                 r.get(0)
@@ -266,7 +266,7 @@ impl Tx<'_> {
     }
 
     /// Give up the lease on `file_id` (held by `owner_id`, or by anyone when `None`).
-    pub fn release_move(&self, file_id: i64, owner_id: Option<&str>) -> Result<()> {
+    pub(crate) fn release_move(&self, file_id: i64, owner_id: Option<&str>) -> Result<()> {
         match owner_id {
             Some(o) => self.conn.execute(
                 "DELETE FROM moves WHERE file_id = ?1 AND owner_id = ?2",
@@ -282,7 +282,7 @@ impl Tx<'_> {
 
     /// Is a file of this version under a lease some other owner holds? Such a version is in
     /// another mover's hands (a restore, say) and is not to change state under it.
-    pub fn leased_by_others(&self, version_id: i64, owner_id: &str) -> Result<bool> {
+    pub(crate) fn leased_by_others(&self, version_id: i64, owner_id: &str) -> Result<bool> {
         self.conn
             .query_row(
                 "SELECT EXISTS (SELECT 1 FROM version_files vf JOIN moves m ON m.file_id = vf.file_id
@@ -294,7 +294,13 @@ impl Tx<'_> {
     }
 
     /// Hold `version_id` for the lock file at `lock_path`.
-    pub fn add_hold(&self, version_id: i64, lock_path: &str, at: &str, actor: &str) -> Result<()> {
+    pub(crate) fn add_hold(
+        &self,
+        version_id: i64,
+        lock_path: &str,
+        at: &str,
+        actor: &str,
+    ) -> Result<()> {
         self.conn
             .execute(
                 "INSERT INTO holds (version_id, lock_path, created_at, created_by)
@@ -306,7 +312,7 @@ impl Tx<'_> {
     }
 
     /// Release the holds of `lock_path` on every version of `dataset_id` but `keep`.
-    pub fn release_holds(&self, dataset_id: i64, lock_path: &str, keep: i64) -> Result<()> {
+    pub(crate) fn release_holds(&self, dataset_id: i64, lock_path: &str, keep: i64) -> Result<()> {
         self.conn
             .execute(
                 "DELETE FROM holds WHERE lock_path = ?2 AND version_id != ?3
@@ -318,7 +324,7 @@ impl Tx<'_> {
     }
 
     /// Every lock file holding versions, with how many (and which) it holds.
-    pub fn lock_files(&self) -> Result<Vec<(String, Vec<String>)>> {
+    pub(crate) fn lock_files(&self) -> Result<Vec<(String, Vec<String>)>> {
         let mut stmt = self
             .conn
             .prepare_cached(
@@ -343,7 +349,7 @@ impl Tx<'_> {
     }
 
     /// The lock files holding a version.
-    pub fn holds(&self, version_id: i64) -> Result<Vec<String>> {
+    pub(crate) fn holds(&self, version_id: i64) -> Result<Vec<String>> {
         let mut stmt = self
             .conn
             .prepare_cached("SELECT lock_path FROM holds WHERE version_id = ?1 ORDER BY lock_path")
@@ -355,7 +361,7 @@ impl Tx<'_> {
     }
 
     /// Is this version tagged or held by a lock file? Either keeps it where it is.
-    pub fn is_protected(&self, version_id: i64) -> Result<bool> {
+    pub(crate) fn is_protected(&self, version_id: i64) -> Result<bool> {
         self.conn
             .query_row(
                 "SELECT EXISTS (SELECT 1 FROM tags WHERE version_id = ?1)
@@ -368,7 +374,7 @@ impl Tx<'_> {
 }
 
 /// A write to register.
-pub struct NewWrite<'a> {
+pub(crate) struct NewWrite<'a> {
     pub id: &'a str,
     pub owner_id: &'a str,
     pub dataset: &'a str,

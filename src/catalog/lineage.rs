@@ -20,7 +20,7 @@ pub struct ColumnEdge {
 
 impl Tx<'_> {
     /// Record that `output` was computed from `inputs`, column by column where known.
-    pub fn insert_lineage(
+    pub(crate) fn insert_lineage(
         &self,
         output: i64,
         inputs: &[i64],
@@ -48,7 +48,7 @@ impl Tx<'_> {
     }
 
     /// A version by its catalog id.
-    pub fn version_by_id(&self, id: i64) -> Result<VersionRow> {
+    pub(crate) fn version_by_id(&self, id: i64) -> Result<VersionRow> {
         self.query_version("WHERE v.id = ?1", [id])?
             .ok_or_else(|| Error::Internal(format!("version id {id} is referenced but missing")))
     }
@@ -64,7 +64,7 @@ impl Tx<'_> {
     }
 
     /// The versions `version_id` was computed from.
-    pub fn upstream(&self, version_id: i64) -> Result<Vec<VersionRow>> {
+    pub(crate) fn upstream(&self, version_id: i64) -> Result<Vec<VersionRow>> {
         self.linked(
             "SELECT input_version_id FROM lineage_edges WHERE output_version_id = ?1 ORDER BY input_version_id",
             version_id,
@@ -72,7 +72,7 @@ impl Tx<'_> {
     }
 
     /// The versions computed from `version_id`.
-    pub fn downstream(&self, version_id: i64) -> Result<Vec<VersionRow>> {
+    pub(crate) fn downstream(&self, version_id: i64) -> Result<Vec<VersionRow>> {
         self.linked(
             "SELECT output_version_id FROM lineage_edges WHERE input_version_id = ?1 ORDER BY output_version_id",
             version_id,
@@ -82,7 +82,7 @@ impl Tx<'_> {
     /// The lake's dataset graph now: `(input, output)` for every dataset the latest version of
     /// `output` was computed from. A version computed from its own dataset (a compaction, a
     /// rollback) passes on the inputs of the version it came from.
-    pub fn dataset_edges(&self) -> Result<Vec<(DatasetRef, DatasetRef)>> {
+    pub(crate) fn dataset_edges(&self) -> Result<Vec<(DatasetRef, DatasetRef)>> {
         let mut stmt = self
             .conn
             .prepare_cached(
@@ -118,7 +118,7 @@ impl Tx<'_> {
     }
 
     /// The newest versions across the lake, newest first.
-    pub fn recent_versions(&self, limit: u64) -> Result<Vec<VersionRow>> {
+    pub(crate) fn recent_versions(&self, limit: u64) -> Result<Vec<VersionRow>> {
         let sql = format!(
             "SELECT {} FROM versions v JOIN datasets d ON d.id = v.dataset_id
              ORDER BY v.id DESC LIMIT ?1",
@@ -132,7 +132,7 @@ impl Tx<'_> {
     }
 
     /// Column edges of a version's output.
-    pub fn column_lineage(&self, version_id: i64) -> Result<Vec<ColumnEdge>> {
+    pub(crate) fn column_lineage(&self, version_id: i64) -> Result<Vec<ColumnEdge>> {
         let mut stmt = self
             .conn
             .prepare_cached(

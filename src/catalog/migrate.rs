@@ -9,7 +9,7 @@ use rusqlite::{Connection, OptionalExtension};
 use crate::error::{Error, Result};
 
 /// Every migration, in order; the catalog's schema version is the number applied.
-pub const MIGRATIONS: &[(&str, &str)] = &[
+pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     ("0001_init", include_str!("../../catalog/0001_init.sql")),
     (
         "0002_promote",
@@ -54,7 +54,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ),
 ];
 
-pub fn latest() -> i64 {
+pub(crate) fn latest() -> i64 {
     MIGRATIONS.len() as i64
 }
 
@@ -63,7 +63,7 @@ pub fn latest() -> i64 {
 /// Foreign keys are off while migrations run, so one can rebuild a table that others reference
 /// (SQLite's own recipe for a change `ALTER TABLE` cannot make); each migration is checked for
 /// dangling references before it commits, and they are on again after.
-pub fn apply(conn: &mut Connection, path: &Path) -> Result<()> {
+pub(crate) fn apply(conn: &mut Connection, path: &Path) -> Result<()> {
     conn.pragma_update(None, "foreign_keys", "OFF")
         .map_err(Error::catalog(path))?;
     let applied = apply_each(conn, path);

@@ -4,16 +4,16 @@
 //! take the lock up front (`BEGIN IMMEDIATE`) and queue on the busy timeout, so contention lives
 //! here rather than on an object key. WAL mode lets readers go on while one writer commits.
 
-pub mod datasets;
-pub mod erasure;
-pub mod in_flight;
-pub mod lineage;
-pub mod migrate;
-pub mod rules;
-pub mod runs;
-pub mod schemas;
-pub mod search;
-pub mod versions;
+pub(crate) mod datasets;
+pub(crate) mod erasure;
+pub(crate) mod in_flight;
+pub(crate) mod lineage;
+pub(crate) mod migrate;
+pub(crate) mod rules;
+pub(crate) mod runs;
+pub(crate) mod schemas;
+pub(crate) mod search;
+pub(crate) mod versions;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -22,20 +22,20 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 use crate::error::{Error, Result};
 
-pub use datasets::{DatasetRow, DatasetSummary};
-pub use in_flight::{MoveRow, NewWrite, WriteRow};
-pub use lineage::ColumnEdge;
-pub use rules::{NewRule, Rule, TieredFile};
-pub use runs::{
-    CheckRow, DeadLetter, LeaseHolder, NewRun, RunFilter, RunRow, RunSummary, StreamFile, StreamRow,
+pub(crate) use datasets::DatasetSummary;
+pub(crate) use in_flight::{MoveRow, NewWrite, WriteRow};
+pub(crate) use lineage::ColumnEdge;
+pub(crate) use rules::{NewRule, Rule, TieredFile};
+pub(crate) use runs::{
+    CheckRow, DeadLetter, LeaseHolder, NewRun, RunFilter, RunSummary, StreamFile, StreamRow,
 };
-pub use schemas::ColumnRow;
-pub use versions::{FileRow, NewVersion, SchemaChange, SourceRow, VersionRow, VersionState};
+pub(crate) use schemas::ColumnRow;
+pub(crate) use versions::{FileRow, NewVersion, SchemaChange, SourceRow, VersionRow, VersionState};
 
 /// How long a writer waits for another to finish before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
 
-pub struct Catalog {
+pub(crate) struct Catalog {
     conn: Connection,
     path: PathBuf,
 }
@@ -48,7 +48,7 @@ impl std::fmt::Debug for Catalog {
 
 impl Catalog {
     /// Open the catalog at `path`, creating it if `create`, and migrate it to the latest schema.
-    pub fn open(path: &Path, create: bool) -> Result<Catalog> {
+    pub(crate) fn open(path: &Path, create: bool) -> Result<Catalog> {
         let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         if create {
             if let Some(dir) = path.parent() {
@@ -64,7 +64,7 @@ impl Catalog {
     }
 
     /// A private catalog for unit tests.
-    pub fn open_in_memory() -> Result<Catalog> {
+    pub(crate) fn open_in_memory() -> Result<Catalog> {
         let conn = Connection::open_in_memory().map_err(Error::catalog(Path::new(":memory:")))?;
         Catalog::setup(conn, PathBuf::from(":memory:"))
     }
@@ -82,20 +82,20 @@ impl Catalog {
         Ok(Catalog { conn, path })
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 
     /// The schema version this catalog is at.
     #[cfg(test)]
-    pub fn schema_version(&self) -> Result<i64> {
+    pub(crate) fn schema_version(&self) -> Result<i64> {
         self.conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(Error::catalog(&self.path))
     }
 
     /// Read-only access outside any write transaction.
-    pub fn reader(&self) -> Tx<'_> {
+    pub(crate) fn reader(&self) -> Tx<'_> {
         Tx {
             conn: &self.conn,
             path: &self.path,
@@ -104,13 +104,13 @@ impl Catalog {
 
     /// Run `f` over one consistent snapshot of the catalog (a read transaction), so rows read
     /// together were committed together.
-    pub fn snapshot<T>(&mut self, f: impl FnOnce(&Tx<'_>) -> Result<T>) -> Result<T> {
+    pub(crate) fn snapshot<T>(&mut self, f: impl FnOnce(&Tx<'_>) -> Result<T>) -> Result<T> {
         self.transaction(TransactionBehavior::Deferred, f)
     }
 
     /// Run `f` in one write transaction taken up front (`BEGIN IMMEDIATE`); commit on `Ok`,
     /// roll back on `Err`.
-    pub fn write<T>(&mut self, f: impl FnOnce(&Tx<'_>) -> Result<T>) -> Result<T> {
+    pub(crate) fn write<T>(&mut self, f: impl FnOnce(&Tx<'_>) -> Result<T>) -> Result<T> {
         self.transaction(TransactionBehavior::Immediate, f)
     }
 
@@ -134,7 +134,7 @@ impl Catalog {
 }
 
 /// A view of the catalog inside (or, for reads, outside) a transaction.
-pub struct Tx<'a> {
+pub(crate) struct Tx<'a> {
     conn: &'a Connection,
     path: &'a Path,
 }
@@ -145,7 +145,7 @@ impl Tx<'_> {
     }
 
     /// Record who did what to which target.
-    pub fn audit(
+    pub(crate) fn audit(
         &self,
         at: &str,
         actor: &str,

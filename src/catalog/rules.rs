@@ -79,7 +79,7 @@ pub struct TieredFile {
 }
 
 impl Tx<'_> {
-    pub fn add_rule(&self, rule: &NewRule, at: &str, actor: &str) -> Result<i64> {
+    pub(crate) fn add_rule(&self, rule: &NewRule, at: &str, actor: &str) -> Result<i64> {
         self.conn
             .execute(
                 "INSERT INTO rules (zone, dataset_glob, archive_after_s, keep_last, expire_after_s,
@@ -102,7 +102,7 @@ impl Tx<'_> {
     }
 
     /// The rules in force, oldest first.
-    pub fn rules(&self) -> Result<Vec<Rule>> {
+    pub(crate) fn rules(&self) -> Result<Vec<Rule>> {
         let mut stmt = self
             .conn
             .prepare_cached(
@@ -131,7 +131,7 @@ impl Tx<'_> {
     }
 
     /// Retire a rule; versions it moved keep naming it. False if there was no such rule.
-    pub fn remove_rule(&self, id: i64, at: &str) -> Result<bool> {
+    pub(crate) fn remove_rule(&self, id: i64, at: &str) -> Result<bool> {
         let n = self
             .conn
             .execute(
@@ -143,7 +143,7 @@ impl Tx<'_> {
     }
 
     /// Point `name` at a version, moving it if it exists. Returns the version it pointed at before.
-    pub fn set_tag(
+    pub(crate) fn set_tag(
         &self,
         version: &VersionRow,
         name: &str,
@@ -171,7 +171,7 @@ impl Tx<'_> {
     }
 
     /// Remove a tag; false if the dataset had no such tag.
-    pub fn remove_tag(&self, dataset_id: i64, name: &str) -> Result<bool> {
+    pub(crate) fn remove_tag(&self, dataset_id: i64, name: &str) -> Result<bool> {
         let n = self
             .conn
             .execute(
@@ -183,7 +183,7 @@ impl Tx<'_> {
     }
 
     /// Every dataset id with its ref, for rules to match.
-    pub fn dataset_ids(&self) -> Result<Vec<(i64, DatasetRef)>> {
+    pub(crate) fn dataset_ids(&self) -> Result<Vec<(i64, DatasetRef)>> {
         self.list_datasets(None)?
             .into_iter()
             .map(|d| Ok((self.dataset(&d.dataset)?.id, d.dataset)))
@@ -191,7 +191,7 @@ impl Tx<'_> {
     }
 
     /// Is this version an input of an active silver or gold version?
-    pub fn feeds_a_live_version(&self, version_id: i64) -> Result<bool> {
+    pub(crate) fn feeds_a_live_version(&self, version_id: i64) -> Result<bool> {
         self.conn
             .query_row(
                 "SELECT EXISTS (SELECT 1 FROM lineage_edges e JOIN versions v ON v.id = e.output_version_id
@@ -203,7 +203,7 @@ impl Tx<'_> {
     }
 
     /// A version's files with their tiers.
-    pub fn tiered_files(&self, version_id: i64) -> Result<Vec<TieredFile>> {
+    pub(crate) fn tiered_files(&self, version_id: i64) -> Result<Vec<TieredFile>> {
         let mut stmt = self
             .conn
             .prepare_cached(
@@ -218,7 +218,7 @@ impl Tx<'_> {
     }
 
     /// Files in a tier, every one.
-    pub fn files_in_tier(&self, tier: &str) -> Result<Vec<TieredFile>> {
+    pub(crate) fn files_in_tier(&self, tier: &str) -> Result<Vec<TieredFile>> {
         let mut stmt = self
             .conn
             .prepare_cached(
@@ -230,7 +230,12 @@ impl Tx<'_> {
     }
 
     /// Does a version other than `except` (in `states`) reference this file?
-    pub fn file_needed_by(&self, file_id: i64, states: &[&str], except: &[i64]) -> Result<bool> {
+    pub(crate) fn file_needed_by(
+        &self,
+        file_id: i64,
+        states: &[&str],
+        except: &[i64],
+    ) -> Result<bool> {
         let mut stmt = self
             .conn
             .prepare_cached(
@@ -248,7 +253,7 @@ impl Tx<'_> {
             .any(|(id, state)| !except.contains(id) && states.contains(&state.as_str())))
     }
 
-    pub fn set_file_tier(&self, file_id: i64, tier: &str) -> Result<()> {
+    pub(crate) fn set_file_tier(&self, file_id: i64, tier: &str) -> Result<()> {
         self.conn
             .execute(
                 "UPDATE files SET tier = ?2 WHERE id = ?1",
@@ -259,7 +264,7 @@ impl Tx<'_> {
     }
 
     /// Move a version to `state`, saying when and by which rule.
-    pub fn set_version_state(
+    pub(crate) fn set_version_state(
         &self,
         version_id: i64,
         state: &str,
@@ -285,7 +290,7 @@ impl Tx<'_> {
     }
 
     /// When a version was archived or expired, and by which rule.
-    pub fn version_lifecycle(&self, version_id: i64) -> Result<Lifecycle> {
+    pub(crate) fn version_lifecycle(&self, version_id: i64) -> Result<Lifecycle> {
         self.conn
             .query_row(
                 "SELECT archived_at, archive_rule_id, expired_at, expire_rule_id FROM versions WHERE id = ?1",
@@ -303,7 +308,7 @@ impl Tx<'_> {
     }
 
     /// Every object key the catalog knows: data files (by tier) and manifests.
-    pub fn known_keys(&self) -> Result<(Vec<TieredFile>, Vec<String>)> {
+    pub(crate) fn known_keys(&self) -> Result<(Vec<TieredFile>, Vec<String>)> {
         let mut stmt = self
             .conn
             .prepare_cached("SELECT id, path, tier, sha256, size FROM files ORDER BY path")
@@ -326,7 +331,7 @@ impl Tx<'_> {
     }
 
     /// Every version of every dataset (for `du` and `check`), by dataset then version.
-    pub fn all_versions(&self) -> Result<Vec<VersionRow>> {
+    pub(crate) fn all_versions(&self) -> Result<Vec<VersionRow>> {
         let mut out = Vec::new();
         for (id, _) in self.dataset_ids()? {
             let mut v = self.versions(id)?;

@@ -28,7 +28,7 @@ pub struct CheckRow {
 
 /// What a finished run records.
 #[derive(Debug, Clone)]
-pub struct NewRun {
+pub(crate) struct NewRun {
     pub job: String,
     pub job_path: String,
     pub sql_digest: String,
@@ -98,7 +98,7 @@ pub struct LeaseHolder {
 }
 
 impl Tx<'_> {
-    pub fn insert_run(&self, run: &NewRun) -> Result<i64> {
+    pub(crate) fn insert_run(&self, run: &NewRun) -> Result<i64> {
         self.conn
             .execute(
                 "INSERT INTO runs (job, job_path, sql_digest, sql_text, inputs_key, status,
@@ -162,7 +162,7 @@ impl Tx<'_> {
     }
 
     /// The job's last successful run, if any.
-    pub fn last_success(&self, job: &str) -> Result<Option<RunRow>> {
+    pub(crate) fn last_success(&self, job: &str) -> Result<Option<RunRow>> {
         self.conn
             .query_row(
                 &format!(
@@ -177,7 +177,7 @@ impl Tx<'_> {
     }
 
     /// The checks that passed when a version was committed.
-    pub fn version_checks(&self, version_id: i64) -> Result<Vec<CheckRow>> {
+    pub(crate) fn version_checks(&self, version_id: i64) -> Result<Vec<CheckRow>> {
         let mut stmt = self
             .conn
             .prepare_cached(
@@ -211,7 +211,7 @@ const RUN_COLUMNS: &str = "r.id, r.job, r.sql_digest, r.inputs_key, r.status, v.
 
 impl Tx<'_> {
     /// The job's latest run of any kind, if any.
-    pub fn last_run(&self, job: &str) -> Result<Option<RunRow>> {
+    pub(crate) fn last_run(&self, job: &str) -> Result<Option<RunRow>> {
         self.conn
             .query_row(
                 &format!(
@@ -226,7 +226,7 @@ impl Tx<'_> {
     }
 
     /// The partitions a version has, with their rows, sorted.
-    pub fn version_partitions(&self, version_id: i64) -> Result<Vec<(String, u64)>> {
+    pub(crate) fn version_partitions(&self, version_id: i64) -> Result<Vec<(String, u64)>> {
         let mut stmt = self
             .conn
             .prepare_cached(
@@ -242,7 +242,11 @@ impl Tx<'_> {
         rows.collect::<rusqlite::Result<_>>().map_err(self.err())
     }
 
-    pub fn insert_partitions(&self, version_id: i64, partitions: &[(String, u64)]) -> Result<()> {
+    pub(crate) fn insert_partitions(
+        &self,
+        version_id: i64,
+        partitions: &[(String, u64)],
+    ) -> Result<()> {
         for (key, rows) in partitions {
             self.conn
                 .execute(
@@ -255,7 +259,7 @@ impl Tx<'_> {
     }
 
     /// The latest run's status of each partition of `job` that a backfill run wrote.
-    pub fn partition_runs(&self, job: &str) -> Result<Vec<(String, String)>> {
+    pub(crate) fn partition_runs(&self, job: &str) -> Result<Vec<(String, String)>> {
         let mut stmt = self
             .conn
             .prepare_cached(
@@ -272,7 +276,7 @@ impl Tx<'_> {
     }
 
     /// One run by its id.
-    pub fn run(&self, id: i64) -> Result<Option<RunRow>> {
+    pub(crate) fn run(&self, id: i64) -> Result<Option<RunRow>> {
         self.conn
             .query_row(
                 &format!(
@@ -287,7 +291,7 @@ impl Tx<'_> {
     }
 
     /// The highest attempt number among a first run and its retries.
-    pub fn last_attempt(&self, first: i64) -> Result<u32> {
+    pub(crate) fn last_attempt(&self, first: i64) -> Result<u32> {
         self.conn
             .query_row(
                 "SELECT max(attempt) FROM runs WHERE id = ?1 OR retry_of = ?1",
@@ -299,7 +303,7 @@ impl Tx<'_> {
     }
 
     /// When the job's last success finished, if it ever succeeded.
-    pub fn last_success_at(&self, job: &str) -> Result<Option<String>> {
+    pub(crate) fn last_success_at(&self, job: &str) -> Result<Option<String>> {
         self.conn
             .query_row(
                 "SELECT finished_at FROM runs WHERE job = ?1 AND status = 'success'
@@ -314,7 +318,7 @@ impl Tx<'_> {
     /// Note that a job still waits: the latest `waiting` run of the job, if it is the job's
     /// latest run and waits for the same reason, gets `now` as its finish time instead of a new
     /// row being added each pass. Returns the run's id.
-    pub fn record_waiting(&self, run: &NewRun) -> Result<i64> {
+    pub(crate) fn record_waiting(&self, run: &NewRun) -> Result<i64> {
         if let Some(last) = self.last_run(&run.job)?
             && last.status == "waiting"
             && last.error == run.error
@@ -331,7 +335,7 @@ impl Tx<'_> {
     }
 
     /// The latest cron slot the job was considered at.
-    pub fn last_slot(&self, job: &str) -> Result<Option<String>> {
+    pub(crate) fn last_slot(&self, job: &str) -> Result<Option<String>> {
         self.conn
             .query_row(
                 "SELECT last_slot FROM schedule_slots WHERE job = ?1",
@@ -342,7 +346,7 @@ impl Tx<'_> {
             .map_err(self.err())
     }
 
-    pub fn set_last_slot(&self, job: &str, slot: &str) -> Result<()> {
+    pub(crate) fn set_last_slot(&self, job: &str, slot: &str) -> Result<()> {
         self.conn
             .execute(
                 "INSERT INTO schedule_slots (job, last_slot) VALUES (?1, ?2)
@@ -354,7 +358,7 @@ impl Tx<'_> {
     }
 
     /// Who holds lease `name`, if anyone.
-    pub fn lease_holder(&self, name: &str) -> Result<Option<LeaseHolder>> {
+    pub(crate) fn lease_holder(&self, name: &str) -> Result<Option<LeaseHolder>> {
         self.conn
             .query_row(
                 &format!(
@@ -376,7 +380,7 @@ impl Tx<'_> {
 
     /// Give lease `name` to `owner_id`, replacing whoever held it (the caller has judged them
     /// gone, in this same transaction).
-    pub fn put_lease(&self, name: &str, owner_id: &str, now: &str) -> Result<()> {
+    pub(crate) fn put_lease(&self, name: &str, owner_id: &str, now: &str) -> Result<()> {
         self.conn
             .execute(
                 "INSERT INTO leases (name, owner_id, acquired_at) VALUES (?1, ?2, ?3)
@@ -389,7 +393,7 @@ impl Tx<'_> {
     }
 
     /// Let go of lease `name` if `owner_id` holds it.
-    pub fn release_lease(&self, name: &str, owner_id: &str) -> Result<()> {
+    pub(crate) fn release_lease(&self, name: &str, owner_id: &str) -> Result<()> {
         self.conn
             .execute(
                 "DELETE FROM leases WHERE name = ?1 AND owner_id = ?2",
@@ -471,7 +475,7 @@ pub struct RunFilter {
 
 impl Tx<'_> {
     /// Runs matching `filter`, newest first.
-    pub fn list_runs(&self, filter: &RunFilter) -> Result<Vec<RunSummary>> {
+    pub(crate) fn list_runs(&self, filter: &RunFilter) -> Result<Vec<RunSummary>> {
         // Jobs by name or by zone, as a JSON array; SQLite's LIMIT -1 is no limit.
         let jobs = (!filter.jobs.is_empty())
             .then(|| serde_json::to_string(&filter.jobs).expect("strings serialize"));
@@ -495,7 +499,7 @@ impl Tx<'_> {
     }
 
     /// One run, with its inputs.
-    pub fn run_summary(&self, id: i64) -> Result<Option<RunSummary>> {
+    pub(crate) fn run_summary(&self, id: i64) -> Result<Option<RunSummary>> {
         let mut found = self
             .query_runs("WHERE r.id = ?1 ORDER BY r.id DESC", [id])?
             .pop();
@@ -506,7 +510,7 @@ impl Tx<'_> {
     }
 
     /// A first attempt and its retries, in order.
-    pub fn attempts(&self, first: i64) -> Result<Vec<RunSummary>> {
+    pub(crate) fn attempts(&self, first: i64) -> Result<Vec<RunSummary>> {
         let mut all = self.query_runs(
             "WHERE r.id = ?1 OR r.retry_of = ?1 ORDER BY r.id DESC",
             [first],
@@ -519,7 +523,7 @@ impl Tx<'_> {
     }
 
     /// The checks a run ran, failing ones with their sample rows.
-    pub fn run_checks(&self, run_id: i64) -> Result<Vec<CheckRow>> {
+    pub(crate) fn run_checks(&self, run_id: i64) -> Result<Vec<CheckRow>> {
         let mut stmt = self
             .conn
             .prepare_cached(
@@ -570,7 +574,7 @@ impl Tx<'_> {
     }
 
     /// The exact input versions a run read, sorted.
-    pub fn run_inputs(&self, run_id: i64) -> Result<Vec<String>> {
+    pub(crate) fn run_inputs(&self, run_id: i64) -> Result<Vec<String>> {
         let mut stmt = self
             .conn
             .prepare_cached(
@@ -649,7 +653,7 @@ pub struct DeadLetter {
 }
 
 impl Tx<'_> {
-    pub fn stream(&self, name: &str) -> Result<Option<StreamRow>> {
+    pub(crate) fn stream(&self, name: &str) -> Result<Option<StreamRow>> {
         self.conn
             .query_row(
                 "SELECT s.name, s.dataset, s.position, s.batches,
@@ -681,7 +685,7 @@ impl Tx<'_> {
 
     /// Move stream `name` from `from` to `to` records, as committed by `version_id`; `false` if
     /// it is not at `from` any more (another writer moved it).
-    pub fn advance_stream(
+    pub(crate) fn advance_stream(
         &self,
         name: &str,
         dataset: &str,
@@ -701,7 +705,7 @@ impl Tx<'_> {
 
     /// Move stream `name` as [`Tx::advance_stream`] does; a new stream is created as `kind`
     /// (`records` or `files`) reading `source`.
-    pub fn advance(
+    pub(crate) fn advance(
         &self,
         name: &str,
         dataset: &str,
@@ -735,7 +739,7 @@ impl Tx<'_> {
     }
 
     /// Create stream `name` (position 0) unless it exists.
-    pub fn open_stream(
+    pub(crate) fn open_stream(
         &self,
         name: &str,
         dataset: &str,
@@ -754,7 +758,7 @@ impl Tx<'_> {
     }
 
     /// Every file watch `stream` has seen, by key.
-    pub fn stream_files(&self, stream: &str) -> Result<Vec<StreamFile>> {
+    pub(crate) fn stream_files(&self, stream: &str) -> Result<Vec<StreamFile>> {
         let mut stmt = self
             .conn
             .prepare_cached(
@@ -786,7 +790,7 @@ impl Tx<'_> {
 
     /// Record `file` as seen by watch `stream` (replacing an earlier dead letter of its key);
     /// `false` if the key is already ingested (another watcher recorded it first).
-    pub fn record_stream_file(
+    pub(crate) fn record_stream_file(
         &self,
         stream: &str,
         file: &StreamFile,
@@ -821,7 +825,7 @@ impl Tx<'_> {
     }
 
     /// The source a version's own operation added under `uri`: its sha256 and size.
-    pub fn added_source(&self, version_id: i64, uri: &str) -> Result<Option<(String, u64)>> {
+    pub(crate) fn added_source(&self, version_id: i64, uri: &str) -> Result<Option<(String, u64)>> {
         self.conn
             .query_row(
                 "SELECT s.sha256, s.size
@@ -837,7 +841,7 @@ impl Tx<'_> {
     }
 
     /// Files watches could not ingest, newest first.
-    pub fn dead_letters(&self, limit: u64) -> Result<Vec<DeadLetter>> {
+    pub(crate) fn dead_letters(&self, limit: u64) -> Result<Vec<DeadLetter>> {
         let mut stmt = self
             .conn
             .prepare_cached(

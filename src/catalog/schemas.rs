@@ -21,7 +21,7 @@ pub struct ColumnRow {
 
 impl Tx<'_> {
     /// The id of this schema, adding it if it is new.
-    pub fn intern_schema(&self, schema_json: &str, columns: &[ColumnRow]) -> Result<i64> {
+    pub(crate) fn intern_schema(&self, schema_json: &str, columns: &[ColumnRow]) -> Result<i64> {
         let fingerprint = format!("{:x}", Sha256::digest(schema_json.as_bytes()));
         if let Some(id) = self
             .conn
@@ -63,7 +63,7 @@ impl Tx<'_> {
         Ok(id)
     }
 
-    pub fn schema_json(&self, schema_id: i64) -> Result<String> {
+    pub(crate) fn schema_json(&self, schema_id: i64) -> Result<String> {
         self.conn
             .query_row(
                 "SELECT schema_json FROM schemas WHERE id = ?1",
@@ -73,7 +73,7 @@ impl Tx<'_> {
             .map_err(self.err())
     }
 
-    pub fn columns(&self, schema_id: i64) -> Result<Vec<ColumnRow>> {
+    pub(crate) fn columns(&self, schema_id: i64) -> Result<Vec<ColumnRow>> {
         let mut stmt = self
             .conn
             .prepare_cached(

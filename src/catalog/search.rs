@@ -60,7 +60,7 @@ const FIELDS: [&str; 8] = [
 ];
 
 impl Tx<'_> {
-    pub fn set_owner(&self, dataset_id: i64, owner: &str) -> Result<()> {
+    pub(crate) fn set_owner(&self, dataset_id: i64, owner: &str) -> Result<()> {
         self.conn
             .execute(
                 "UPDATE datasets SET owner = ?2 WHERE id = ?1",
@@ -70,7 +70,7 @@ impl Tx<'_> {
         Ok(())
     }
 
-    pub fn set_label(&self, dataset_id: i64, key: &str, value: Option<&str>) -> Result<()> {
+    pub(crate) fn set_label(&self, dataset_id: i64, key: &str, value: Option<&str>) -> Result<()> {
         self.conn
             .execute(
                 "INSERT INTO dataset_labels (dataset_id, key, value) VALUES (?1, ?2, ?3)
@@ -81,7 +81,7 @@ impl Tx<'_> {
         Ok(())
     }
 
-    pub fn remove_label(&self, dataset_id: i64, key: &str) -> Result<bool> {
+    pub(crate) fn remove_label(&self, dataset_id: i64, key: &str) -> Result<bool> {
         let n = self
             .conn
             .execute(
@@ -92,7 +92,7 @@ impl Tx<'_> {
         Ok(n == 1)
     }
 
-    pub fn set_column_doc(&self, dataset_id: i64, column: &str, doc: &str) -> Result<()> {
+    pub(crate) fn set_column_doc(&self, dataset_id: i64, column: &str, doc: &str) -> Result<()> {
         self.conn
             .execute(
                 "INSERT INTO column_docs (dataset_id, column_name, doc) VALUES (?1, ?2, ?3)
@@ -103,7 +103,7 @@ impl Tx<'_> {
         Ok(())
     }
 
-    pub fn dataset_meta(&self, dataset_id: i64) -> Result<DatasetMeta> {
+    pub(crate) fn dataset_meta(&self, dataset_id: i64) -> Result<DatasetMeta> {
         let (description, owner) = self
             .conn
             .query_row(
@@ -141,7 +141,7 @@ impl Tx<'_> {
     }
 
     /// Rebuild the search row of one dataset, or of all (`None`).
-    pub fn reindex(&self, dataset_id: Option<i64>) -> Result<()> {
+    pub(crate) fn reindex(&self, dataset_id: Option<i64>) -> Result<()> {
         self.conn
             .execute(
                 "DELETE FROM search_index WHERE ?1 IS NULL OR rowid = ?1",
@@ -181,7 +181,7 @@ impl Tx<'_> {
 
     /// Datasets matching an FTS5 query (already made safe by the caller) and the filters, best
     /// first; with no query, every dataset the filters pass, by name.
-    pub fn search(
+    pub(crate) fn search(
         &self,
         fts: Option<&str>,
         filter: &SearchFilter,

@@ -186,7 +186,7 @@ pub struct SchemaChange {
 
 /// Everything a commit writes to the catalog.
 #[derive(Debug, Clone)]
-pub struct NewVersion {
+pub(crate) struct NewVersion {
     pub dataset: DatasetRef,
     pub version: Version,
     pub digest: String,
@@ -259,7 +259,7 @@ impl Tx<'_> {
     }
 
     /// The newest version of a dataset, if it has any.
-    pub fn latest_version(&self, dataset_id: i64) -> Result<Option<VersionRow>> {
+    pub(crate) fn latest_version(&self, dataset_id: i64) -> Result<Option<VersionRow>> {
         self.query_version(
             "WHERE v.dataset_id = ?1 ORDER BY v.version DESC LIMIT 1",
             [dataset_id],
@@ -267,7 +267,7 @@ impl Tx<'_> {
     }
 
     /// Every version of a dataset, newest first.
-    pub fn versions(&self, dataset_id: i64) -> Result<Vec<VersionRow>> {
+    pub(crate) fn versions(&self, dataset_id: i64) -> Result<Vec<VersionRow>> {
         let sql = format!(
             "SELECT {VERSION_COLUMNS} FROM versions v JOIN datasets d ON d.id = v.dataset_id
              WHERE v.dataset_id = ?1 ORDER BY v.version DESC"
@@ -280,7 +280,7 @@ impl Tx<'_> {
     }
 
     /// A dataset's versions from number `from` on, oldest first.
-    pub fn versions_from(&self, dataset_id: i64, from: u64) -> Result<Vec<VersionRow>> {
+    pub(crate) fn versions_from(&self, dataset_id: i64, from: u64) -> Result<Vec<VersionRow>> {
         let sql = format!(
             "SELECT {VERSION_COLUMNS} FROM versions v JOIN datasets d ON d.id = v.dataset_id
              WHERE v.dataset_id = ?1 AND v.version >= ?2 ORDER BY v.version"
@@ -293,7 +293,7 @@ impl Tx<'_> {
     }
 
     /// The version a ref names; no selector means the latest.
-    pub fn resolve(&self, r: &DatasetRef) -> Result<VersionRow> {
+    pub(crate) fn resolve(&self, r: &DatasetRef) -> Result<VersionRow> {
         let dataset = self.dataset(r)?;
         let id = dataset.id;
         let selector = r.selector.clone().unwrap_or(Selector::Latest { back: 0 });
@@ -347,7 +347,7 @@ impl Tx<'_> {
     }
 
     /// The files a version references, in path order.
-    pub fn version_files(&self, version_id: i64) -> Result<Vec<FileRow>> {
+    pub(crate) fn version_files(&self, version_id: i64) -> Result<Vec<FileRow>> {
         let mut stmt = self
             .conn
             .prepare_cached(
@@ -364,7 +364,7 @@ impl Tx<'_> {
 
     /// The sources whose rows a version holds, oldest first.
     /// How many files of a version are smaller than `below` bytes.
-    pub fn small_files(&self, version_id: i64, below: u64) -> Result<u64> {
+    pub(crate) fn small_files(&self, version_id: i64, below: u64) -> Result<u64> {
         self.conn
             .query_row(
                 "SELECT count(*) FROM version_files vf JOIN files f ON f.id = vf.file_id
@@ -378,7 +378,7 @@ impl Tx<'_> {
 
     /// The sources a version holds (see `catalog/0011_source_spans.sql`), `added` for those its
     /// own operation ingested.
-    pub fn version_sources(&self, version_id: i64) -> Result<Vec<SourceRow>> {
+    pub(crate) fn version_sources(&self, version_id: i64) -> Result<Vec<SourceRow>> {
         let mut stmt = self
             .conn
             .prepare_cached(
@@ -473,7 +473,7 @@ impl Tx<'_> {
     }
 
     /// The drift a version recorded against the one before it.
-    pub fn schema_changes(&self, version_id: i64) -> Result<Vec<SchemaChange>> {
+    pub(crate) fn schema_changes(&self, version_id: i64) -> Result<Vec<SchemaChange>> {
         let mut stmt = self
             .conn
             .prepare_cached(
@@ -495,7 +495,7 @@ impl Tx<'_> {
     }
 
     /// The tags pointing at a version.
-    pub fn version_tags(&self, version_id: i64) -> Result<Vec<String>> {
+    pub(crate) fn version_tags(&self, version_id: i64) -> Result<Vec<String>> {
         let mut stmt = self
             .conn
             .prepare_cached("SELECT name FROM tags WHERE version_id = ?1 ORDER BY name")
@@ -507,7 +507,10 @@ impl Tx<'_> {
     }
 
     /// Every tag with the version it names, of one dataset or all, by dataset then tag.
-    pub fn list_tags(&self, dataset: Option<&DatasetRef>) -> Result<Vec<(String, VersionRow)>> {
+    pub(crate) fn list_tags(
+        &self,
+        dataset: Option<&DatasetRef>,
+    ) -> Result<Vec<(String, VersionRow)>> {
         let sql = format!(
             "SELECT t.name, {VERSION_COLUMNS} FROM tags t JOIN versions v ON v.id = t.version_id
              JOIN datasets d ON d.id = v.dataset_id
@@ -528,7 +531,7 @@ impl Tx<'_> {
 
     /// The schema ids a version's files were written under (the schema of the first version
     /// that held each file), other than the version's own, with how many files each.
-    pub fn older_file_schemas(&self, version: &VersionRow) -> Result<Vec<(i64, u64)>> {
+    pub(crate) fn older_file_schemas(&self, version: &VersionRow) -> Result<Vec<(i64, u64)>> {
         let mut stmt = self
             .conn
             .prepare_cached(
@@ -549,7 +552,11 @@ impl Tx<'_> {
     }
 
     /// Streams that committed rows to `dataset` in a version after `version`.
-    pub fn streams_past(&self, dataset: &DatasetRef, version: Version) -> Result<Vec<String>> {
+    pub(crate) fn streams_past(
+        &self,
+        dataset: &DatasetRef,
+        version: Version,
+    ) -> Result<Vec<String>> {
         let mut stmt = self
             .conn
             .prepare_cached(
@@ -577,7 +584,7 @@ impl Tx<'_> {
 
     /// Appends (ingests, adopts and stream batches that kept the files before them) committed
     /// to a dataset since its last compaction.
-    pub fn appends_since_compaction(&self, dataset_id: i64) -> Result<u64> {
+    pub(crate) fn appends_since_compaction(&self, dataset_id: i64) -> Result<u64> {
         self.conn
             .query_row(
                 "SELECT count(*) FROM versions WHERE dataset_id = ?1 AND mode = 'append'
@@ -591,7 +598,7 @@ impl Tx<'_> {
     }
 
     /// The run whose output a version is, if a job made it.
-    pub fn run_of_version(&self, version_id: i64) -> Result<Option<i64>> {
+    pub(crate) fn run_of_version(&self, version_id: i64) -> Result<Option<i64>> {
         self.conn
             .query_row(
                 "SELECT id FROM runs WHERE output_version_id = ?1 ORDER BY id LIMIT 1",
@@ -641,7 +648,7 @@ impl Tx<'_> {
         Ok(())
     }
 
-    pub fn insert_version(&self, v: &NewVersion) -> Result<VersionRow> {
+    pub(crate) fn insert_version(&self, v: &NewVersion) -> Result<VersionRow> {
         let dataset_id = self.ensure_dataset(&v.dataset, &v.created_at)?;
         let schema_id = self.intern_schema(&v.schema_json, &v.columns)?;
         let rows: u64 = v.files.iter().map(|f| f.rows).sum();

@@ -4,7 +4,7 @@ use std::io::{Read, Write};
 
 use sha2::{Digest, Sha256};
 
-pub fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write as _;
     let mut s = String::with_capacity(bytes.len() * 2);
     for b in bytes {
@@ -14,19 +14,19 @@ pub fn hex(bytes: &[u8]) -> String {
 }
 
 /// sha256 of a byte slice, as lowercase hex.
-pub fn sha256_hex(bytes: &[u8]) -> String {
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     hex(&Sha256::digest(bytes))
 }
 
 /// Hashes everything read through it.
-pub struct HashingReader<R> {
+pub(crate) struct HashingReader<R> {
     inner: R,
     hasher: Sha256,
     bytes: u64,
 }
 
 impl<R: Read> HashingReader<R> {
-    pub fn new(inner: R) -> Self {
+    pub(crate) fn new(inner: R) -> Self {
         HashingReader {
             inner,
             hasher: Sha256::new(),
@@ -35,12 +35,12 @@ impl<R: Read> HashingReader<R> {
     }
 
     /// Bytes read so far.
-    pub fn bytes(&self) -> u64 {
+    pub(crate) fn bytes(&self) -> u64 {
         self.bytes
     }
 
     /// Read what is left (so the hash covers the whole input) and return (sha256, size).
-    pub fn finish(mut self) -> std::io::Result<(String, u64)> {
+    pub(crate) fn finish(mut self) -> std::io::Result<(String, u64)> {
         let mut buf = vec![0u8; 1 << 20];
         while self.read(&mut buf)? > 0 {}
         Ok((hex(&self.hasher.finalize()), self.bytes))
@@ -57,10 +57,10 @@ impl<R: Read> Read for HashingReader<R> {
 }
 
 /// Bytes per block of a file's block hashes (the last block may be shorter).
-pub const BLOCK_SIZE: u64 = 1 << 20;
+pub(crate) const BLOCK_SIZE: u64 = 1 << 20;
 
 /// Hashes everything written through it: the whole, and each [`BLOCK_SIZE`] block on its own.
-pub struct HashingWriter<W> {
+pub(crate) struct HashingWriter<W> {
     inner: W,
     hasher: Sha256,
     bytes: u64,
@@ -69,7 +69,7 @@ pub struct HashingWriter<W> {
 }
 
 impl<W: Write> HashingWriter<W> {
-    pub fn new(inner: W) -> Self {
+    pub(crate) fn new(inner: W) -> Self {
         HashingWriter {
             inner,
             hasher: Sha256::new(),
@@ -80,11 +80,11 @@ impl<W: Write> HashingWriter<W> {
     }
 
     /// The inner writer, the sha256 (hex) and the byte count of all that was written.
-    pub fn get_mut(&mut self) -> &mut W {
+    pub(crate) fn get_mut(&mut self) -> &mut W {
         &mut self.inner
     }
 
-    pub fn finish(self) -> Written<W> {
+    pub(crate) fn finish(self) -> Written<W> {
         let mut blocks = self.blocks;
         if !self.bytes.is_multiple_of(BLOCK_SIZE) {
             blocks.push(hex(&self.block.finalize()));
@@ -99,7 +99,7 @@ impl<W: Write> HashingWriter<W> {
 }
 
 /// What a [`HashingWriter`] saw.
-pub struct Written<W> {
+pub(crate) struct Written<W> {
     pub sink: W,
     pub sha256: String,
     pub size: u64,

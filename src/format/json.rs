@@ -8,13 +8,13 @@ use std::path::Path;
 
 use crate::error::{Error, Location};
 
-pub enum ScanError {
+pub(crate) enum ScanError {
     Io(std::io::Error),
     Bad { line: u64, problem: String },
 }
 
 impl ScanError {
-    pub fn at(self, path: &Path) -> Error {
+    pub(crate) fn at(self, path: &Path) -> Error {
         match self {
             ScanError::Io(source) => Error::Io {
                 path: path.to_path_buf(),
@@ -43,9 +43,9 @@ enum Outer {
 
 /// The deepest nesting of objects and arrays read. Deeper records are refused, naming their
 /// line, before any decoder recurses into them (deep enough to overflow a thread's stack).
-pub const MAX_NESTING: usize = 32;
+pub(crate) const MAX_NESTING: usize = 32;
 
-pub struct JsonRecords<R> {
+pub(crate) struct JsonRecords<R> {
     reader: R,
     outer: Outer,
     line: u64,
@@ -54,7 +54,7 @@ pub struct JsonRecords<R> {
 }
 
 impl<R: BufRead> JsonRecords<R> {
-    pub fn new(reader: R) -> Self {
+    pub(crate) fn new(reader: R) -> Self {
         JsonRecords {
             reader,
             outer: Outer::Start,
@@ -65,7 +65,7 @@ impl<R: BufRead> JsonRecords<R> {
 
     /// Records of a part of a source that starts on `line`, after its start (no byte order
     /// mark is looked for).
-    pub fn starting_at(reader: R, line: u64) -> Self {
+    pub(crate) fn starting_at(reader: R, line: u64) -> Self {
         JsonRecords {
             reader,
             outer: Outer::Start,
@@ -74,11 +74,11 @@ impl<R: BufRead> JsonRecords<R> {
         }
     }
 
-    pub fn get_ref(&self) -> &R {
+    pub(crate) fn get_ref(&self) -> &R {
         &self.reader
     }
 
-    pub fn into_inner(self) -> R {
+    pub(crate) fn into_inner(self) -> R {
         self.reader
     }
 
@@ -90,7 +90,7 @@ impl<R: BufRead> JsonRecords<R> {
     }
 
     /// The next record and the line it starts on, or `None` at the end.
-    pub fn next_record(&mut self) -> Result<Option<(u64, Vec<u8>)>, ScanError> {
+    pub(crate) fn next_record(&mut self) -> Result<Option<(u64, Vec<u8>)>, ScanError> {
         if !self.bom_checked {
             self.bom_checked = true;
             let buf = self.reader.fill_buf().map_err(ScanError::Io)?;

@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::hash::sha256_hex;
 
 /// The manifest format this lake writes.
-pub const MANIFEST_FORMAT: u32 = 1;
+pub(crate) const MANIFEST_FORMAT: u32 = 1;
 
 /// A version's manifest: what a reader needs to read it exactly, with no catalog.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -2,14 +2,14 @@
 //!
 //! Nothing here touches storage or the catalog; callers hand in readers and writers.
 
-pub mod hash;
-pub mod json;
-pub mod manifest;
+pub(crate) mod hash;
+pub(crate) mod json;
+pub(crate) mod manifest;
 mod ndjson;
-pub mod quotes;
-pub mod schema;
-pub mod source;
-pub mod writer;
+pub(crate) mod quotes;
+pub(crate) mod schema;
+pub(crate) mod source;
+pub(crate) mod writer;
 
-pub use manifest::Manifest;
-pub use writer::{EncodeOptions, ParquetFileWriter};
+pub(crate) use manifest::Manifest;
+pub(crate) use writer::{EncodeOptions, ParquetFileWriter};

@@ -8,11 +8,11 @@
 //! between the bytes that matter (`memchr`), so it costs little beside decoding.
 
 /// The longest quoted field accepted; past it, the quote that opened it is taken for a stray.
-pub const MAX_QUOTED_FIELD: u64 = 16 << 20;
+pub(crate) const MAX_QUOTED_FIELD: u64 = 16 << 20;
 
 /// Where quoting has gone wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum QuoteProblem {
+pub(crate) enum QuoteProblem {
     /// The file ended inside a quoted field that opened on this line.
     Unterminated { line: u64 },
     /// A quoted field that opened on this line passed [`MAX_QUOTED_FIELD`] bytes.
@@ -20,13 +20,13 @@ pub enum QuoteProblem {
 }
 
 impl QuoteProblem {
-    pub fn line(&self) -> u64 {
+    pub(crate) fn line(&self) -> u64 {
         match self {
             QuoteProblem::Unterminated { line } | QuoteProblem::TooLong { line } => *line,
         }
     }
 
-    pub fn message(&self) -> String {
+    pub(crate) fn message(&self) -> String {
         match self {
             QuoteProblem::Unterminated { .. } => {
                 "a quoted field opens here and never closes: a stray `\"` would swallow every line after it".into()
@@ -46,7 +46,7 @@ impl QuoteProblem {
 /// jumps from quote to quote, counting the newlines it passes. Inside, it jumps to the next
 /// quote, which closes the field unless another follows at once (an escaped quote).
 #[derive(Debug)]
-pub struct QuoteScan {
+pub(crate) struct QuoteScan {
     delimiter: u8,
     quoted: bool,
     /// Inside a quoted field, the last byte was a quote: the next decides close or escape.
@@ -59,7 +59,7 @@ pub struct QuoteScan {
 }
 
 impl QuoteScan {
-    pub fn new(delimiter: u8) -> QuoteScan {
+    pub(crate) fn new(delimiter: u8) -> QuoteScan {
         QuoteScan {
             delimiter,
             quoted: false,
@@ -76,7 +76,7 @@ impl QuoteScan {
     }
 
     /// Follow the quoting through `bytes`.
-    pub fn feed(&mut self, bytes: &[u8]) -> Result<(), QuoteProblem> {
+    pub(crate) fn feed(&mut self, bytes: &[u8]) -> Result<(), QuoteProblem> {
         let mut i = 0;
         if self.pending_quote && !bytes.is_empty() {
             // The quote that ended the last chunk: escaped if another follows, else a close.
@@ -150,7 +150,7 @@ impl QuoteScan {
     }
 
     /// The end of the file: nothing may still be quoted.
-    pub fn finish(&self) -> Result<(), QuoteProblem> {
+    pub(crate) fn finish(&self) -> Result<(), QuoteProblem> {
         if self.quoted && !self.pending_quote {
             return Err(QuoteProblem::Unterminated {
                 line: self.opened_at,
@@ -180,7 +180,7 @@ mod tests {
 
         /// The quote state of a CSV stream, fed in chunks.
         #[derive(Debug)]
-        pub struct Reference {
+        pub(super) struct Reference {
             delimiter: u8,
             state: State,
             line: u64,
@@ -189,7 +189,7 @@ mod tests {
         }
 
         impl Reference {
-            pub fn new(delimiter: u8) -> Reference {
+            pub(super) fn new(delimiter: u8) -> Reference {
                 Reference {
                     delimiter,
                     state: State::FieldStart,
@@ -200,7 +200,7 @@ mod tests {
             }
 
             /// Follow the quoting through `bytes`.
-            pub fn feed(&mut self, bytes: &[u8]) -> Result<(), QuoteProblem> {
+            pub(super) fn feed(&mut self, bytes: &[u8]) -> Result<(), QuoteProblem> {
                 let mut i = 0;
                 while i < bytes.len() {
                     match self.state {
@@ -276,7 +276,7 @@ mod tests {
             }
 
             /// The end of the file: nothing may still be quoted.
-            pub fn finish(&self) -> Result<(), QuoteProblem> {
+            pub(super) fn finish(&self) -> Result<(), QuoteProblem> {
                 if self.state == State::Quoted {
                     return Err(QuoteProblem::Unterminated {
                         line: self.opened_at,

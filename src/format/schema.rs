@@ -82,7 +82,7 @@ fn field_name(name: &str) -> String {
 
 /// The inverse of [`type_name`] on [`storable`] types: scalar types, `list<T>`, `large_list<T>`
 /// and `struct<name: T, …>` (nested fields nullable, list items named `item`).
-pub fn parse_type(name: &str) -> Option<DataType> {
+pub(crate) fn parse_type(name: &str) -> Option<DataType> {
     let name = name.trim();
     for (prefix, large) in [("list<", false), ("large_list<", true)] {
         if let Some(inner) = name.strip_prefix(prefix).and_then(|r| r.strip_suffix('>')) {
@@ -230,7 +230,7 @@ fn parse_scalar(name: &str) -> Option<DataType> {
 /// stored as their values, view and large string types as plain ones, nested fields as nullable
 /// with list items named `item`; every name must be there and distinct. What comes back parses
 /// back from its type names exactly (see [`type_name`], [`parse_type`]).
-pub fn storable(schema: &Schema) -> Result<Schema, String> {
+pub(crate) fn storable(schema: &Schema) -> Result<Schema, String> {
     if schema.fields().is_empty() {
         // A version of rows with no columns would read back as no rows at all.
         return Err("the records have no fields, so there are no columns to store".into());
@@ -263,7 +263,7 @@ pub fn storable(schema: &Schema) -> Result<Schema, String> {
 /// `schema` as the SQL engine reads it: top-level strings and binaries as views, which scans
 /// decode without copying the bytes and group-bys and joins hash faster. What leaves the engine
 /// goes back through [`storable`] or [`without_views`].
-pub fn with_views(schema: &Schema) -> Schema {
+pub(crate) fn with_views(schema: &Schema) -> Schema {
     retype_top_level(schema, |dt| match dt {
         DataType::Utf8 => Some(DataType::Utf8View),
         DataType::Binary => Some(DataType::BinaryView),
@@ -273,7 +273,7 @@ pub fn with_views(schema: &Schema) -> Schema {
 
 /// `schema` with the engine's string and binary views as plain strings and binaries again
 /// (at the top level, where [`with_views`] puts them).
-pub fn without_views(schema: &Schema) -> Schema {
+pub(crate) fn without_views(schema: &Schema) -> Schema {
     retype_top_level(schema, |dt| match dt {
         DataType::Utf8View => Some(DataType::Utf8),
         DataType::BinaryView => Some(DataType::Binary),
@@ -370,7 +370,7 @@ fn yes() -> bool {
     true
 }
 
-pub fn columns(schema: &Schema) -> Vec<ColumnSpec> {
+pub(crate) fn columns(schema: &Schema) -> Vec<ColumnSpec> {
     schema
         .fields()
         .iter()
@@ -383,12 +383,12 @@ pub fn columns(schema: &Schema) -> Vec<ColumnSpec> {
 }
 
 /// The manifest's `schema` object: `{"fields": [{"name", "type", "nullable"}]}`.
-pub fn schema_json(schema: &Schema) -> Value {
+pub(crate) fn schema_json(schema: &Schema) -> Value {
     json!({ "fields": columns(schema) })
 }
 
 /// A schema from the manifest form (also the `--schema FILE` format).
-pub fn schema_from_json(value: &Value) -> Result<Schema, String> {
+pub(crate) fn schema_from_json(value: &Value) -> Result<Schema, String> {
     let fields = value
         .get("fields")
         .and_then(Value::as_array)
@@ -410,7 +410,7 @@ pub fn schema_from_json(value: &Value) -> Result<Schema, String> {
 }
 
 /// Column names must be present and distinct.
-pub fn check_names<'a>(names: impl Iterator<Item = &'a str>) -> Result<(), String> {
+pub(crate) fn check_names<'a>(names: impl Iterator<Item = &'a str>) -> Result<(), String> {
     let mut seen = std::collections::HashSet::new();
     for (i, name) in names.enumerate() {
         if name.trim().is_empty() {
@@ -424,7 +424,7 @@ pub fn check_names<'a>(names: impl Iterator<Item = &'a str>) -> Result<(), Strin
 }
 
 /// The narrowest type that holds values of both `a` and `b`, if there is one.
-pub fn supertype(a: &DataType, b: &DataType) -> Option<DataType> {
+pub(crate) fn supertype(a: &DataType, b: &DataType) -> Option<DataType> {
     use DataType::*;
     if a == b {
         return Some(a.clone());
@@ -451,7 +451,7 @@ pub fn supertype(a: &DataType, b: &DataType) -> Option<DataType> {
 
 /// `b` merged into `a`: `a`'s columns in order (widened where `b` needs it), then `b`'s new ones.
 /// Every column of the result is nullable, since rows from either side may lack it.
-pub fn unify(a: &Schema, b: &Schema) -> Result<Schema, crate::error::Error> {
+pub(crate) fn unify(a: &Schema, b: &Schema) -> Result<Schema, crate::error::Error> {
     let mut fields: Vec<Field> = Vec::with_capacity(a.fields().len() + b.fields().len());
     for fa in a.fields() {
         let dt = match b.field_with_name(fa.name()) {
@@ -514,7 +514,7 @@ impl std::fmt::Display for Drift {
 }
 
 /// What changed from `old` to `new`, column by column (nullability aside).
-pub fn diff(old: &Schema, new: &Schema) -> Vec<Drift> {
+pub(crate) fn diff(old: &Schema, new: &Schema) -> Vec<Drift> {
     let mut out = Vec::new();
     for fo in old.fields() {
         match new.field_with_name(fo.name()) {
@@ -547,7 +547,7 @@ pub fn diff(old: &Schema, new: &Schema) -> Vec<Drift> {
 }
 
 /// `batch` with exactly `target`'s columns, by name: cast where types differ, nulls where absent.
-pub fn conform(batch: &RecordBatch, target: &SchemaRef) -> Result<RecordBatch, ArrowError> {
+pub(crate) fn conform(batch: &RecordBatch, target: &SchemaRef) -> Result<RecordBatch, ArrowError> {
     if batch.schema().fields() == target.fields() {
         return Ok(batch.clone());
     }

@@ -273,7 +273,7 @@ impl CsvOptions {
 
 /// One source file to read.
 #[derive(Debug, Clone)]
-pub struct Source {
+pub(crate) struct Source {
     pub path: PathBuf,
     pub format: SourceFormat,
     /// Stored size, in bytes (compressed, for a compressed source).
@@ -283,7 +283,7 @@ pub struct Source {
 
 /// What reading a whole source found.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SourceStats {
+pub(crate) struct SourceStats {
     pub sha256: String,
     pub size: u64,
     pub rows: u64,
@@ -333,7 +333,7 @@ fn normalize(schema: Schema) -> Schema {
 
 /// The source's own columns, in file order, with types inferred from its first `infer_rows`
 /// records (or, with `rows == 0`, only its column names, all strings).
-pub fn infer_schema(source: &Source, csv: &CsvOptions, infer_rows: usize) -> Result<Schema> {
+pub(crate) fn infer_schema(source: &Source, csv: &CsvOptions, infer_rows: usize) -> Result<Schema> {
     let path = source.path.as_path();
     if source.size == 0 {
         return Err(bad(path, Location::File, "the file is empty"));
@@ -412,7 +412,7 @@ pub fn infer_schema(source: &Source, csv: &CsvOptions, infer_rows: usize) -> Res
 }
 
 /// The schema to decode a source with: its own columns in file order, typed as in `target`.
-pub fn decode_schema(own: &Schema, target: &Schema) -> Schema {
+pub(crate) fn decode_schema(own: &Schema, target: &Schema) -> Schema {
     let fields: Vec<Field> = own
         .fields()
         .iter()
@@ -426,7 +426,7 @@ pub fn decode_schema(own: &Schema, target: &Schema) -> Schema {
 
 /// Read the whole source, handing `emit` batches shaped as `target`, and `progress` the bytes
 /// read as they go. `own` is the source's own columns typed for decoding (see [`decode_schema`]).
-pub fn decode(
+pub(crate) fn decode(
     source: &Source,
     csv: &CsvOptions,
     own: &Schema,
@@ -814,7 +814,7 @@ fn column_name(schema: Option<&Schema>, index: usize) -> String {
 }
 
 /// The sha256 and size of a whole file (for sources that may already be in the dataset).
-pub fn hash_file(path: &Path) -> Result<(String, u64)> {
+pub(crate) fn hash_file(path: &Path) -> Result<(String, u64)> {
     HashingReader::new(open(path)?)
         .finish()
         .map_err(io_err(path))

@@ -12,7 +12,7 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use super::hash::HashingWriter;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EncodeOptions {
+pub(crate) struct EncodeOptions {
     pub row_group_rows: usize,
     pub zstd_level: i32,
 }
@@ -41,7 +41,7 @@ impl EncodeOptions {
 
 /// A Parquet file that was written and closed.
 #[derive(Debug)]
-pub struct WrittenFile<W> {
+pub(crate) struct WrittenFile<W> {
     pub sink: W,
     pub sha256: String,
     pub size: u64,
@@ -52,12 +52,16 @@ pub struct WrittenFile<W> {
 }
 
 /// Encodes batches into one Parquet file on `W`, hashing as it writes.
-pub struct ParquetFileWriter<W: Write + Send> {
+pub(crate) struct ParquetFileWriter<W: Write + Send> {
     inner: ArrowWriter<HashingWriter<W>>,
 }
 
 impl<W: Write + Send> ParquetFileWriter<W> {
-    pub fn new(sink: W, schema: SchemaRef, options: &EncodeOptions) -> Result<Self, ParquetError> {
+    pub(crate) fn new(
+        sink: W,
+        schema: SchemaRef,
+        options: &EncodeOptions,
+    ) -> Result<Self, ParquetError> {
         let inner = ArrowWriter::try_new(
             HashingWriter::new(sink),
             schema,
@@ -66,21 +70,21 @@ impl<W: Write + Send> ParquetFileWriter<W> {
         Ok(ParquetFileWriter { inner })
     }
 
-    pub fn write(&mut self, batch: &RecordBatch) -> Result<(), ParquetError> {
+    pub(crate) fn write(&mut self, batch: &RecordBatch) -> Result<(), ParquetError> {
         self.inner.write(batch)
     }
 
     /// The sink, to abort it when the file is given up.
-    pub fn sink_mut(&mut self) -> &mut W {
+    pub(crate) fn sink_mut(&mut self) -> &mut W {
         self.inner.inner_mut().get_mut()
     }
 
     /// Bytes written so far plus the encoded size of the row group in progress.
-    pub fn size_estimate(&self) -> u64 {
+    pub(crate) fn size_estimate(&self) -> u64 {
         self.inner.bytes_written() as u64 + self.inner.in_progress_size() as u64
     }
 
-    pub fn finish(mut self) -> Result<WrittenFile<W>, ParquetError> {
+    pub(crate) fn finish(mut self) -> Result<WrittenFile<W>, ParquetError> {
         // Close the last row group, note the row groups, then let `into_inner` write the footer.
         self.inner.flush()?;
         let row_groups: Vec<u64> = self

@@ -17,54 +17,54 @@ use crate::scan::ScanOptions;
 use crate::svg::{Node, lineage_svg};
 
 /// Rows a dataset page previews, at most.
-pub const PREVIEW_ROWS: usize = 50;
+pub(crate) const PREVIEW_ROWS: usize = 50;
 
 /// Where links point: routes of the running server, or files of a static site (all in one
 /// folder, so every link is relative).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Site {
+pub(crate) enum Site {
     Server,
     Static,
 }
 
 impl Site {
-    pub fn home(self) -> String {
+    pub(crate) fn home(self) -> String {
         match self {
             Site::Server => "/".into(),
             Site::Static => "index.html".into(),
         }
     }
-    pub fn search(self) -> String {
+    pub(crate) fn search(self) -> String {
         match self {
             Site::Server => "/search".into(),
             Site::Static => "search.html".into(),
         }
     }
-    pub fn storage(self) -> String {
+    pub(crate) fn storage(self) -> String {
         match self {
             Site::Server => "/storage".into(),
             Site::Static => "storage.html".into(),
         }
     }
-    pub fn lineage_all(self) -> String {
+    pub(crate) fn lineage_all(self) -> String {
         match self {
             Site::Server => "/lineage".into(),
             Site::Static => "lineage.html".into(),
         }
     }
-    pub fn dataset(self, d: &DatasetRef) -> String {
+    pub(crate) fn dataset(self, d: &DatasetRef) -> String {
         match self {
             Site::Server => format!("/dataset/{}", d.dataset()),
             Site::Static => format!("dataset-{}.html", d.dataset()),
         }
     }
-    pub fn version(self, d: &DatasetRef, v: Version) -> String {
+    pub(crate) fn version(self, d: &DatasetRef, v: Version) -> String {
         match self {
             Site::Server => format!("/version/{}@v{}", d.dataset(), v.0),
             Site::Static => format!("version-{}@v{}.html", d.dataset(), v.0),
         }
     }
-    pub fn lineage(self, d: &DatasetRef) -> String {
+    pub(crate) fn lineage(self, d: &DatasetRef) -> String {
         match self {
             Site::Server => format!("/lineage/{}", d.dataset()),
             Site::Static => format!("lineage-{}.html", d.dataset()),
@@ -78,8 +78,8 @@ impl Site {
     }
 }
 
-pub const CSS: &str = include_str!("assets/lake.css");
-pub const JS: &str = include_str!("assets/lake.js");
+pub(crate) const CSS: &str = include_str!("assets/lake.css");
+pub(crate) const JS: &str = include_str!("assets/lake.js");
 
 fn layout(site: Site, title: &str, body: Markup) -> Markup {
     html! {
@@ -151,7 +151,7 @@ fn zone_rank(z: Zone) -> usize {
 }
 
 /// Home: the zones side by side, recent versions, what needs attention, storage per zone.
-pub fn home(lake: &Lake, site: Site) -> Result<Markup> {
+pub(crate) fn home(lake: &Lake, site: Site) -> Result<Markup> {
     const SHOWN: u64 = 50;
     // Counts and bytes per zone, and only the datasets shown: a catalog of 10,000 datasets
     // renders as fast as one of ten.
@@ -245,7 +245,7 @@ pub fn home(lake: &Lake, site: Site) -> Result<Markup> {
 
 /// What the search form asks for.
 #[derive(Debug, Clone, Default, serde::Deserialize)]
-pub struct SearchParams {
+pub(crate) struct SearchParams {
     #[serde(default)]
     pub q: String,
     pub zone: Option<String>,
@@ -265,7 +265,7 @@ fn nonempty(s: &Option<String>) -> Option<String> {
 }
 
 /// The search page; with `fragment`, only its results.
-pub fn search(lake: &Lake, site: Site, p: &SearchParams) -> Result<Markup> {
+pub(crate) fn search(lake: &Lake, site: Site, p: &SearchParams) -> Result<Markup> {
     let filter = SearchFilter {
         zone: nonempty(&p.zone),
         labels: nonempty(&p.label)
@@ -328,7 +328,7 @@ pub fn search(lake: &Lake, site: Site, p: &SearchParams) -> Result<Markup> {
 }
 
 /// The static site's search page: every dataset, filtered in the page by its script.
-pub fn static_search(lake: &Lake) -> Result<Markup> {
+pub(crate) fn static_search(lake: &Lake) -> Result<Markup> {
     let site = Site::Static;
     let datasets = lake.datasets(None)?;
     let body = html! {
@@ -356,7 +356,7 @@ pub fn static_search(lake: &Lake) -> Result<Markup> {
 }
 
 /// A dataset: what it is, its schema, versions, job, checks, runs, rules, and a preview.
-pub async fn dataset(lake: &Lake, site: Site, d: &DatasetRef) -> Result<Markup> {
+pub(crate) async fn dataset(lake: &Lake, site: Site, d: &DatasetRef) -> Result<Markup> {
     let d = d.dataset();
     let info = lake.describe(&d)?;
     let log = lake.log(&d)?;
@@ -554,7 +554,7 @@ async fn preview(lake: &Lake, info: &crate::read::VersionInfo) -> Markup {
 
 /// A version: manifest facts, files, sources, inputs, column lineage, and the change from the
 /// previous version.
-pub async fn version(lake: &Lake, site: Site, r: &DatasetRef) -> Result<Markup> {
+pub(crate) async fn version(lake: &Lake, site: Site, r: &DatasetRef) -> Result<Markup> {
     let info = lake.describe(r)?;
     let v = &info.version;
     let d = v.dataset.dataset();
@@ -676,7 +676,7 @@ pub async fn version(lake: &Lake, site: Site, r: &DatasetRef) -> Result<Markup> 
 }
 
 /// The lineage SVG: every dataset, or those within `depth` edges of `around`.
-pub fn lineage_picture(
+pub(crate) fn lineage_picture(
     lake: &Lake,
     site: Site,
     around: Option<&DatasetRef>,
@@ -716,7 +716,7 @@ pub fn lineage_picture(
 }
 
 /// The lineage page: the picture, a depth control, and (on demand) the column edges.
-pub fn lineage(
+pub(crate) fn lineage(
     lake: &Lake,
     site: Site,
     around: Option<&DatasetRef>,
@@ -757,7 +757,7 @@ pub fn lineage(
 }
 
 /// Storage: bytes per zone and dataset, hot beside archive.
-pub fn storage(lake: &Lake, site: Site) -> Result<Markup> {
+pub(crate) fn storage(lake: &Lake, site: Site) -> Result<Markup> {
     let du = lake.du(&[])?;
     let widest = du
         .datasets
@@ -798,7 +798,7 @@ pub fn storage(lake: &Lake, site: Site) -> Result<Markup> {
 }
 
 /// A page for an error: what went wrong, in the same frame.
-pub fn error(site: Site, status: u16, message: &str) -> Markup {
+pub(crate) fn error(site: Site, status: u16, message: &str) -> Markup {
     layout(
         site,
         &format!("{status}"),
@@ -807,7 +807,7 @@ pub fn error(site: Site, status: u16, message: &str) -> Markup {
 }
 
 /// SQL with keywords, strings, numbers and comments marked, every character escaped.
-pub fn highlight_sql(sql: &str) -> String {
+pub(crate) fn highlight_sql(sql: &str) -> String {
     const KEYWORDS: &[&str] = &[
         "select",
         "from",

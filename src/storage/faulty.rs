@@ -18,7 +18,7 @@ use object_store::{
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fault {
+pub(crate) enum Fault {
     /// Writes fail before reaching the store.
     FailBefore,
     /// Writes reach the store, then report failure.
@@ -30,7 +30,7 @@ pub enum Fault {
 }
 
 #[derive(Debug, Default)]
-pub struct Faulty {
+pub(crate) struct Faulty {
     pub inner: InMemory,
     faults: Mutex<Vec<(String, Fault)>>,
 }
@@ -43,14 +43,14 @@ impl fmt::Display for Faulty {
 
 impl Faulty {
     /// Apply `fault` to every key containing `pattern` (until [`Faulty::clear`]).
-    pub fn inject(&self, pattern: &str, fault: Fault) {
+    pub(crate) fn inject(&self, pattern: &str, fault: Fault) {
         self.faults
             .lock()
             .unwrap()
             .push((pattern.to_string(), fault));
     }
 
-    pub fn clear(&self) {
+    pub(crate) fn clear(&self) {
         self.faults.lock().unwrap().clear();
     }
 

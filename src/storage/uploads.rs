@@ -99,7 +99,7 @@ impl Bucket {
     }
 
     /// Every incomplete upload whose key starts with `prefix`.
-    pub async fn incomplete_uploads(&self, prefix: &str) -> Result<Vec<Upload>> {
+    pub(super) async fn incomplete_uploads(&self, prefix: &str) -> Result<Vec<Upload>> {
         let mut out = Vec::new();
         let (mut key_marker, mut id_marker) = (String::new(), String::new());
         loop {
@@ -139,7 +139,7 @@ impl Bucket {
     }
 
     /// Abort `upload`: its parts are deleted.
-    pub async fn abort(&self, upload: &Upload) -> Result<()> {
+    pub(super) async fn abort(&self, upload: &Upload) -> Result<()> {
         let mut url = self.base_url().await?;
         let path = format!("{}/{}", url.path().trim_end_matches('/'), upload.key);
         url.set_path(&path);
