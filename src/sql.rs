@@ -208,6 +208,17 @@ impl Lake {
         verify: bool,
         table: TableReference,
     ) -> Result<()> {
+        let (schema, files) = self.readable_files(version, verify).await?;
+        self.register_files(ctx, table, Arc::new(schema), &files)
+    }
+
+    /// `version`'s schema and files, each file checked to be in storage as the catalog says
+    /// ([`Lake::check_readable`]).
+    pub(crate) async fn readable_files(
+        &self,
+        version: &VersionRow,
+        verify: bool,
+    ) -> Result<(Schema, Vec<FileRow>)> {
         let (schema, files) = {
             let catalog = self.catalog();
             let tx = catalog.reader();
@@ -217,7 +228,7 @@ impl Lake {
             )
         };
         self.check_readable(version, &files, verify).await?;
-        self.register_files(ctx, table, Arc::new(schema), &files)
+        Ok((schema, files))
     }
 
     /// Every file of `version` is where the catalog says, whole: a missing or resized object

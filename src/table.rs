@@ -22,14 +22,13 @@ use datafusion::catalog::{Session, TableProvider};
 use datafusion::datasource::TableType;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
-use sha2::{Digest, Sha256};
 
 use crate::catalog::VersionRow;
 use crate::error::Result;
 use crate::format::schema;
 use crate::ident::DatasetRef;
 use crate::lake::Lake;
-use crate::sql::{ExactFiles, version_schema};
+use crate::sql::ExactFiles;
 
 /// One version of a dataset as a DataFusion [`TableProvider`]: exactly the version's files, each
 /// checked to be in storage with its recorded size when the table was made. A file that goes
@@ -59,20 +58,11 @@ impl Lake {
     /// [`Lake::table`], with every file's sha256 checked against the catalog first when `verify`.
     pub async fn table_verified(&self, r: &DatasetRef, verify: bool) -> Result<VersionTable> {
         let version = self.resolve_input(r, &Default::default())?;
-        let (schema_json, files) = {
-            let catalog = self.catalog();
-            let tx = catalog.reader();
-            (
-                tx.schema_json(version.schema_id)?,
-                tx.version_files(version.id)?,
-            )
-        };
-        self.check_readable(&version, &files, verify).await?;
-        let schema: SchemaRef = Arc::new(schema::with_views(&version_schema(&schema_json)?));
+        let (schema, files) = self.readable_files(&version, verify).await?;
+        let schema: SchemaRef = Arc::new(schema::with_views(&schema));
         // One URL per store, so tables of two lakes scan side by side in one session.
-        let root = self.storage().object_url("");
-        let id = Sha256::digest(root.as_bytes());
-        let url = format!("lake://t{}", crate::format::hash::hex(&id[..8]));
+        let root = crate::format::hash::sha256_hex(self.storage().object_url("").as_bytes());
+        let url = format!("lake://t{}", &root[..16]);
         Ok(VersionTable {
             files: self.exact_files(schema, &files, Some(url)),
             version,

@@ -228,8 +228,9 @@ class Manifest:
         return target
 
     def iter_batches(self, columns=None, shard=None, verify=True, shuffle=None, batch_size=8192):
-        """:meth:`read` as a stream of pyarrow RecordBatches of at most ``batch_size`` rows, the
-        files read so far held in memory (verified bytes), and a shuffle buffer's rows."""
+        """:meth:`read` as a stream of pyarrow RecordBatches of at most ``batch_size`` rows. In
+        manifest order one file's verified bytes are held at a time; a shuffle holds the files it
+        has read (it returns to them) and its buffer's rows."""
         target = self._target(columns)
         units = self.units() if shard is None else self.shard_units(*shard)
         seed, epoch, buffer_rows = shuffle if shuffle is not None else (0, 0, 0)
@@ -245,10 +246,14 @@ class Manifest:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        # Each file is opened (and verified) once: a shuffle comes back to files it left.
+        # Each file is opened (and verified) once. In manifest order a file is done once the
+        # next begins, so only the current one is held; a shuffle comes back to files it left.
+        keep_all = any(a[0] > b[0] for a, b in zip(units, units[1:]))
         files, groups = {}, {}
         for i, g, offset, rows in units:
             if i not in files:
+                if not keep_all:
+                    files.clear()
                 if verify:
                     source = pa.BufferReader(self._verified_bytes(i))
                 else:
