@@ -123,8 +123,9 @@ impl Lake {
     ) -> Result<Parsed> {
         let state = ctx.state();
         let dialect = state.config().options().sql_parser.dialect;
+        let sql = rewrite_at_clauses(sql, origin)?;
         let statement = state
-            .sql_to_statement(sql, &dialect)
+            .sql_to_statement(&sql, &dialect)
             .map_err(|e| syntax_error(origin, e))?;
         allowed(&statement)?;
         let references = state
@@ -396,6 +397,108 @@ fn pinned_of(r: &TableReference) -> Option<DatasetRef> {
         .filter(|d| d.selector.is_some())
 }
 
+/// Time travel written as DuckLake and Snowflake write it, right after a table's `zone.name`:
+/// `AT (VERSION => 3)`, `AT (TAG => 'train')` or `AT (TIMESTAMP => '2026-01-01T00:00:00Z')`,
+/// rewritten to the quoted form the planner knows, `"zone.name@v3"`. The clause's newlines are
+/// kept after it, so the lines of later syntax errors are still the file's.
+fn rewrite_at_clauses(sql: &str, origin: &str) -> Result<String> {
+    use datafusion::sql::sqlparser::dialect::GenericDialect;
+    use datafusion::sql::sqlparser::keywords::Keyword;
+    use datafusion::sql::sqlparser::tokenizer::{Location, Token, Tokenizer};
+
+    // What does not tokenize is left for the parser to report.
+    let Ok(tokens) = Tokenizer::new(&GenericDialect {}, sql).tokenize_with_location() else {
+        return Ok(sql.to_string());
+    };
+    let tokens: Vec<_> = tokens
+        .into_iter()
+        .filter(|t| !matches!(t.token, Token::Whitespace(_)))
+        .collect();
+    let line_starts: Vec<usize> = std::iter::once(0)
+        .chain(sql.match_indices('\n').map(|(i, _)| i + 1))
+        .collect();
+    let offset = |at: Location| -> usize {
+        let start = line_starts[(at.line.max(1) - 1) as usize];
+        sql[start..]
+            .char_indices()
+            .nth((at.column.max(1) - 1) as usize)
+            .map_or(sql.len(), |(i, _)| start + i)
+    };
+    let word = |i: usize| match tokens.get(i).map(|t| &t.token) {
+        Some(Token::Word(w)) => Some(w),
+        _ => None,
+    };
+    let mut out = String::with_capacity(sql.len());
+    let mut copied = 0;
+    let mut i = 0;
+    while i < tokens.len() {
+        let is_at = word(i).is_some_and(|w| w.keyword == Keyword::AT && w.quote_style.is_none())
+            && matches!(tokens.get(i + 1).map(|t| &t.token), Some(Token::LParen))
+            && matches!(tokens.get(i + 3).map(|t| &t.token), Some(Token::RArrow));
+        if !is_at {
+            i += 1;
+            continue;
+        }
+        let at = tokens[i].span.start;
+        let bad = |message: String| Error::SqlSyntax {
+            origin: origin.to_string(),
+            line: at.line,
+            column: at.column,
+            message,
+        };
+        let kind = word(i + 2).map(|w| w.value.to_ascii_uppercase());
+        let value = tokens.get(i + 4).map(|t| &t.token);
+        let selector = match (kind.as_deref(), value) {
+            (Some("VERSION"), Some(Token::Number(n, false)))
+                if n.bytes().all(|b| b.is_ascii_digit()) =>
+            {
+                format!("v{n}")
+            }
+            (Some("TAG"), Some(Token::SingleQuotedString(tag))) => tag.clone(),
+            (Some("TIMESTAMP"), Some(Token::SingleQuotedString(time))) => time.clone(),
+            _ => {
+                return Err(bad(
+                    "time travel is `AT (VERSION => 3)`, `AT (TAG => 'name')` or \
+                     `AT (TIMESTAMP => '2026-01-01T00:00:00Z')`, with a literal value"
+                        .into(),
+                ));
+            }
+        };
+        if !matches!(tokens.get(i + 5).map(|t| &t.token), Some(Token::RParen)) {
+            return Err(bad("expected `)` to close `AT (…)`".into()));
+        }
+        // The table right before: exactly `zone.name`, each part quoted or not.
+        let named = i >= 3
+            && matches!(tokens[i - 2].token, Token::Period)
+            && word(i - 1).is_some()
+            && word(i - 3).is_some()
+            && !(i >= 4 && matches!(tokens[i - 4].token, Token::Period));
+        if !named {
+            return Err(bad(
+                "`AT (…)` goes right after a dataset's `zone.name`, before any alias".into(),
+            ));
+        }
+        let (zone, name) = (word(i - 3).expect("checked"), word(i - 1).expect("checked"));
+        let reference = format!("{}.{}@{selector}", zone.value, name.value);
+        if let Err(e) = reference.parse::<DatasetRef>() {
+            return Err(bad(e.to_string()));
+        }
+        let (start, end) = (
+            offset(tokens[i - 3].span.start),
+            offset(tokens[i + 5].span.end),
+        );
+        out.push_str(&sql[copied..start]);
+        out.push('"');
+        out.push_str(&reference.replace('"', "\"\""));
+        out.push('"');
+        out.extend(sql[start..end].chars().filter(|c| *c == '\n'));
+        copied = end;
+        i += 6;
+    }
+    out.push_str(&sql[copied..]);
+    Ok(out)
+}
+
 /// `zone.name` as a dataset, or `None` for anything else (unqualified, unknown zone, catalog.).
 fn dataset_of(r: &TableReference) -> Option<DatasetRef> {
     match r {
@@ -438,6 +541,39 @@ fn line_column(text: &str) -> Option<(u64, u64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn at_clauses_become_quoted_refs_and_keep_lines() {
+        let sql = "SELECT a.id FROM bronze.orders AT (VERSION => 3) a\nJOIN bronze.\"orders\" at(\n  tag => 'train') b ON a.id = b.id\nWHERE ts AT TIME ZONE 'UTC' > '2026'";
+        assert_eq!(
+            rewrite_at_clauses(sql, "q").unwrap(),
+            "SELECT a.id FROM \"bronze.orders@v3\" a\nJOIN \"bronze.orders@train\"\n b ON a.id = b.id\nWHERE ts AT TIME ZONE 'UTC' > '2026'"
+        );
+        let time = "SELECT * FROM silver.x AT (TIMESTAMP => '2026-01-01T00:00:00Z')";
+        assert_eq!(
+            rewrite_at_clauses(time, "q").unwrap(),
+            "SELECT * FROM \"silver.x@2026-01-01T00:00:00Z\""
+        );
+        for (bad, says) in [
+            ("SELECT * FROM orders AT (VERSION => 3)", "zone.name"),
+            (
+                "SELECT * FROM bronze.orders o AT (VERSION => 3)",
+                "zone.name",
+            ),
+            (
+                "SELECT * FROM bronze.orders AT (VERSION => now())",
+                "literal",
+            ),
+            ("SELECT * FROM bronze.orders AT (OFFSET => -60)", "literal"),
+            ("SELECT 1\nFROM bronze.orders AT (TAG => 'x y')", "tag"),
+        ] {
+            let e = rewrite_at_clauses(bad, "job.sql").unwrap_err();
+            assert!(e.to_string().contains(says), "{bad}: {e}");
+            assert!(e.to_string().starts_with("job.sql:"), "{e}");
+        }
+        let e = rewrite_at_clauses("SELECT 1\nFROM bronze.o AT (VERSION => 2.5)", "j").unwrap_err();
+        assert!(e.to_string().starts_with("j:2:15:"), "{e}");
+    }
 
     #[test]
     fn parser_positions_are_found() {

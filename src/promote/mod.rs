@@ -476,19 +476,34 @@ impl Promote<'_> {
                     })
                 }
             })?;
-            if let Some((_, table)) = p.pinned.first() {
+            // A version named in the SQL (`"bronze.orders@v3"`, `AT (TAG => 'baseline')`) is
+            // read as named, beside the latest versions of the plain names: a diff against a
+            // baseline. Its own output is not an input: every run would change what it reads.
+            if let Some((_, table)) = p.pinned.iter().find(|(r, _)| r.dataset() == job.output) {
                 return Err(Error::JobInvalid {
                     path: job.path.clone(),
                     problem: format!(
-                        "`{table}` names a version; a job reads its inputs' latest versions, pinned for a run with `lake promote --at`"
+                        "`{table}` is a version of the job's own output; a job reads other datasets"
                     ),
                 });
             }
             parsed.push(p);
         }
+        // A named version is still an edge: it must be built before the job reads it.
         let graph = graph::Graph::new(
             jobs.iter().map(|j| j.output.clone()).collect(),
-            parsed.iter().map(|p| p.tables.clone()).collect(),
+            parsed
+                .iter()
+                .map(|p| {
+                    let mut reads = p.tables.clone();
+                    for (r, _) in &p.pinned {
+                        if !reads.contains(&r.dataset()) {
+                            reads.push(r.dataset());
+                        }
+                    }
+                    reads
+                })
+                .collect(),
         )?;
         let plan = graph.plan(&self.select, &self.exclude)?;
         let planned: BTreeSet<DatasetRef> = plan.iter().map(|&i| jobs[i].output.clone()).collect();
@@ -655,6 +670,25 @@ impl Promote<'_> {
                 Err(e) => return Err(e.into()),
             }
         }
+        // Versions the SQL names itself, each registered under the name it wrote.
+        let plain = inputs.len();
+        let mut named = Vec::with_capacity(parsed.pinned.len());
+        for (r, table) in &parsed.pinned {
+            match lake.resolve_input(r, &BTreeMap::new()) {
+                Ok(v) => {
+                    if !inputs.iter().any(|i| i.id == v.id) {
+                        inputs.push(v.clone());
+                    }
+                    named.push((v, table.clone()));
+                }
+                Err(Error::DatasetNotFound { .. })
+                    if self.dry_run && planned.contains(&r.dataset()) =>
+                {
+                    to_build.push(r.clone())
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
         if !to_build.is_empty() {
             let mut report = self.report(job, JobStatus::WouldRun);
             report.inputs = inputs.iter().map(|v| v.reference().to_string()).collect();
@@ -730,8 +764,12 @@ impl Promote<'_> {
             .map_err(|e| fail(e, vec![]))?;
         let verify = lake.config().promote.verify_inputs;
         let registered = async {
-            for v in &inputs {
+            for v in &inputs[..plain] {
                 lake.register_version(&ctx, v, verify).await?;
+            }
+            for (v, table) in &named {
+                lake.register_version_as(&ctx, v, verify, table.clone())
+                    .await?;
             }
             Ok(())
         };
@@ -904,9 +942,10 @@ impl Promote<'_> {
         }
 
         // Commit: the version, its run, lineage and checks, in one transaction.
-        let by_table: HashMap<String, i64> = inputs
+        let by_table: HashMap<String, i64> = inputs[..plain]
             .iter()
             .map(|v| (v.dataset.to_string(), v.id))
+            .chain(named.iter().map(|(v, table)| (table.to_string(), v.id)))
             .collect();
         let column_edges: Vec<(String, i64, String)> = columns
             .iter()

@@ -260,12 +260,66 @@ fn sql_names_versions_itself_and_two_versions_of_one_dataset_meet_in_one_query()
         .unwrap();
     assert_ne!(out.status.code(), Some(0));
     assert!(text(&out).1.contains("@v9"), "{}", text(&out).1);
-    // A job reads latest versions: a version in its SQL is refused, naming the file.
-    lake.write("jobs/silver/old.sql", "SELECT * FROM \"bronze.orders@v1\"");
+    // The clause DuckLake and Snowflake write reads the same versions.
+    let got = lake.query_csv(
+        "SELECT (SELECT count(*) FROM bronze.orders AT (VERSION => 2)) AS v2, \
+                (SELECT count(*) FROM bronze.orders AT (TAG => 'first')) AS first",
+        &[],
+    );
+    assert_eq!(got, "v2,first\n200,100\n");
+    let out = lake
+        .cmd(["query", "SELECT 1\nFROM orders AT (VERSION => 2)"])
+        .output()
+        .unwrap();
+    assert_ne!(out.status.code(), Some(0));
+    assert!(text(&out).1.contains("query:2:13"), "{}", text(&out).1);
+}
+
+#[test]
+fn a_job_reads_a_named_version_beside_the_latest_and_records_both_in_its_lineage() {
+    let lake = TestLake::new();
+    lake.ingest_orders("bronze.orders", 2, 100);
+    lake.cmd(["tag", "bronze.orders@v1", "baseline"])
+        .assert()
+        .success();
+    // The orders since the baseline: the latest version against a named one.
+    lake.write(
+        "jobs/gold/new_orders.sql",
+        "SELECT order_id FROM bronze.orders\n\
+         EXCEPT SELECT order_id FROM bronze.orders AT (TAG => 'baseline')\n",
+    );
+    lake.cmd(["promote"]).assert().success();
+    assert_eq!(lake.json(["show", "gold.new_orders"])["rows"], 100);
+    let lineage = lake.json(["lineage", "gold.new_orders", "--upstream"]);
+    let text_of = lineage.to_string();
+    assert!(
+        text_of.contains("bronze.orders@v1") && text_of.contains("bronze.orders@v2"),
+        "{lineage}"
+    );
+    let again = lake.json(["promote"]);
+    assert_eq!(again["jobs"][0]["status"], "up_to_date", "{again}");
+    // A new latest version runs the job again; the baseline stays where its tag is.
+    lake.write("part9.csv", crate::util::orders_csv(50, 300));
+    lake.cmd(["ingest", "part9.csv", "--into", "bronze.orders"])
+        .assert()
+        .success();
+    let third = lake.json(["promote"]);
+    assert_eq!(third["jobs"][0]["status"], "ok", "{third}");
+    let inputs = third["jobs"][0]["inputs"].to_string();
+    assert!(
+        inputs.contains("bronze.orders@v1") && inputs.contains("bronze.orders@v3"),
+        "{inputs}"
+    );
+    assert_eq!(lake.json(["show", "gold.new_orders"])["rows"], 150);
+    // A job may not read its own output, by any version.
+    lake.write(
+        "jobs/gold/new_orders.sql",
+        "SELECT order_id FROM \"gold.new_orders@v1\"",
+    );
     let out = lake.cmd(["promote"]).output().unwrap();
     assert_ne!(out.status.code(), Some(0));
     assert!(
-        text(&out).1.contains("old.sql") && text(&out).1.contains("--at"),
+        text(&out).1.contains("new_orders.sql") && text(&out).1.contains("own output"),
         "{}",
         text(&out).1
     );
