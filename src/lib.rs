@@ -146,13 +146,21 @@ pub use datafusion;
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// `value` as the JSON document the CLI prints and the API serves: an object gains
-/// `schema_version` ([`SCHEMA_VERSION`]); a list stays a plain array of records.
+/// `schema_version` ([`SCHEMA_VERSION`]); a list stays a plain array of records, each of which
+/// carries it (as each item of a Kubernetes list carries its `apiVersion`), so `jq '.[]'` and
+/// existing consumers read it as before.
 pub fn json_document<T: serde::Serialize>(value: &T) -> serde_json::Result<serde_json::Value> {
     let mut value = serde_json::to_value(value)?;
-    if let serde_json::Value::Object(fields) = &mut value {
-        fields
-            .entry("schema_version")
-            .or_insert(serde_json::Value::from(SCHEMA_VERSION));
+    let versioned = |value: &mut serde_json::Value| {
+        if let serde_json::Value::Object(fields) = value {
+            fields
+                .entry("schema_version")
+                .or_insert(serde_json::Value::from(SCHEMA_VERSION));
+        }
+    };
+    match &mut value {
+        serde_json::Value::Array(records) => records.iter_mut().for_each(versioned),
+        other => versioned(other),
     }
     Ok(value)
 }

@@ -20,9 +20,6 @@ pub struct Args {
     /// Read and check every file; commit nothing.
     #[arg(long)]
     dry_run: bool,
-    /// Print one JSON document with stable fields instead of text.
-    #[arg(long)]
-    pub json: bool,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]

@@ -10,7 +10,7 @@ use clap_complete::Shell;
 
 use lake::Lake;
 
-use super::{Cli, Failure};
+use super::{Cli, Failure, Printer};
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
@@ -47,7 +47,7 @@ const FISH_REFS: &str = r#"
 complete -c lake -n '__fish_seen_subcommand_from show log lineage tag pin scan get manifest diff restore rollback erase annotate du archive' -f -a '(lake __complete refs 2>/dev/null)'
 "#;
 
-pub fn run(args: &Args) -> Result<(), Failure> {
+pub fn run(args: &Args, p: Printer) -> Result<(), Failure> {
     let mut out = Vec::new();
     clap_complete::generate(args.shell, &mut Cli::command(), "lake", &mut out);
     match args.shell {
@@ -55,7 +55,14 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         Shell::Fish => out.extend_from_slice(FISH_REFS.as_bytes()),
         _ => {}
     }
-    let _ = std::io::stdout().write_all(&out);
+    if p.json {
+        p.json(&serde_json::json!({
+            "shell": args.shell.to_string(),
+            "script": String::from_utf8_lossy(&out),
+        }));
+    } else {
+        let _ = std::io::stdout().write_all(&out);
+    }
     Ok(())
 }
 

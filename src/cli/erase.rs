@@ -42,9 +42,6 @@ pub struct Args {
     /// List the erasures done so far (with --where, only those of that condition).
     #[arg(long, conflicts_with_all = ["datasets", "downstream_of", "all_versions", "dry_run"])]
     log: bool,
-    /// Print one JSON document with stable fields instead of text.
-    #[arg(long)]
-    pub json: bool,
 }
 
 pub async fn run(lake: &Lake, args: &Args, p: Printer) -> Result<(), Failure> {

@@ -25,9 +25,6 @@ pub struct DeltaArgs {
     /// List the tags with the Delta version each names, instead of writing anything.
     #[arg(long)]
     tags: bool,
-    /// Print one JSON document with stable fields instead of text.
-    #[arg(long)]
-    pub json: bool,
 }
 
 #[derive(Serialize)]

@@ -85,9 +85,6 @@ pub struct Args {
     /// committed position).
     #[arg(long, value_name = "N", requires = "stream")]
     offset: Option<u64>,
-    /// Print one JSON document with stable fields instead of text.
-    #[arg(long)]
-    pub json: bool,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -317,7 +314,7 @@ async fn stdin(
         .with_stop(stopped)
         .with_on_batch(std::sync::Arc::new(move |r: &IngestReport| {
             if shown.json {
-                shown.out(serde_json::to_string(r).expect("reports serialize"));
+                shown.json_line(r);
             } else {
                 print_report(r, &shown);
             }
@@ -408,7 +405,7 @@ async fn watch(
                         let line = serde_json::json!({
                             "event": "committed", "files": files, "version": report,
                         });
-                        p.out(line.to_string());
+                        p.json_line(&line);
                     } else {
                         print_report(report, p);
                         let mut from = files.iter().take(3).cloned().collect::<Vec<_>>().join(", ");
@@ -422,14 +419,14 @@ async fn watch(
                     if p.json {
                         let line =
                             serde_json::json!({"event": "dead_letter", "key": key, "error": error});
-                        p.out(line.to_string());
+                        p.json_line(&line);
                     } else {
                         eprintln!("✗ {key}: dead letter: {error}");
                     }
                 }
                 WatchEvent::Changed { key } => {
                     if p.json {
-                        p.out(serde_json::json!({"event": "changed", "key": key}).to_string());
+                        p.json_line(&serde_json::json!({"event": "changed", "key": key}));
                     } else {
                         eprintln!("! {key} changed after it was ingested; not read again");
                     }
@@ -440,7 +437,7 @@ async fn watch(
                             Ok(c) => serde_json::json!({"event": "compacted", "compaction": c}),
                             Err(e) => serde_json::json!({"event": "compaction_failed", "error": e.to_string()}),
                         };
-                        p.out(line.to_string());
+                        p.json_line(&line);
                     } else {
                         print_compaction(result, p);
                     }
@@ -456,7 +453,7 @@ async fn watch(
     signals.abort();
     let report = report?;
     if p.json {
-        p.out(serde_json::json!({"event": "stopped", "watch": report}).to_string());
+        p.json_line(&serde_json::json!({"event": "stopped", "watch": report}));
     } else {
         p.status(format!(
             "{}: {} in {}, {} ({}); stream {} at {}",
@@ -502,9 +499,6 @@ pub enum StreamCommand {
         /// dead letters.
         #[arg(long)]
         files: bool,
-        /// Print one JSON document with stable fields instead of text.
-        #[arg(long)]
-        json: bool,
     },
 }
 

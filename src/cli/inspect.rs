@@ -10,9 +10,6 @@ pub struct LsArgs {
     /// Only this zone: bronze, silver or gold.
     #[arg(long, value_parser = parse_zone)]
     zone: Option<Zone>,
-    /// Print one JSON document with stable fields instead of text.
-    #[arg(long)]
-    pub json: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -24,18 +21,12 @@ pub struct ShowArgs {
     /// With `run`: the run's id (`lake runs` lists them).
     #[arg(value_name = "ID")]
     id: Option<i64>,
-    /// Print one JSON document with stable fields instead of text.
-    #[arg(long)]
-    pub json: bool,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct LogArgs {
     #[arg(value_name = "DATASET")]
     dataset: String,
-    /// Print one JSON document with stable fields instead of text.
-    #[arg(long)]
-    pub json: bool,
 }
 
 fn parse_zone(s: &str) -> Result<Zone, String> {

@@ -18,9 +18,6 @@ pub struct TagArgs {
     /// Remove the tag instead.
     #[arg(short, long)]
     delete: bool,
-    /// Print one JSON document with stable fields instead of text.
-    #[arg(long)]
-    pub json: bool,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -28,18 +25,9 @@ pub enum RuleCommand {
     /// Add a lifecycle rule.
     Add(RuleAddArgs),
     /// List the rules in force.
-    Ls {
-        /// Print one JSON document with stable fields instead of text.
-        #[arg(long)]
-        json: bool,
-    },
+    Ls,
     /// Retire a rule (versions it moved keep naming it).
-    Rm {
-        id: i64,
-        /// Print one JSON document with stable fields instead of text.
-        #[arg(long)]
-        json: bool,
-    },
+    Rm { id: i64 },
 }
 
 #[derive(Debug, clap::Args)]
@@ -62,9 +50,6 @@ pub struct RuleAddArgs {
     /// Never archive a version that a live silver or gold version was computed from.
     #[arg(long)]
     keep_inputs: bool,
-    /// Print one JSON document with stable fields instead of text.
-    #[arg(long)]
-    pub json: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -78,9 +63,6 @@ pub struct ArchiveArgs {
     /// Delete expired data without asking (on a terminal, lake asks first).
     #[arg(short, long)]
     yes: bool,
-    /// Print one JSON document with stable fields instead of text.
-    #[arg(long)]
-    pub json: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -89,9 +71,6 @@ pub struct RestoreArgs {
     reference: String,
     #[arg(long)]
     dry_run: bool,
-    /// Print one JSON document with stable fields instead of text.
-    #[arg(long)]
-    pub json: bool,
 }
 
 /// With no subcommand: every dataset that the `[maintain]` policies in lake.toml say is due
@@ -104,9 +83,6 @@ pub struct MaintainArgs {
     /// Say which datasets are due and what would be merged; write nothing.
     #[arg(long)]
     dry_run: bool,
-    /// Print one JSON document with stable fields instead of text.
-    #[arg(long)]
-    pub json: bool,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -127,9 +103,6 @@ pub struct CompactArgs {
     /// Say what would be merged; write nothing.
     #[arg(long)]
     dry_run: bool,
-    /// Print one JSON document with stable fields instead of text.
-    #[arg(long)]
-    pub json: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -139,9 +112,6 @@ pub struct RollbackArgs {
     /// Say what would change; commit nothing.
     #[arg(long)]
     dry_run: bool,
-    /// Print one JSON document with stable fields instead of text.
-    #[arg(long)]
-    pub json: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -152,9 +122,6 @@ pub struct GcArgs {
     grace: u64,
     #[arg(long)]
     dry_run: bool,
-    /// Print one JSON document with stable fields instead of text.
-    #[arg(long)]
-    pub json: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -174,18 +141,12 @@ pub struct CheckArgs {
     /// Where --rebuild-catalog writes (a new file); the live catalog, if any, is compared with it.
     #[arg(long, value_name = "NEW.sqlite", requires = "rebuild_catalog")]
     pub into: Option<std::path::PathBuf>,
-    /// Print one JSON document with stable fields instead of text.
-    #[arg(long)]
-    pub json: bool,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct DuArgs {
     #[arg(value_name = "DATASET")]
     datasets: Vec<String>,
-    /// Print one JSON document with stable fields instead of text.
-    #[arg(long)]
-    pub json: bool,
 }
 
 fn parse_zone(s: &str) -> Result<Zone, String> {
@@ -256,15 +217,15 @@ pub fn rule(lake: &Lake, command: &RuleCommand, p: Printer) -> Result<(), Failur
                 .into_iter()
                 .find(|r| r.id == id)
                 .expect("just added");
-            if a.json {
+            if p.json {
                 p.json(&rule);
             } else {
                 p.out(format!("✓ rule {id}: {}", describe_rule(&rule)));
             }
         }
-        RuleCommand::Ls { json } => {
+        RuleCommand::Ls => {
             let rules = lake.rules()?;
-            if *json {
+            if p.json {
                 p.json(&rules);
             } else if rules.is_empty() {
                 p.status("no rules; `lake rule add --zone bronze --archive-after 30d` adds one");
@@ -303,9 +264,9 @@ pub fn rule(lake: &Lake, command: &RuleCommand, p: Printer) -> Result<(), Failur
                 ));
             }
         }
-        RuleCommand::Rm { id, json } => {
+        RuleCommand::Rm { id } => {
             lake.remove_rule(*id)?;
-            if *json {
+            if p.json {
                 p.json(&serde_json::json!({ "id": id, "removed": true }));
             } else {
                 p.out(format!("✓ removed rule {id}"));

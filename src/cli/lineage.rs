@@ -24,9 +24,6 @@ pub struct Args {
     depth: Option<usize>,
     #[arg(long, value_enum, default_value = "tree")]
     format: Format,
-    /// Same as --format json.
-    #[arg(long)]
-    pub json: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -47,7 +44,7 @@ pub fn run(lake: &Lake, args: &Args, p: Printer) -> Result<(), Failure> {
         _ => Direction::Both,
     };
     let lineage = lake.lineage(&r, direction, args.depth)?;
-    let format = if args.json { Format::Json } else { args.format };
+    let format = if p.json { Format::Json } else { args.format };
     match format {
         Format::Json => p.json(&lineage),
         Format::Tree => p.out(tree(&lineage, direction)),

@@ -40,6 +40,10 @@ pub(crate) struct Cli {
     /// Print only results and errors.
     #[arg(short, long, global = true)]
     quiet: bool,
+    /// Print JSON with stable fields instead of text: one document (an object carries
+    /// `schema_version`), or one line per event where a command runs on (`--watch`, `serve`).
+    #[arg(long, global = true)]
+    json: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -335,7 +339,10 @@ async fn dispatch(cli: Cli) -> Result<(), Failure> {
                 .map(PathBuf::from)
         })
         .unwrap_or_else(|| PathBuf::from("."));
-    let p = |json: bool| printer(cli.quiet, json);
+    let p = Printer {
+        json: cli.json,
+        quiet: cli.quiet,
+    };
     // A clock set wrongly must not fall back to the real one unnoticed: it stamps versions.
     if let Some(now) = std::env::var("LAKE_NOW").ok().filter(|v| !v.is_empty())
         && lake::clock::parse_timestamp(&now).is_none()
@@ -345,122 +352,76 @@ async fn dispatch(cli: Cli) -> Result<(), Failure> {
         )));
     }
     if let Command::Completions(args) = &cli.command {
-        return completions::run(args);
+        return completions::run(args, p);
     }
     if let Command::Complete(args) = &cli.command {
         return completions::complete(&start, args);
     }
     if let Command::Config(args) = &cli.command {
-        return settings::run(&start, args, p(args.json()));
+        return settings::run(&start, args, p);
     }
     if let Command::Init(args) = cli.command {
-        let printer = p(args.json);
-        return init::run(&start, args, printer);
+        return init::run(&start, args, p);
     }
     if let Command::Worker(args) = cli.command {
-        let printer = p(args.json);
-        return serve::worker(&start, args, printer).await;
+        return serve::worker(&start, args, p).await;
     }
     if let Command::Check(args) = &cli.command
         && args.rebuild_catalog
     {
-        return lifecycle::rebuild_catalog(&start, args, p(args.json)).await;
+        return lifecycle::rebuild_catalog(&start, args, p).await;
     }
     let lake = Lake::open(&start)?;
     if let Command::Serve(args) = cli.command {
-        let printer = p(args.json);
-        return serve::serve(lake, args, printer).await;
+        return serve::serve(lake, args, p).await;
     }
     let lake = &lake;
     match cli.command {
         Command::Init(_) => unreachable!("handled above"),
-        Command::Ingest(args) => {
-            let printer = p(args.json);
-            ingest::run(lake, args, printer).await
-        }
-        Command::Promote(args) => {
-            let printer = p(args.json);
-            promote::run(lake, args, printer).await
-        }
-        Command::Query(args) => {
-            let printer = p(args.json);
-            query::run(lake, args, printer).await
-        }
-        Command::Run(args) => {
-            let printer = p(args.json);
-            run::run(lake, args, printer).await
-        }
-        Command::Runs(args) => run::runs(lake, &args, p(args.json)),
-        Command::Retry(args) => run::retry(lake, &args, p(args.json)).await,
-        Command::Stream(command) => {
-            let ingest::StreamCommand::Show { json, .. } = &command;
-            ingest::stream(lake, &command, p(*json))
-        }
-        Command::Status(args) => run::status(lake, &args, p(args.json)).await,
-        Command::Backfill(args) => {
-            let printer = p(args.json);
-            run::backfill(lake, args, printer).await
-        }
-        Command::Test(args) => {
-            let printer = p(args.json);
-            run::test(lake, args, printer).await
-        }
-        Command::Lineage(args) => lineage::run(lake, &args, p(args.json)),
-        Command::Tag(args) => lifecycle::tag(lake, &args, p(args.json)),
-        Command::Rule(command) => {
-            let json = match &command {
-                lifecycle::RuleCommand::Add(a) => a.json,
-                lifecycle::RuleCommand::Ls { json } | lifecycle::RuleCommand::Rm { json, .. } => {
-                    *json
-                }
-            };
-            lifecycle::rule(lake, &command, p(json))
-        }
-        Command::Archive(args) => lifecycle::archive(lake, &args, p(args.json)).await,
-        Command::Erase(args) => erase::run(lake, &args, p(args.json)).await,
-        Command::Restore(args) => lifecycle::restore(lake, &args, p(args.json)).await,
-        Command::Rollback(args) => lifecycle::rollback(lake, &args, p(args.json)).await,
-        Command::Gc(args) => lifecycle::gc(lake, &args, p(args.json)).await,
+        Command::Ingest(args) => ingest::run(lake, args, p).await,
+        Command::Promote(args) => promote::run(lake, args, p).await,
+        Command::Query(args) => query::run(lake, args, p).await,
+        Command::Run(args) => run::run(lake, args, p).await,
+        Command::Runs(args) => run::runs(lake, &args, p),
+        Command::Retry(args) => run::retry(lake, &args, p).await,
+        Command::Stream(command) => ingest::stream(lake, &command, p),
+        Command::Status(args) => run::status(lake, &args, p).await,
+        Command::Backfill(args) => run::backfill(lake, args, p).await,
+        Command::Test(args) => run::test(lake, args, p).await,
+        Command::Lineage(args) => lineage::run(lake, &args, p),
+        Command::Tag(args) => lifecycle::tag(lake, &args, p),
+        Command::Rule(command) => lifecycle::rule(lake, &command, p),
+        Command::Archive(args) => lifecycle::archive(lake, &args, p).await,
+        Command::Erase(args) => erase::run(lake, &args, p).await,
+        Command::Restore(args) => lifecycle::restore(lake, &args, p).await,
+        Command::Rollback(args) => lifecycle::rollback(lake, &args, p).await,
+        Command::Gc(args) => lifecycle::gc(lake, &args, p).await,
         Command::Maintain(args) => match &args.command {
-            Some(lifecycle::MaintainCommand::Compact(c)) => {
-                lifecycle::compact(lake, c, p(c.json)).await
-            }
-            None => lifecycle::maintain(lake, &args, p(args.json)).await,
+            Some(lifecycle::MaintainCommand::Compact(c)) => lifecycle::compact(lake, c, p).await,
+            None => lifecycle::maintain(lake, &args, p).await,
         },
         Command::Serve(_) | Command::Worker(_) => unreachable!("handled above"),
         Command::Completions(_) | Command::Complete(_) | Command::Config(_) => {
             unreachable!("handled above")
         }
-        Command::Docs(command) => {
-            let serve::DocsCommand::Build(args) = &command;
-            let printer = p(args.json);
-            serve::docs(lake, command, printer).await
-        }
-        Command::Check(args) => lifecycle::check(lake, &args, p(args.json)).await,
-        Command::Adopt(args) => adopt::run(lake, &args, p(args.json)).await,
-        Command::Export(command) => {
-            let export::ExportCommand::Delta(args) = &command;
-            let printer = p(args.json);
-            export::run(lake, &command, printer).await
-        }
-        Command::Du(args) => lifecycle::du(lake, &args, p(args.json)),
-        Command::Annotate(args) => search::annotate(lake, &args, p(args.json)),
-        Command::Search(args) => search::search(lake, &args, p(args.json)),
-        Command::Diff(args) => search::diff(lake, &args, p(args.json)).await,
-        Command::Reindex(args) => search::reindex(lake, &args, p(args.json)),
-        Command::Pin(args) => reads::pin(lake, &args, p(args.json)),
-        Command::Verify(args) => reads::verify(lake, &args, p(args.json)).await,
-        Command::Get(args) => reads::get(lake, &args, p(args.json)).await,
-        Command::Manifest(args) => reads::manifest(lake, &args, p(args.json)).await,
-        Command::Scan(args) => reads::scan(lake, &args, p(args.json)).await,
-        Command::Ls(args) => inspect::ls(lake, &args, p(args.json)),
-        Command::Show(args) => inspect::show(lake, &args, p(args.json)),
-        Command::Log(args) => inspect::log(lake, &args, p(args.json)),
+        Command::Docs(command) => serve::docs(lake, command, p).await,
+        Command::Check(args) => lifecycle::check(lake, &args, p).await,
+        Command::Adopt(args) => adopt::run(lake, &args, p).await,
+        Command::Export(command) => export::run(lake, &command, p).await,
+        Command::Du(args) => lifecycle::du(lake, &args, p),
+        Command::Annotate(args) => search::annotate(lake, &args, p),
+        Command::Search(args) => search::search(lake, &args, p),
+        Command::Diff(args) => search::diff(lake, &args, p).await,
+        Command::Reindex(args) => search::reindex(lake, &args, p),
+        Command::Pin(args) => reads::pin(lake, &args, p),
+        Command::Verify(args) => reads::verify(lake, &args, p).await,
+        Command::Get(args) => reads::get(lake, &args, p).await,
+        Command::Manifest(args) => reads::manifest(lake, &args, p).await,
+        Command::Scan(args) => reads::scan(lake, &args, p).await,
+        Command::Ls(args) => inspect::ls(lake, &args, p),
+        Command::Show(args) => inspect::show(lake, &args, p),
+        Command::Log(args) => inspect::log(lake, &args, p),
     }
-}
-
-fn printer(quiet: bool, json: bool) -> Printer {
-    Printer { json, quiet }
 }
 
 /// How a command failed: an error, or

@@ -25,12 +25,19 @@ impl Printer {
         }
     }
 
-    /// The command's result as JSON, on stdout: an object carries `schema_version`
-    /// ([`lake::json_document`]); lists stay plain arrays of records.
+    /// The command's result as JSON, on stdout: an object carries `schema_version`, and so
+    /// does each record of a list ([`lake::json_document`]).
     pub fn json<T: Serialize>(&self, value: &T) {
         let value = lake::json_document(value).expect("reports serialize");
         let text = serde_json::to_string_pretty(&value).expect("reports serialize");
         self.out(text);
+    }
+
+    /// One JSON document on one line, for commands that go on printing (an event of a watch,
+    /// a pass of `lake run --watch`, the address `serve` listens on).
+    pub fn json_line<T: Serialize>(&self, value: &T) {
+        let value = lake::json_document(value).expect("reports serialize");
+        self.out(value.to_string());
     }
 
     /// Status for a person, on stderr (silent with --quiet or --json).

@@ -30,9 +30,6 @@ pub struct Args {
     /// this process plans, writes and commits. Default: `[promote] workers`, else none.
     #[arg(long, value_name = "HOST:PORT", value_delimiter = ',')]
     workers: Option<Vec<String>>,
-    /// Print one JSON document with stable fields instead of text.
-    #[arg(long)]
-    pub json: bool,
 }
 
 pub async fn run(lake: &Lake, args: Args, p: Printer) -> Result<(), Failure> {

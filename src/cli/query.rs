@@ -28,9 +28,6 @@ pub struct Args {
     /// Check the sha256 of every file read before any row is returned (or set `[read] verify`).
     #[arg(long)]
     verify: bool,
-    /// Same as --format json.
-    #[arg(long)]
-    pub json: bool,
 }
 
 /// The result file while it is written: a temporary name beside it, renamed into place only
@@ -58,7 +55,7 @@ enum Format {
 }
 
 pub async fn run(lake: &Lake, args: Args, p: Printer) -> Result<(), Failure> {
-    let format = if args.json { Format::Json } else { args.format };
+    let format = if p.json { Format::Json } else { args.format };
     if format == Format::Parquet && args.output.is_none() {
         return Err(Failure::usage(
             "--format parquet writes a file: add -o FILE",

@@ -18,18 +18,12 @@ pub struct PinArgs {
     refs: Vec<String>,
     #[arg(long, default_value = "lake.lock", value_name = "FILE")]
     lock: PathBuf,
-    /// Print one JSON document with stable fields instead of text.
-    #[arg(long)]
-    pub json: bool,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct VerifyArgs {
     #[arg(default_value = "lake.lock", value_name = "LOCK")]
     lock: PathBuf,
-    /// Print one JSON document with stable fields instead of text.
-    #[arg(long)]
-    pub json: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -39,18 +33,12 @@ pub struct GetArgs {
     /// The folder to fill (the root's layout: data files and the manifest).
     #[arg(short, long, value_name = "DIR")]
     output: PathBuf,
-    /// Print one JSON document with stable fields instead of text.
-    #[arg(long)]
-    pub json: bool,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct ManifestArgs {
     #[arg(value_name = "REF")]
     reference: String,
-    /// The manifest is JSON already: the same canonical bytes either way.
-    #[arg(long)]
-    pub json: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -77,9 +65,6 @@ pub struct ScanArgs {
     no_verify: bool,
     #[arg(long, value_enum, default_value = "csv")]
     format: Format,
-    /// Print one JSON document with stable fields instead of text.
-    #[arg(long)]
-    pub json: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -206,7 +191,7 @@ pub async fn manifest(lake: &Lake, args: &ManifestArgs, p: Printer) -> Result<()
     Ok(())
 }
 
-pub async fn scan(lake: &Lake, args: &ScanArgs, _p: Printer) -> Result<(), Failure> {
+pub async fn scan(lake: &Lake, args: &ScanArgs, p: Printer) -> Result<(), Failure> {
     let r: DatasetRef = args.reference.parse()?;
     let shard = match &args.shard {
         Some(s) => {
@@ -232,7 +217,7 @@ pub async fn scan(lake: &Lake, args: &ScanArgs, _p: Printer) -> Result<(), Failu
         verify: !args.no_verify,
     };
     let scan = lake.scan(&r, options).await?;
-    if !args.json
+    if !p.json
         && args.format == Format::Csv
         && let Some(f) = scan
             .schema
@@ -263,7 +248,7 @@ pub async fn scan(lake: &Lake, args: &ScanArgs, _p: Printer) -> Result<(), Failu
         })
     };
     let arrow_err = |e: arrow::error::ArrowError| io_err(std::io::Error::other(e));
-    let format = if args.json { Format::Json } else { args.format };
+    let format = if p.json { Format::Json } else { args.format };
     if format == Format::Arrow {
         let mut w =
             arrow::ipc::writer::StreamWriter::try_new(out, &scan_schema).map_err(arrow_err)?;

@@ -33,9 +33,6 @@ pub struct Args {
     /// With --watch, how often to look for new input versions.
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_every)]
     every: Duration,
-    /// One JSON document per pass (with --watch, one line per event and per pass).
-    #[arg(long)]
-    pub json: bool,
 }
 
 fn parse_every(s: &str) -> Result<Duration, String> {
@@ -204,7 +201,7 @@ fn print_event(p: &Printer, watch: bool, e: &Event) {
     if p.json {
         // Events stream as lines only where passes do too.
         if watch {
-            p.out(serde_json::to_string(e).expect("events serialize"));
+            p.json_line(e);
         }
         return;
     }
@@ -273,7 +270,7 @@ fn print_job(p: &Printer, job: &JobReport) {
 fn print_pass(p: &Printer, watch: bool, r: &PassReport) {
     if p.json {
         if watch {
-            p.out(serde_json::to_string(r).expect("reports serialize"));
+            p.json_line(r);
         } else {
             p.json(r);
         }
@@ -314,9 +311,6 @@ pub struct RunsArgs {
     /// At most this many, newest first.
     #[arg(long, short = 'n', default_value_t = 50)]
     limit: usize,
-    /// Print one JSON document with stable fields instead of text.
-    #[arg(long)]
-    pub json: bool,
 }
 
 pub fn runs(lake: &Lake, args: &RunsArgs, p: Printer) -> Result<(), Failure> {
@@ -371,9 +365,6 @@ pub struct RetryArgs {
     /// The run to retry (`lake runs` lists them); its job runs on exactly the inputs it read.
     #[arg(value_name = "RUN_ID")]
     run: i64,
-    /// Print one JSON document with stable fields instead of text.
-    #[arg(long)]
-    pub json: bool,
 }
 
 pub async fn retry(lake: &Lake, args: &RetryArgs, p: Printer) -> Result<(), Failure> {
@@ -478,9 +469,6 @@ pub struct TestArgs {
     /// Jobs to leave out, in the same syntax.
     #[arg(long, value_name = "SEL", num_args = 1..)]
     exclude: Vec<String>,
-    /// Print one JSON document with stable fields instead of text.
-    #[arg(long)]
-    pub json: bool,
 }
 
 /// `lake test`: each job's checks over its latest version; exit 1 if a blocking one fails.
@@ -555,9 +543,6 @@ pub struct BackfillArgs {
     /// Read DATASET at REF (v3, a tag, a time) instead of its latest version.
     #[arg(long, value_name = "DATASET=REF")]
     at: Vec<String>,
-    /// Print one JSON document with stable fields instead of text.
-    #[arg(long)]
-    pub json: bool,
 }
 
 fn parse_date(s: &str) -> Result<chrono::NaiveDate, String> {
@@ -631,9 +616,6 @@ pub struct StatusArgs {
     /// Exit 1 when something needs attention (for monitoring).
     #[arg(long)]
     check: bool,
-    /// Print one JSON document with stable fields instead of text.
-    #[arg(long)]
-    pub json: bool,
 }
 
 /// `lake status`.

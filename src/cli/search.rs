@@ -24,9 +24,6 @@ pub struct AnnotateArgs {
     /// Document a column: `email=Customer email, lower-cased`.
     #[arg(long, value_name = "COL=TEXT")]
     column: Vec<String>,
-    /// Print one JSON document with stable fields instead of text.
-    #[arg(long)]
-    pub json: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -50,9 +47,6 @@ pub struct SearchArgs {
     ever: bool,
     #[arg(long, default_value_t = 20)]
     limit: usize,
-    /// Print one JSON document with stable fields instead of text.
-    #[arg(long)]
-    pub json: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -61,17 +55,10 @@ pub struct DiffArgs {
     left: String,
     #[arg(value_name = "REF")]
     right: String,
-    /// Print one JSON document with stable fields instead of text.
-    #[arg(long)]
-    pub json: bool,
 }
 
 #[derive(Debug, clap::Args)]
-pub struct ReindexArgs {
-    /// Print one JSON document with stable fields instead of text.
-    #[arg(long)]
-    pub json: bool,
-}
+pub struct ReindexArgs {}
 
 fn parse_zone(s: &str) -> Result<Zone, String> {
     s.parse().map_err(|e: lake::Error| e.to_string())

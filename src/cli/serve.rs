@@ -26,9 +26,6 @@ pub struct ServeArgs {
     /// Open the home page in a browser once listening.
     #[arg(long)]
     open: bool,
-    /// Print the address as JSON once listening.
-    #[arg(long)]
-    pub json: bool,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -42,9 +39,6 @@ pub struct DocsArgs {
     /// The folder to write (created if missing; files of the same names are replaced).
     #[arg(short, long, value_name = "DIR")]
     output: PathBuf,
-    /// Print one JSON document with stable fields instead of text.
-    #[arg(long)]
-    pub json: bool,
 }
 
 pub async fn serve(lake: Lake, args: ServeArgs, p: Printer) -> Result<(), Failure> {
@@ -63,7 +57,7 @@ pub async fn serve(lake: Lake, args: ServeArgs, p: Printer) -> Result<(), Failur
         move |addr| {
             let url = format!("http://{addr}/");
             if p.json {
-                p.out(serde_json::json!({ "url": url }).to_string());
+                p.json_line(&serde_json::json!({ "url": url }));
             } else {
                 p.out(format!("serving the catalog at {url}  (Ctrl-C stops)"));
             }
@@ -106,9 +100,6 @@ pub struct WorkerArgs {
     /// Where to listen for the coordinator and the other workers (port 0: any free port).
     #[arg(long, default_value = "127.0.0.1:50051", value_name = "ADDR")]
     bind: std::net::SocketAddr,
-    /// Print one JSON document with stable fields instead of text.
-    #[arg(long)]
-    pub json: bool,
 }
 
 /// `lake worker`: run stages of other processes' promote plans until SIGINT or SIGTERM.
@@ -122,7 +113,7 @@ pub async fn worker(start: &std::path::Path, args: WorkerArgs, p: Printer) -> Re
         args.bind,
         |addr, root| {
             if p.json {
-                p.out(serde_json::json!({ "bind": addr.to_string(), "root": root }).to_string());
+                p.json_line(&serde_json::json!({ "bind": addr.to_string(), "root": root }));
             } else {
                 p.out(format!(
                     "worker of {root} listening on {addr}  (Ctrl-C stops)"

@@ -36,9 +36,6 @@ struct ListArgs {
     /// Say where each value came from: the file, a LAKE_* variable, or the default.
     #[arg(long)]
     show_origin: bool,
-    /// Print one JSON document with stable fields instead of text.
-    #[arg(long)]
-    json: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -48,20 +45,6 @@ struct GetArgs {
     /// Say where the value came from.
     #[arg(long)]
     show_origin: bool,
-    /// Print one JSON document with stable fields instead of text.
-    #[arg(long)]
-    json: bool,
-}
-
-impl Args {
-    /// Does it print JSON?
-    pub fn json(&self) -> bool {
-        match &self.command {
-            Some(ConfigCommand::List(a)) => a.json,
-            Some(ConfigCommand::Get(a)) => a.json,
-            None => false,
-        }
-    }
 }
 
 /// The salt keys `pseudonymize()`: `list` does not print it, `get` does.
@@ -99,7 +82,7 @@ pub fn run(start: &Path, args: &Args, p: Printer) -> Result<(), Failure> {
                     a.key
                 )));
             };
-            if a.json {
+            if p.json {
                 p.json(&Listing {
                     settings: vec![setting],
                 });
@@ -132,7 +115,7 @@ fn list_settings(
             ));
         }
     }
-    if args.json {
+    if p.json {
         p.json(&Listing {
             settings: settings.iter().collect(),
         });

@@ -134,3 +134,49 @@ fn every_command_has_examples_in_its_help_and_each_parses() {
     }
     assert!(checked > 80, "{checked} examples");
 }
+
+#[test]
+fn json_is_one_global_flag_every_command_takes_before_or_after_its_name() {
+    let lake = TestLake::new();
+    for command in commands() {
+        for args in [
+            vec!["--json", command.as_str(), "--help"],
+            vec![command.as_str(), "--json", "--help"],
+        ] {
+            let out = lake.cmd(&args).output().unwrap();
+            let (stdout, stderr) = text(&out);
+            assert!(out.status.success(), "`lake {}`: {stderr}", args.join(" "));
+            assert!(
+                stdout.contains("--json"),
+                "`lake {command} --help` lacks --json"
+            );
+        }
+    }
+    lake.write("orders.csv", "id,amount\n1,2.5\n2,4.0\n");
+    lake.cmd(["ingest", "orders.csv", "--into", "bronze.orders"])
+        .assert()
+        .success();
+    let before = lake.cmd(["--json", "ls"]).output().unwrap();
+    let after = lake.cmd(["ls", "--json"]).output().unwrap();
+    assert!(before.status.success() && after.status.success());
+    assert_eq!(before.stdout, after.stdout);
+    let listed: serde_json::Value = serde_json::from_slice(&before.stdout).unwrap();
+    assert_eq!(listed[0]["dataset"], "bronze.orders", "{listed}");
+    // Nested subcommands take it too, either side of their name.
+    let rules = lake.json(["rule", "ls"]);
+    assert!(rules.as_array().is_some_and(|r| r.is_empty()), "{rules}");
+    let shown = lake
+        .cmd(["--json", "config", "get", "ingest.target_file_mb"])
+        .output()
+        .unwrap();
+    let shown: serde_json::Value = serde_json::from_slice(&shown.stdout).unwrap();
+    assert_eq!(shown["schema_version"], 1, "{shown}");
+    // Even a command that prints a script: the script inside a document.
+    let script = lake.json(["completions", "bash"]);
+    assert_eq!(script["schema_version"], 1);
+    assert_eq!(script["shell"], "bash");
+    assert!(
+        script["script"].as_str().unwrap().contains("_lake_refs"),
+        "{script}"
+    );
+}

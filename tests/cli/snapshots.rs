@@ -128,5 +128,18 @@ fn json_documents_carry_their_schema_version_and_lists_stay_arrays() {
     assert_eq!(show["schema_version"], 1, "{show}");
     let status = lake.json(["status"]);
     assert_eq!(status["schema_version"], 1, "{status}");
-    assert!(lake.json(["ls"]).is_array());
+    // A list stays an array; each of its records says its version.
+    let ls = lake.json(["ls"]);
+    assert!(!ls.as_array().unwrap().is_empty(), "{ls}");
+    for record in ls.as_array().unwrap() {
+        assert_eq!(record["schema_version"], 1, "{record}");
+    }
+    let log = lake.json(["log", "bronze.sales"]);
+    assert!(
+        log.as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["schema_version"] == 1),
+        "{log}"
+    );
 }
