@@ -655,6 +655,17 @@ pub enum Error {
         problem: String,
     },
 
+    /// A batch given to `Lake::ingest_batches` that does not have the schema given with them.
+    #[error("batches `{name}`: a batch has the schema {found}, not {expected}")]
+    BatchSchema {
+        /// The name the batches were given.
+        name: String,
+        /// The schema given.
+        expected: String,
+        /// The batch's.
+        found: String,
+    },
+
     /// An archive tier inside the root, or the other way round.
     #[error("the archive tier `{archive}` overlaps the root `{root}`: {problem}")]
     TiersOverlap {

@@ -142,7 +142,51 @@ impl Lake {
             dry_run: false,
             force: false,
             progress: None,
+            spooled: None,
         }
+    }
+
+    /// Prepare an ingest of Arrow `batches`, all of `schema`, into `target`, through the same
+    /// path as a file: the same checks, drift, sources and commit. The batches are written
+    /// now, as one Parquet file in this process's spool beside the catalog, which the ingest
+    /// reads as its source and removes when it ends; the version records the source as
+    /// `arrow:<name>`, hashed as written, so the same batches again are `unchanged`.
+    pub fn ingest_batches(
+        &self,
+        target: DatasetRef,
+        schema: SchemaRef,
+        batches: impl IntoIterator<Item = RecordBatch>,
+        name: &str,
+    ) -> Result<Ingest<'_>> {
+        let path = self
+            .spool_dir()?
+            .join(format!("{}.parquet", uuid::Uuid::now_v7().simple()));
+        let spooled = crate::stream::SpoolFile(path.clone());
+        let io = |source| Error::Io {
+            path: path.clone(),
+            source,
+        };
+        let parquet = |e: parquet::errors::ParquetError| io(std::io::Error::other(e));
+        let file = std::fs::File::create(&path).map_err(io)?;
+        let mut writer =
+            parquet::arrow::ArrowWriter::try_new(file, schema.clone(), None).map_err(parquet)?;
+        for batch in batches {
+            if batch.schema().fields() != schema.fields() {
+                return Err(Error::BatchSchema {
+                    name: name.to_string(),
+                    expected: format!("{schema}"),
+                    found: format!("{}", batch.schema()),
+                });
+            }
+            writer.write(&batch).map_err(parquet)?;
+        }
+        writer.close().map_err(parquet)?;
+        let mut ingest = self
+            .ingest(vec![path.clone()], target)
+            .with_format(Some(SourceFormat::Parquet))
+            .with_source_uri(path, format!("arrow:{name}"));
+        ingest.spooled = Some(spooled);
+        Ok(ingest)
     }
 }
 
@@ -164,6 +208,8 @@ pub struct Ingest<'a> {
     dry_run: bool,
     force: bool,
     progress: Option<ProgressFn>,
+    /// The file [`Lake::ingest_batches`] wrote, removed when the ingest ends.
+    spooled: Option<crate::stream::SpoolFile>,
 }
 
 impl Ingest<'_> {
@@ -1023,6 +1069,64 @@ mod tests {
             Storage::in_memory(),
             Catalog::open_in_memory().unwrap(),
         )
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn batches_ingest_as_a_file_would_and_the_same_batches_again_are_unchanged() {
+        use arrow::array::{Int64Array, StringArray};
+        use arrow::datatypes::{DataType, Field};
+        let lake = Lake::in_memory().unwrap();
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Int64, true),
+            Field::new("name", DataType::Utf8, true),
+        ]));
+        let batch = |ids: Vec<i64>| {
+            let names: Vec<String> = ids.iter().map(|i| format!("n{i}")).collect();
+            RecordBatch::try_new(
+                schema.clone(),
+                vec![
+                    Arc::new(Int64Array::from(ids)),
+                    Arc::new(StringArray::from(names)),
+                ],
+            )
+            .unwrap()
+        };
+        let target: DatasetRef = "bronze.people".parse().unwrap();
+        let ingest = |batches: Vec<RecordBatch>| {
+            lake.ingest_batches(target.clone(), schema.clone(), batches, "api")
+                .unwrap()
+        };
+        let first = ingest(vec![batch(vec![1, 2]), batch(vec![3])])
+            .execute()
+            .await
+            .unwrap();
+        assert_eq!((first.version, first.rows), (Some(Version(1)), 3));
+        let spooled = first.sources[0].path.clone();
+        assert!(
+            !spooled.exists(),
+            "the spooled file is removed: {spooled:?}"
+        );
+        let v1 = lake.resolve(&"bronze.people@v1".parse().unwrap()).unwrap();
+        let sources = lake.catalog().reader().version_sources(v1.id).unwrap();
+        assert_eq!(sources[0].uri, "arrow:api");
+        let again = ingest(vec![batch(vec![1, 2]), batch(vec![3])])
+            .execute()
+            .await
+            .unwrap();
+        assert_eq!(again.status, IngestStatus::Unchanged);
+        let more = ingest(vec![batch(vec![4])]).execute().await.unwrap();
+        assert_eq!((more.version, more.version_rows), (Some(Version(2)), 4));
+        // A batch of another schema is refused before anything is staged.
+        let other = RecordBatch::try_new(
+            Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, true)])),
+            vec![Arc::new(Int64Array::from(vec![9]))],
+        )
+        .unwrap();
+        let Err(e) = lake.ingest_batches(target.clone(), schema.clone(), [other], "api") else {
+            panic!("a batch of another schema was taken");
+        };
+        assert!(matches!(e, Error::BatchSchema { .. }), "{e}");
+        assert_eq!(lake.resolve(&target).unwrap().version, Version(2));
     }
 
     fn sample(dir: &Path) -> PathBuf {

@@ -2,25 +2,41 @@
 //! `lake`: a data lake manager. Raw files become immutable, versioned Parquet datasets in the
 //! bronze zone; a SQLite catalog records every version, its files, schema and sources.
 //!
-//! A tour: make a lake, ingest a file as `bronze.orders@v1`, resolve it, read it back as Arrow
-//! batches, pin it, and query it with DataFusion.
+//! A tour: make a lake, ingest Arrow batches as `bronze.orders@v1` and a file as `@v2`, resolve
+//! a version, read it back as Arrow batches, pin it, and query it with DataFusion.
 //!
 //! ```
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! use std::sync::Arc;
+//! use lake::arrow::array::{Float64Array, Int64Array, RecordBatch};
+//! use lake::arrow::datatypes::{DataType, Field, Schema};
 //! use lake::{DatasetRef, Lake};
 //! use lake::scan::ScanOptions;
 //!
 //! let dir = tempfile::tempdir()?;
 //! Lake::init(dir.path(), lake::Config::new(None, None))?;
 //! let lake = Lake::open(dir.path())?;
-//! let csv = dir.path().join("orders.csv");
-//! std::fs::write(&csv, "order_id,amount\n1,5.5\n2,7\n3,1.25\n")?;
-//!
 //! let runtime = tokio::runtime::Runtime::new()?;
 //! let orders: DatasetRef = "bronze.orders".parse()?;
+//!
+//! // Batches from anywhere (a client library, another engine) become a version.
+//! let schema = Arc::new(Schema::new(vec![
+//!     Field::new("order_id", DataType::Int64, true),
+//!     Field::new("amount", DataType::Float64, true),
+//! ]));
+//! let batch = RecordBatch::try_new(schema.clone(), vec![
+//!     Arc::new(Int64Array::from(vec![1, 2, 3])),
+//!     Arc::new(Float64Array::from(vec![5.5, 7.0, 1.25])),
+//! ])?;
+//! let ingest = lake.ingest_batches(orders.clone(), schema, [batch], "orders-api")?;
+//! let report = runtime.block_on(ingest.execute())?;
+//! assert_eq!((report.version.map(|v| v.0), report.rows), (Some(1), 3));
+//!
+//! // So do files: CSV, JSON and Parquet, appended as v2.
+//! let csv = dir.path().join("more.csv");
+//! std::fs::write(&csv, "order_id,amount\n4,2.5\n")?;
 //! let report = runtime.block_on(lake.ingest(vec![csv], orders.clone()).execute())?;
-//! assert_eq!(report.rows, 3);
+//! assert_eq!((report.version.map(|v| v.0), report.version_rows), (Some(2), 4));
 //!
 //! // An exact version: its digest is the sha256 of its manifest.
 //! let v1: DatasetRef = "bronze.orders@v1".parse()?;

@@ -476,7 +476,7 @@ impl Drop for Spool {
 }
 
 /// A finished spool file, removed when dropped.
-struct SpoolFile(PathBuf);
+pub(crate) struct SpoolFile(pub(crate) PathBuf);
 
 impl std::ops::Deref for SpoolFile {
     type Target = PathBuf;
