@@ -33,6 +33,28 @@ export AWS_SECRET_ACCESS_KEY=$SEAWEED_SECRET_KEY
 export AWS_REGION=us-east-1
 echo "SeaweedFS $SEAWEED_ENDPOINT (pid $SEAWEED_PID)"
 
+echo "== Azure Blob and Google Cloud Storage emulators (Azurite, fake-gcs-server) for az:// and gs://"
+source "$repo/scripts/clouds.sh"
+azurite_install
+gcs_install
+cleanup() { seaweed_stop; clouds_stop; rm -rf "$s3dir"; }
+azurite_start "$s3dir"
+azurite_container lake-test
+azurite_container lake-archive-test
+gcs_start "$s3dir"
+gcs_bucket lake-test
+gcs_bucket lake-archive-test
+# The standard variables a user sets: the emulator's account, and a key file naming the server.
+export AZURE_STORAGE_USE_EMULATOR=true
+export AZURITE_BLOB_STORAGE_URL=$AZURITE_ENDPOINT
+printf '{"gcs_base_url": "%s", "disable_oauth": true, "client_email": "", "private_key": "", "private_key_id": ""}' \
+  "$GCS_ENDPOINT" > "$s3dir/gcs-key.json"
+export GOOGLE_SERVICE_ACCOUNT=$s3dir/gcs-key.json
+export LAKE_TEST_AZURE_URL=az://lake-test LAKE_TEST_AZURE_ARCHIVE_URL=az://lake-archive-test
+export LAKE_TEST_GCS_URL=gs://lake-test LAKE_TEST_GCS_ARCHIVE_URL=gs://lake-archive-test
+export LAKE_TEST_GCS_ENDPOINT=$GCS_ENDPOINT
+echo "Azurite $AZURITE_ENDPOINT (pid $AZURITE_PID), fake-gcs-server $GCS_ENDPOINT (pid $GCS_PID)"
+
 echo "== pyarrow, DuckDB, Polars and deltalake, for reading versions with no lake installed"
 "$LAKE_VENV/bin/python" -c "import pyarrow, duckdb, polars, deltalake" 2>/dev/null \
   || "$LAKE_VENV/bin/pip" install --quiet --disable-pip-version-check pyarrow duckdb polars deltalake

@@ -105,7 +105,8 @@ fn any_dataset() -> String {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LakeSection {
-    /// Where data lives: a local folder, `s3://bucket/prefix` or `memory://`.
+    /// Where data lives: a local folder, `s3://bucket/prefix`, `az://container/prefix`,
+    /// `gs://bucket/prefix`, `https://host/path` (read-only) or `memory://`.
     #[serde(default = "default_root")]
     pub root: String,
     /// The cold tier, a second store URL.

@@ -203,7 +203,8 @@ pub enum Error {
         source: object_store::Error,
     },
 
-    /// A root or archive URL that is not a folder, `s3://` or `memory://` URL.
+    /// A root or archive URL that is not a folder, `s3://`, `az://`, `gs://`, `http(s)://` or
+    /// `memory://` URL.
     #[error("invalid storage URL `{url}`: {reason}")]
     StorageUrl {
         /// The URL.
@@ -664,6 +665,18 @@ pub enum Error {
         expected: String,
         /// The batch's.
         found: String,
+    },
+
+    /// A command that writes, on a lake whose root is read and never written (`http(s)://`).
+    #[error(
+        "`lake {command}` writes to the lake, and its root {root} is read-only (it is read over \
+         HTTP); run it where the lake is written"
+    )]
+    ReadOnlyRoot {
+        /// The command refused.
+        command: &'static str,
+        /// The root.
+        root: String,
     },
 
     /// An archive tier inside the root, or the other way round.

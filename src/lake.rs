@@ -103,6 +103,18 @@ impl Lake {
         Ok(Lake::from_parts(dir, config, storage, archive, catalog))
     }
 
+    /// Refuse `command` (a name for the message) when the root is read and never written: an
+    /// `http(s)://` root. Checked before a command starts, so nothing is sent or changed.
+    pub fn check_writable(&self, command: &'static str) -> Result<()> {
+        if self.storage.is_read_only() {
+            return Err(Error::ReadOnlyRoot {
+                command,
+                root: self.storage.url().to_string(),
+            });
+        }
+        Ok(())
+    }
+
     /// Assemble a lake from parts (tests use in-memory storage and catalog).
     pub(crate) fn from_parts(
         dir: PathBuf,

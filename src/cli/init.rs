@@ -15,7 +15,8 @@ pub struct Args {
     /// The project folder (default: the current one, or -C DIR).
     #[arg(value_name = "DIR")]
     path: Option<PathBuf>,
-    /// Where data lives: a folder, s3://bucket/prefix or memory://.
+    /// Where data lives: a folder, s3://bucket/prefix, az://container/prefix, gs://bucket/prefix,
+    /// https://host/path (read-only) or memory://.
     #[arg(long, value_name = "URL")]
     root: Option<String>,
     /// The cold tier for archived versions.
@@ -30,9 +31,6 @@ pub struct Args {
     /// For s3:// roots: allow a plain-http endpoint.
     #[arg(long)]
     s3_allow_http: bool,
-    /// Print one JSON document with stable fields instead of text.
-    #[arg(long)]
-    pub json: bool,
 }
 
 #[derive(Serialize)]

@@ -54,7 +54,9 @@ enum Command {
     #[command(after_help = r#"Examples:
   lake init
   lake init my-lake
-  lake init --root s3://bucket/lake --archive s3://cold/lake --s3-region eu-west-1"#)]
+  lake init --root s3://bucket/lake --archive s3://cold/lake --s3-region eu-west-1
+  lake init --root az://container/lake --archive gs://cold-bucket/lake
+  lake init --root https://data.example.com/lake     # read-only"#)]
     Init(init::Args),
     /// Ingest CSV, JSON/NDJSON or Parquet (files, s3:// or https:// sources, or a pipe) as a new
     /// version of a bronze dataset.
@@ -372,6 +374,9 @@ async fn dispatch(cli: Cli) -> Result<(), Failure> {
         return lifecycle::rebuild_catalog(&start, args, p).await;
     }
     let lake = Lake::open(&start)?;
+    if let Some(command) = writes(&cli.command) {
+        lake.check_writable(command)?;
+    }
     if let Command::Serve(args) = cli.command {
         return serve::serve(lake, args, p).await;
     }
@@ -422,6 +427,28 @@ async fn dispatch(cli: Cli) -> Result<(), Failure> {
         Command::Show(args) => inspect::show(lake, &args, p),
         Command::Log(args) => inspect::log(lake, &args, p),
     }
+}
+
+/// The name of a command that writes to the lake's storage, refused on a read-only root before
+/// it starts. Reads, and what changes only the local catalog (tags, rules), go on.
+fn writes(command: &Command) -> Option<&'static str> {
+    Some(match command {
+        Command::Ingest(_) => "ingest",
+        Command::Adopt(_) => "adopt",
+        Command::Promote(_) => "promote",
+        Command::Run(_) => "run",
+        Command::Backfill(_) => "backfill",
+        Command::Retry(_) => "retry",
+        Command::Archive(_) => "archive",
+        Command::Rollback(_) => "rollback",
+        Command::Erase(_) => "erase",
+        Command::Restore(_) => "restore",
+        Command::Gc(_) => "gc",
+        Command::Maintain(_) => "maintain",
+        Command::Export(_) => "export",
+        Command::Annotate(_) => "annotate",
+        _ => return None,
+    })
 }
 
 /// How a command failed: an error, or

@@ -24,6 +24,7 @@ pub fn exit_code(e: &Error) -> i32 {
         | Error::InvalidGlob { .. }
         | Error::NoJobMatches { .. }
         | Error::TiersOverlap { .. }
+        | Error::ReadOnlyRoot { .. }
         | Error::WorkerAddress { .. } => EXIT_USAGE,
         Error::Integrity { .. } | Error::VersionUnreadable { .. } => EXIT_INTEGRITY,
         Error::Interrupted => EXIT_INTERRUPTED,

@@ -1,4 +1,5 @@
-//! Object storage: one wrapper over `object_store` for local folders, `s3://` and `memory://`.
+//! Object storage: one wrapper over `object_store` for local folders, `s3://`, `az://` (Azure
+//! Blob), `gs://` (Google Cloud Storage), read-only `http(s)://` and `memory://`.
 //!
 //! This is the only code that knows object keys (`layout`). Every write of data or a manifest
 //! goes to a fresh key and never overwrites: small objects with `PutMode::Create`, large ones by
@@ -9,6 +10,7 @@ pub mod conformance;
 pub(crate) mod faulty;
 pub mod layout;
 mod local;
+mod readonly;
 mod uploads;
 
 use std::ops::Range;
@@ -19,6 +21,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures::TryStreamExt;
 use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey, S3ConditionalPut};
+use object_store::azure::{AzureConfigKey, MicrosoftAzureBuilder};
+use object_store::gcp::{GoogleCloudStorageBuilder, GoogleConfigKey};
+use object_store::http::HttpBuilder;
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::path::Path as ObjectPath;
@@ -68,6 +73,14 @@ enum Place {
         /// For what object listings do not show (incomplete multipart uploads).
         direct: uploads::Bucket,
     },
+    /// An Azure Blob container (`az`) or a Google Cloud Storage bucket (`gs`).
+    Bucket {
+        scheme: &'static str,
+        bucket: String,
+        prefix: String,
+    },
+    /// Files served over HTTP(S), read and never written.
+    Http,
     /// A store of its own (in memory, or wrapped by a test): overlaps nothing.
     Private,
 }
@@ -111,11 +124,62 @@ impl Storage {
                 },
             });
         }
+        if let Some((scheme, rest)) = url.split_once("://")
+            && matches!(scheme, "az" | "gs")
+        {
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            if bucket.is_empty() {
+                return Err(bad(&format!("no bucket or container after `{scheme}://`")));
+            }
+            let built = match scheme {
+                "az" => azure_store(bucket).map(|s| Arc::new(s) as Arc<dyn ObjectStore>),
+                _ => gcs_store(bucket).map(|s| Arc::new(s) as Arc<dyn ObjectStore>),
+            };
+            let store = built.map_err(|source| Error::Storage {
+                url: url.to_string(),
+                operation: "configure",
+                source,
+            })?;
+            let prefix = prefix.trim_matches('/');
+            return Ok(Storage {
+                store,
+                url: url.trim_end_matches('/').to_string(),
+                prefix: ObjectPath::from(prefix),
+                place: Place::Bucket {
+                    scheme: if scheme == "az" { "az" } else { "gs" },
+                    bucket: bucket.to_string(),
+                    prefix: prefix.to_string(),
+                },
+            });
+        }
+        if url.starts_with("http://") || url.starts_with("https://") {
+            let store = HttpBuilder::new()
+                .with_url(url.trim_end_matches('/'))
+                // A plain-http root is what the user wrote: allowed for it alone.
+                .with_client_options(
+                    client_options(|_| None).with_allow_http(url.starts_with("http://")),
+                )
+                .with_retry(retry_config())
+                .build()
+                .map_err(|source| Error::Storage {
+                    url: url.to_string(),
+                    operation: "configure",
+                    source,
+                })?;
+            let url = url.trim_end_matches('/').to_string();
+            return Ok(Storage {
+                store: Arc::new(readonly::ReadOnly::new(Arc::new(store), &url)),
+                url,
+                prefix: ObjectPath::default(),
+                place: Place::Http,
+            });
+        }
         if let Some((scheme, _)) = url.split_once("://")
             && scheme != "file"
         {
             return Err(bad(
-                "supported roots are a local folder, s3://bucket/prefix and memory://",
+                "supported roots are a local folder, s3://bucket/prefix, az://container/prefix, \
+                 gs://bucket/prefix, http(s)://host/path (read-only) and memory://",
             ));
         }
         let path = url.strip_prefix("file://").unwrap_or(url);
@@ -163,24 +227,17 @@ impl Storage {
     pub fn check_apart(&self, archive: &Storage) -> Result<()> {
         let problem = match (&self.place, &archive.place) {
             (Place::Local(a), Place::Local(b)) => overlap(a.starts_with(b), b.starts_with(a)),
-            (
-                Place::S3 {
-                    bucket: a,
-                    prefix: pa,
-                    ..
-                },
-                Place::S3 {
-                    bucket: b,
-                    prefix: pb,
-                    ..
-                },
-            ) if a == b => {
-                let inside = |outer: &str, inner: &str| {
-                    outer.is_empty() || inner == outer || inner.starts_with(&format!("{outer}/"))
-                };
-                overlap(inside(pb, pa), inside(pa, pb))
-            }
-            _ => None,
+            _ => match (self.bucket(), archive.bucket()) {
+                (Some((sa, a, pa)), Some((sb, b, pb))) if sa == sb && a == b => {
+                    let inside = |outer: &str, inner: &str| {
+                        outer.is_empty()
+                            || inner == outer
+                            || inner.starts_with(&format!("{outer}/"))
+                    };
+                    overlap(inside(pb, pa), inside(pa, pb))
+                }
+                _ => None,
+            },
         };
         match problem {
             None => Ok(()),
@@ -192,8 +249,28 @@ impl Storage {
         }
     }
 
-    /// Multipart uploads under this root that were started and never completed or aborted
-    /// (S3 only: elsewhere there are none to find), with keys relative to the root.
+    /// The scheme, bucket (or container) and prefix of a store in the cloud.
+    fn bucket(&self) -> Option<(&str, &str, &str)> {
+        match &self.place {
+            Place::S3 { bucket, prefix, .. } => Some(("s3", bucket, prefix)),
+            Place::Bucket {
+                scheme,
+                bucket,
+                prefix,
+            } => Some((scheme, bucket, prefix)),
+            _ => None,
+        }
+    }
+
+    /// Is this store read and never written (an `http(s)://` root)?
+    pub fn is_read_only(&self) -> bool {
+        matches!(self.place, Place::Http)
+    }
+
+    /// Multipart uploads under this root that were started and never completed or aborted,
+    /// with keys relative to the root. S3 only: a folder has none, Azure discards uncommitted
+    /// blocks itself after seven days, and a GCS bucket needs a lifecycle rule
+    /// (`AbortIncompleteMultipartUpload`) for the uploads object_store's XML API leaves.
     pub async fn incomplete_uploads(&self) -> Result<Vec<(String, Upload)>> {
         let Place::S3 { prefix, direct, .. } = &self.place else {
             return Ok(Vec::new());
@@ -236,20 +313,18 @@ impl Storage {
                 let url = url::Url::from_directory_path(dir.join(prefix)).ok()?;
                 Some((Arc::new(LocalFileSystem::new()), url))
             }
-            Place::S3 {
-                bucket,
-                prefix: root,
-                ..
-            } => {
+            Place::S3 { .. } | Place::Bucket { .. } => {
+                let (scheme, bucket, root) = self.bucket()?;
                 let key = if root.is_empty() {
                     prefix.to_string()
                 } else {
                     format!("{root}/{prefix}")
                 };
-                let url = url::Url::parse(&format!("s3://{bucket}/{key}")).ok()?;
+                let url = url::Url::parse(&format!("{scheme}://{bucket}/{key}")).ok()?;
                 Some((self.store.clone(), url))
             }
-            Place::Private => None,
+            // Nothing can be written there, a Delta log included.
+            Place::Http | Place::Private => None,
         }
     }
 
@@ -305,6 +380,18 @@ impl Storage {
     /// unreachable endpoint fail here, naming the URL.
     pub async fn check(&self) -> Result<()> {
         let probe = self.path("_lake");
+        if self.is_read_only() {
+            // A plain web server does not list: any answer for a key, "not found" included,
+            // shows it is there and lets us in.
+            return match self.store.head(&probe).await {
+                Ok(_) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+                Err(source) => Err(Error::Storage {
+                    url: self.url.clone(),
+                    operation: "stat",
+                    source,
+                }),
+            };
+        }
         let mut listing = self.store.list(Some(&probe));
         match listing.try_next().await {
             Ok(_) => Ok(()),
@@ -595,6 +682,64 @@ pub fn is_not_found(e: &Error) -> bool {
             ..
         }
     )
+}
+
+/// Timeouts for every cloud store; `carried` gives what the environment set for a key, which
+/// the options built here would otherwise replace.
+fn client_options(carried: impl Fn(ClientConfigKey) -> Option<String>) -> ClientOptions {
+    let mut client = ClientOptions::new()
+        .with_connect_timeout(Duration::from_secs(5))
+        .with_timeout(Duration::from_secs(60));
+    for key in [
+        ClientConfigKey::AllowHttp,
+        ClientConfigKey::AllowInvalidCertificates,
+        ClientConfigKey::ProxyUrl,
+        ClientConfigKey::ProxyCaCertificate,
+        ClientConfigKey::ProxyExcludes,
+    ] {
+        if let Some(value) = carried(key) {
+            client = client.with_config(key, value);
+        }
+    }
+    client
+}
+
+/// 5xx answers, timeouts and refused connections are retried with exponential backoff, five
+/// times within 30 s.
+fn retry_config() -> RetryConfig {
+    RetryConfig {
+        max_retries: 5,
+        retry_timeout: Duration::from_secs(30),
+        ..Default::default()
+    }
+}
+
+/// An Azure Blob container. The account, its key or token, and an emulator
+/// (`AZURE_STORAGE_USE_EMULATOR`, `AZURITE_BLOB_STORAGE_URL`) come from the `AZURE_*`
+/// variables, as object_store reads them. A new object's create is conditional
+/// (`If-None-Match: *`), as on S3.
+fn azure_store(container: &str) -> object_store::Result<object_store::azure::MicrosoftAzure> {
+    let builder = MicrosoftAzureBuilder::from_env();
+    let client = client_options(|key| builder.get_config_value(&AzureConfigKey::Client(key)));
+    builder
+        .with_container_name(container)
+        .with_client_options(client)
+        .with_retry(retry_config())
+        .build()
+}
+
+/// A Google Cloud Storage bucket. Credentials come from `GOOGLE_SERVICE_ACCOUNT` (a key file;
+/// one with `gcs_base_url` and `disable_oauth` reaches an emulator),
+/// `GOOGLE_APPLICATION_CREDENTIALS` or the instance's metadata server, as object_store reads
+/// them. A new object's create is conditional (`ifGenerationMatch=0`).
+fn gcs_store(bucket: &str) -> object_store::Result<object_store::gcp::GoogleCloudStorage> {
+    let builder = GoogleCloudStorageBuilder::from_env();
+    let client = client_options(|key| builder.get_config_value(&GoogleConfigKey::Client(key)));
+    builder
+        .with_bucket_name(bucket)
+        .with_client_options(client)
+        .with_retry(retry_config())
+        .build()
 }
 
 /// The store, and the region it signs requests for.

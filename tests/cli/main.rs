@@ -1,6 +1,7 @@
 //! The `lake` binary, tested as a user runs it: real files, a real SQLite catalog, real Parquet.
 
 mod bad_input;
+mod clouds;
 mod completions;
 mod corpus;
 mod delta;

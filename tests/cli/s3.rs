@@ -36,7 +36,7 @@ pub(crate) fn s3() -> Option<S3> {
     }
 }
 
-fn unique() -> String {
+pub(crate) fn unique() -> String {
     lake::storage::layout::new_write_id()
 }
 
@@ -48,7 +48,7 @@ fn options(endpoint: &str) -> S3Options {
     }
 }
 
-fn runtime() -> tokio::runtime::Runtime {
+pub(crate) fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -114,6 +114,12 @@ fn s3_storage_passes_conformance() {
 fn s3_cli_flow_end_to_end() {
     let Some(s3) = s3() else { return };
     let (lake, root) = s3_lake(&s3, &s3.endpoint);
+    cli_flow_end_to_end(&lake, &root, &options(&s3.endpoint));
+}
+
+/// Ingest a small version and one spanning several upload parts, and find in the store,
+/// byte for byte, what the catalog says.
+pub(crate) fn cli_flow_end_to_end(lake: &TestLake, root: &str, options: &S3Options) {
     lake.write("o.csv", orders_csv(100, 0));
     lake.cmd(["ingest", "o.csv", "--into", "bronze.orders"])
         .assert()
@@ -141,7 +147,7 @@ fn s3_cli_flow_end_to_end() {
 
     // What the catalog says is what the bucket holds, byte for byte.
     let dir = tempfile::tempdir().unwrap();
-    let storage = Storage::open(&root, dir.path(), &options(&s3.endpoint)).unwrap();
+    let storage = Storage::open(root, dir.path(), options).unwrap();
     runtime().block_on(async {
         let manifest = storage
             .get(show["manifest_key"].as_str().unwrap())
@@ -510,6 +516,11 @@ fn s3_a_lost_catalog_is_rebuilt_from_storage_with_every_digest() {
 fn s3_promote_archive_restore_gc_and_check() {
     let Some(s3) = s3() else { return };
     let (lake, _) = s3_lake(&s3, &s3.endpoint);
+    promote_archive_restore_gc_and_check(&lake);
+}
+
+/// A job promoted, its input archived to the other tier and restored, then checked whole.
+pub(crate) fn promote_archive_restore_gc_and_check(lake: &TestLake) {
     for day in 1..=2 {
         lake.ingest_on_day("bronze.orders", day, 300);
     }
