@@ -17,14 +17,17 @@ clouds_free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# Wait until something answers HTTP at $1, or the process $2 has died.
+# Wait until something answers HTTP at $1; if the process $2 dies first or 30 s pass, show
+# the log $4 of the server named $3 and fail.
 clouds_wait() {
   local i
   for i in $(seq 1 150); do
     curl -s -o /dev/null "$1" 2>/dev/null && return 0
-    kill -0 "$2" 2>/dev/null || return 1
+    kill -0 "$2" 2>/dev/null || break
     sleep 0.2
   done
+  echo "$3 did not start; its log:" >&2
+  cat "$4" >&2
   return 1
 }
 
@@ -44,10 +47,7 @@ azurite_start() {
     --location "$dir/azurite" --skipApiVersionCheck --loose --silent > "$dir/azurite.log" 2>&1 &
   AZURITE_PID=$!
   AZURITE_ENDPOINT="http://127.0.0.1:$port"
-  clouds_wait "$AZURITE_ENDPOINT/" "$AZURITE_PID" && return 0
-  echo "Azurite did not start; its log:" >&2
-  cat "$dir/azurite.log" >&2
-  return 1
+  clouds_wait "$AZURITE_ENDPOINT/" "$AZURITE_PID" Azurite "$dir/azurite.log"
 }
 
 # Create a container, signed with the emulator's shared key (Azure's REST API, no SDK).
@@ -90,10 +90,7 @@ gcs_start() {
     -backend memory -log-level warn > "$dir/gcs.log" 2>&1 &
   GCS_PID=$!
   GCS_ENDPOINT="http://127.0.0.1:$port"
-  clouds_wait "$GCS_ENDPOINT/storage/v1/b" "$GCS_PID" && return 0
-  echo "fake-gcs-server did not start; its log:" >&2
-  cat "$dir/gcs.log" >&2
-  return 1
+  clouds_wait "$GCS_ENDPOINT/storage/v1/b" "$GCS_PID" fake-gcs-server "$dir/gcs.log"
 }
 
 gcs_bucket() {

@@ -39,6 +39,8 @@ use crate::error::{Error, Result};
 
 /// Objects larger than this are uploaded in parts of this size.
 pub const PART_SIZE: usize = 8 * 1024 * 1024;
+/// How long one request to a cloud store may take (S3's is `[s3] request_timeout_secs`).
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 /// Parts of one upload in flight at once.
 const MAX_PARTS_IN_FLIGHT: usize = 4;
 
@@ -157,7 +159,8 @@ impl Storage {
                 .with_url(url.trim_end_matches('/'))
                 // A plain-http root is what the user wrote: allowed for it alone.
                 .with_client_options(
-                    client_options(|_| None).with_allow_http(url.starts_with("http://")),
+                    client_options(DEFAULT_TIMEOUT, |_| None)
+                        .with_allow_http(url.starts_with("http://")),
                 )
                 .with_retry(retry_config())
                 .build()
@@ -686,10 +689,13 @@ pub fn is_not_found(e: &Error) -> bool {
 
 /// Timeouts for every cloud store; `carried` gives what the environment set for a key, which
 /// the options built here would otherwise replace.
-fn client_options(carried: impl Fn(ClientConfigKey) -> Option<String>) -> ClientOptions {
+fn client_options(
+    timeout: Duration,
+    carried: impl Fn(ClientConfigKey) -> Option<String>,
+) -> ClientOptions {
     let mut client = ClientOptions::new()
         .with_connect_timeout(Duration::from_secs(5))
-        .with_timeout(Duration::from_secs(60));
+        .with_timeout(timeout);
     for key in [
         ClientConfigKey::AllowHttp,
         ClientConfigKey::AllowInvalidCertificates,
@@ -720,7 +726,9 @@ fn retry_config() -> RetryConfig {
 /// (`If-None-Match: *`), as on S3.
 fn azure_store(container: &str) -> object_store::Result<object_store::azure::MicrosoftAzure> {
     let builder = MicrosoftAzureBuilder::from_env();
-    let client = client_options(|key| builder.get_config_value(&AzureConfigKey::Client(key)));
+    let client = client_options(DEFAULT_TIMEOUT, |key| {
+        builder.get_config_value(&AzureConfigKey::Client(key))
+    });
     builder
         .with_container_name(container)
         .with_client_options(client)
@@ -734,7 +742,9 @@ fn azure_store(container: &str) -> object_store::Result<object_store::azure::Mic
 /// them. A new object's create is conditional (`ifGenerationMatch=0`).
 fn gcs_store(bucket: &str) -> object_store::Result<object_store::gcp::GoogleCloudStorage> {
     let builder = GoogleCloudStorageBuilder::from_env();
-    let client = client_options(|key| builder.get_config_value(&GoogleConfigKey::Client(key)));
+    let client = client_options(DEFAULT_TIMEOUT, |key| {
+        builder.get_config_value(&GoogleConfigKey::Client(key))
+    });
     builder
         .with_bucket_name(bucket)
         .with_client_options(client)
@@ -750,21 +760,10 @@ fn s3_store(
     // Credentials, and anything the user sets in AWS_* variables (AWS_ENDPOINT_URL,
     // AWS_REGION, AWS_ALLOW_HTTP, …), come from the environment; lake.toml overrides them.
     let builder = AmazonS3Builder::from_env();
-    // The client options below replace the ones the environment gave: carry those over first.
-    let mut client = ClientOptions::new()
-        .with_connect_timeout(Duration::from_secs(5))
-        .with_timeout(Duration::from_secs(s3.request_timeout_secs.unwrap_or(60)));
-    for key in [
-        ClientConfigKey::AllowHttp,
-        ClientConfigKey::AllowInvalidCertificates,
-        ClientConfigKey::ProxyUrl,
-        ClientConfigKey::ProxyCaCertificate,
-        ClientConfigKey::ProxyExcludes,
-    ] {
-        if let Some(value) = builder.get_config_value(&AmazonS3ConfigKey::Client(key)) {
-            client = client.with_config(key, value);
-        }
-    }
+    let client = client_options(
+        Duration::from_secs(s3.request_timeout_secs.unwrap_or(60)),
+        |key| builder.get_config_value(&AmazonS3ConfigKey::Client(key)),
+    );
     let mut builder = builder
         .with_bucket_name(bucket)
         .with_conditional_put(S3ConditionalPut::ETagMatch)
