@@ -32,7 +32,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let lake = Lake::open(std::path::Path::new(&project))?;
     let r: DatasetRef = reference.parse()?;
     let version = lake.resolve(&r)?;
-    let root = std::path::Path::new(lake.storage().url()).to_path_buf();
+    let root = std::path::Path::new(lake.root_url()).to_path_buf();
     let files = lake.describe(&r)?.files;
     let bytes: u64 = files.iter().map(|f| f.size).sum();
     println!(

@@ -184,12 +184,21 @@ impl Lake {
         &self.config
     }
     /// The hot tier, where versions are written and read.
-    pub fn storage(&self) -> &Storage {
+    pub(crate) fn storage(&self) -> &Storage {
         &self.storage
     }
     /// The archive tier, where archived versions' files live.
-    pub fn archive(&self) -> &Storage {
+    pub(crate) fn archive(&self) -> &Storage {
         &self.archive
+    }
+    /// The root's URL: `s3://bucket/prefix`, `az://…`, `https://…`, or a local folder's
+    /// absolute path.
+    pub fn root_url(&self) -> &str {
+        self.storage.url()
+    }
+    /// The archive tier's URL, in the same form.
+    pub fn archive_url(&self) -> &str {
+        self.archive.url()
     }
     /// The clock that stamps versions.
     pub fn clock(&self) -> Clock {

@@ -97,10 +97,7 @@ pub mod scan;
 pub mod search;
 pub mod serve;
 mod sql;
-// The object stores behind a lake (local, S3, memory) and their conformance suite: public for
-// the integration tests, which drive S3 directly; not part of the supported API.
-#[doc(hidden)]
-pub mod storage;
+pub(crate) mod storage;
 pub mod stream;
 pub mod svg;
 pub mod table;

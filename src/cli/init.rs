@@ -110,8 +110,8 @@ pub fn run(start: &Path, args: Args, p: Printer) -> Result<(), Failure> {
     let gitignore = write_gitignore(&dir, lake.config())?;
     let report = InitReport {
         config: config_path.canonicalize().unwrap_or(config_path),
-        root: lake.storage().url().to_string(),
-        archive: lake.archive().url().to_string(),
+        root: lake.root_url().to_string(),
+        archive: lake.archive_url().to_string(),
         catalog: lake.catalog_path(),
         gitignore,
         warnings: vec![format!(

@@ -1,4 +1,5 @@
-//! The behaviours every storage backend must show: memory, local disk and S3 run the same list.
+//! The behaviours every storage backend must show: memory, local disk, S3 and Azure run the same
+//! list.
 //!
 //! Each check works under its own fresh prefix, so the list can run against a shared bucket.
 
@@ -11,7 +12,7 @@ fn scratch(name: &str) -> String {
 }
 
 /// Run every check in this module.
-pub async fn run_all(storage: &Storage) {
+pub(super) async fn run_all(storage: &Storage) {
     put_new_is_write_once(storage).await;
     get_returns_what_was_put(storage).await;
     ranged_get_returns_the_slice(storage).await;
@@ -22,7 +23,7 @@ pub async fn run_all(storage: &Storage) {
     aborted_writer_leaves_nothing(storage).await;
 }
 
-pub async fn put_new_is_write_once(storage: &Storage) {
+pub(super) async fn put_new_is_write_once(storage: &Storage) {
     let key = scratch("once.txt");
     storage
         .put_new(&key, Bytes::from_static(b"first"))
@@ -39,7 +40,7 @@ pub async fn put_new_is_write_once(storage: &Storage) {
     );
 }
 
-pub async fn get_returns_what_was_put(storage: &Storage) {
+pub(super) async fn get_returns_what_was_put(storage: &Storage) {
     let key = scratch("get.bin");
     let data: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
     storage
@@ -54,7 +55,7 @@ pub async fn get_returns_what_was_put(storage: &Storage) {
     assert!(storage.head(&scratch("missing")).await.unwrap().is_none());
 }
 
-pub async fn ranged_get_returns_the_slice(storage: &Storage) {
+pub(super) async fn ranged_get_returns_the_slice(storage: &Storage) {
     let key = scratch("range.bin");
     let data: Vec<u8> = (0..4096u32).map(|i| (i % 256) as u8).collect();
     storage
@@ -65,7 +66,7 @@ pub async fn ranged_get_returns_the_slice(storage: &Storage) {
     assert_eq!(slice.as_ref(), &data[100..1100]);
 }
 
-pub async fn list_is_sorted_and_scoped_to_the_prefix(storage: &Storage) {
+pub(super) async fn list_is_sorted_and_scoped_to_the_prefix(storage: &Storage) {
     let base = scratch("list");
     for name in ["b", "a", "c/d", "c/e"] {
         storage
@@ -92,7 +93,7 @@ pub async fn list_is_sorted_and_scoped_to_the_prefix(storage: &Storage) {
     assert!(storage.list(&scratch("empty/")).await.unwrap().is_empty());
 }
 
-pub async fn copy_duplicates_an_object(storage: &Storage) {
+pub(super) async fn copy_duplicates_an_object(storage: &Storage) {
     let from = scratch("copy-from");
     let to = scratch("copy-to");
     storage
@@ -110,7 +111,7 @@ pub async fn copy_duplicates_an_object(storage: &Storage) {
     );
 }
 
-pub async fn delete_is_idempotent(storage: &Storage) {
+pub(super) async fn delete_is_idempotent(storage: &Storage) {
     let key = scratch("delete");
     storage
         .put_new(&key, Bytes::from_static(b"x"))
@@ -121,7 +122,7 @@ pub async fn delete_is_idempotent(storage: &Storage) {
     storage.delete(&key).await.unwrap();
 }
 
-pub async fn large_objects_upload_in_parts(storage: &Storage) {
+pub(super) async fn large_objects_upload_in_parts(storage: &Storage) {
     let key = scratch("large.bin");
     let total = PART_SIZE * 2 + 12_345;
     let data: Vec<u8> = (0..total).map(|i| (i % 253) as u8).collect();
@@ -142,7 +143,7 @@ pub async fn large_objects_upload_in_parts(storage: &Storage) {
     assert_eq!(storage.get(&key).await.unwrap().as_ref(), data.as_slice());
 }
 
-pub async fn aborted_writer_leaves_nothing(storage: &Storage) {
+pub(super) async fn aborted_writer_leaves_nothing(storage: &Storage) {
     let key = scratch("aborted.bin");
     let mut writer = storage.writer(&key);
     writer.write(&vec![7u8; PART_SIZE + 10]).await.unwrap();

@@ -5,10 +5,11 @@
 //! goes to a fresh key and never overwrites: small objects with `PutMode::Create`, large ones by
 //! a multipart upload to a key that carries a unique write id. Errors name the full object URL.
 
-pub mod conformance;
+#[cfg(test)]
+mod conformance;
 #[cfg(test)]
 pub(crate) mod faulty;
-pub mod layout;
+pub(crate) mod layout;
 mod local;
 mod readonly;
 mod uploads;
@@ -32,13 +33,13 @@ use object_store::{
     RetryConfig, WriteMultipart,
 };
 
-pub use uploads::Upload;
+pub(crate) use uploads::Upload;
 
 use crate::config::S3Options;
 use crate::error::{Error, Result};
 
 /// Objects larger than this are uploaded in parts of this size.
-pub const PART_SIZE: usize = 8 * 1024 * 1024;
+pub(crate) const PART_SIZE: usize = 8 * 1024 * 1024;
 /// How long one request to a cloud store may take (S3's is `[s3] request_timeout_secs`).
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 /// Parts of one upload in flight at once.
@@ -46,7 +47,7 @@ const MAX_PARTS_IN_FLIGHT: usize = 4;
 
 /// One object as listed.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ObjectInfo {
+pub(crate) struct ObjectInfo {
     pub key: String,
     pub size: u64,
     pub last_modified: chrono::DateTime<chrono::Utc>,
@@ -56,7 +57,7 @@ pub struct ObjectInfo {
 }
 
 #[derive(Debug, Clone)]
-pub struct Storage {
+pub(crate) struct Storage {
     store: Arc<dyn ObjectStore>,
     /// The root as the user wrote it, for messages: `s3://bucket/prefix`, `/abs/lake-data`.
     url: String,
@@ -89,7 +90,7 @@ enum Place {
 
 impl Storage {
     /// Open the store at `url`; relative local paths are taken from `base`.
-    pub fn open(url: &str, base: &Path, s3: &S3Options) -> Result<Storage> {
+    pub(crate) fn open(url: &str, base: &Path, s3: &S3Options) -> Result<Storage> {
         let bad = |reason: &str| Error::StorageUrl {
             url: url.to_string(),
             reason: reason.to_string(),
@@ -210,12 +211,12 @@ impl Storage {
         })
     }
 
-    pub fn in_memory() -> Storage {
+    pub(crate) fn in_memory() -> Storage {
         Storage::from_store(Arc::new(InMemory::new()), "memory://")
     }
 
     /// Wrap any store (tests inject faults this way).
-    pub fn from_store(store: Arc<dyn ObjectStore>, url: &str) -> Storage {
+    pub(crate) fn from_store(store: Arc<dyn ObjectStore>, url: &str) -> Storage {
         Storage {
             store,
             url: url.to_string(),
@@ -227,7 +228,7 @@ impl Storage {
     /// Refuse an archive tier that is the root, holds it, or lies inside it: moving a file
     /// between them would delete its only copy, and gc would take one tier's files for the
     /// other's orphans.
-    pub fn check_apart(&self, archive: &Storage) -> Result<()> {
+    pub(crate) fn check_apart(&self, archive: &Storage) -> Result<()> {
         let problem = match (&self.place, &archive.place) {
             (Place::Local(a), Place::Local(b)) => overlap(a.starts_with(b), b.starts_with(a)),
             _ => match (self.bucket(), archive.bucket()) {
@@ -266,7 +267,7 @@ impl Storage {
     }
 
     /// Is this store read and never written (an `http(s)://` root)?
-    pub fn is_read_only(&self) -> bool {
+    pub(crate) fn is_read_only(&self) -> bool {
         matches!(self.place, Place::Http)
     }
 
@@ -274,7 +275,7 @@ impl Storage {
     /// with keys relative to the root. S3 only: a folder has none, Azure discards uncommitted
     /// blocks itself after seven days, and a GCS bucket needs a lifecycle rule
     /// (`AbortIncompleteMultipartUpload`) for the uploads object_store's XML API leaves.
-    pub async fn incomplete_uploads(&self) -> Result<Vec<(String, Upload)>> {
+    pub(crate) async fn incomplete_uploads(&self) -> Result<Vec<(String, Upload)>> {
         let Place::S3 { prefix, direct, .. } = &self.place else {
             return Ok(Vec::new());
         };
@@ -292,7 +293,7 @@ impl Storage {
     }
 
     /// Abort an incomplete upload found by [`Storage::incomplete_uploads`].
-    pub async fn abort_upload(&self, upload: &Upload) -> Result<()> {
+    pub(crate) async fn abort_upload(&self, upload: &Upload) -> Result<()> {
         match &self.place {
             Place::S3 { direct, .. } => direct.abort(upload).await,
             _ => Ok(()),
@@ -300,7 +301,7 @@ impl Storage {
     }
 
     /// The folder of a local store, for what only a file system has (staging files).
-    pub fn local_dir(&self) -> Option<&Path> {
+    pub(crate) fn local_dir(&self) -> Option<&Path> {
         match &self.place {
             Place::Local(dir) => Some(dir),
             _ => None,
@@ -310,7 +311,7 @@ impl Storage {
     /// Where a reader outside lake finds the objects under `prefix`: a store rooted at the top
     /// of the bucket or file system, and the prefix's URL in it (`file:///…/`, `s3://…/`).
     /// None for a store of our own (in memory), which nothing outside this process can read.
-    pub fn table_location(&self, prefix: &str) -> Option<(Arc<dyn ObjectStore>, url::Url)> {
+    pub(crate) fn table_location(&self, prefix: &str) -> Option<(Arc<dyn ObjectStore>, url::Url)> {
         match &self.place {
             Place::Local(dir) => {
                 let url = url::Url::from_directory_path(dir.join(prefix)).ok()?;
@@ -332,12 +333,12 @@ impl Storage {
     }
 
     /// The root URL as given (local roots as an absolute path).
-    pub fn url(&self) -> &str {
+    pub(crate) fn url(&self) -> &str {
         &self.url
     }
 
     /// The full URL of the object at `key`, for messages and manifests.
-    pub fn object_url(&self, key: &str) -> String {
+    pub(crate) fn object_url(&self, key: &str) -> String {
         if self.url.ends_with('/') {
             format!("{}{key}", self.url)
         } else {
@@ -346,11 +347,11 @@ impl Storage {
     }
 
     /// The underlying store and the path of `key` in it, for Parquet readers.
-    pub fn object_store(&self) -> Arc<dyn ObjectStore> {
+    pub(crate) fn object_store(&self) -> Arc<dyn ObjectStore> {
         self.store.clone()
     }
 
-    pub fn path(&self, key: &str) -> ObjectPath {
+    pub(crate) fn path(&self, key: &str) -> ObjectPath {
         if self.prefix.as_ref().is_empty() {
             ObjectPath::from(key)
         } else {
@@ -381,7 +382,7 @@ impl Storage {
 
     /// Prove the store answers and lets us list: a missing bucket, wrong credentials or an
     /// unreachable endpoint fail here, naming the URL.
-    pub async fn check(&self) -> Result<()> {
+    pub(crate) async fn check(&self) -> Result<()> {
         let probe = self.path("_lake");
         if self.is_read_only() {
             // A plain web server does not list: any answer for a key, "not found" included,
@@ -407,7 +408,7 @@ impl Storage {
     }
 
     /// Write `bytes` at `key` only if nothing is there yet.
-    pub async fn put_new(&self, key: &str, bytes: Bytes) -> Result<()> {
+    pub(crate) async fn put_new(&self, key: &str, bytes: Bytes) -> Result<()> {
         let opts = PutOptions {
             mode: PutMode::Create,
             ..Default::default()
@@ -421,7 +422,7 @@ impl Storage {
 
     /// Write `bytes` at `key`, replacing what is there: only for objects derived from the
     /// catalog and written again whole (a Delta log's tag list), never for data or manifests.
-    pub async fn put_replacing(&self, key: &str, bytes: Bytes) -> Result<()> {
+    pub(crate) async fn put_replacing(&self, key: &str, bytes: Bytes) -> Result<()> {
         self.store
             .put(&self.path(key), PutPayload::from(bytes))
             .await
@@ -430,7 +431,7 @@ impl Storage {
     }
 
     /// A streaming writer for a new object at `key`.
-    pub fn writer(&self, key: &str) -> ObjectWriter {
+    pub(crate) fn writer(&self, key: &str) -> ObjectWriter {
         ObjectWriter {
             storage: self.clone(),
             key: key.to_string(),
@@ -440,7 +441,7 @@ impl Storage {
         }
     }
 
-    pub async fn get(&self, key: &str) -> Result<Bytes> {
+    pub(crate) async fn get(&self, key: &str) -> Result<Bytes> {
         let result = self
             .store
             .get(&self.path(key))
@@ -450,7 +451,7 @@ impl Storage {
     }
 
     /// Copy the object at `key` into the local file `to`, chunk by chunk; its size.
-    pub async fn download(&self, key: &str, to: &Path) -> Result<u64> {
+    pub(crate) async fn download(&self, key: &str, to: &Path) -> Result<u64> {
         use tokio::io::AsyncWriteExt;
         let mut chunks = self.stream(key).await?;
         let io = |source| Error::Io {
@@ -488,7 +489,7 @@ impl Storage {
     }
 
     /// The sha256 (hex) and size of the object at `key`, read as a stream.
-    pub async fn hash(&self, key: &str) -> Result<(String, u64)> {
+    pub(crate) async fn hash(&self, key: &str) -> Result<(String, u64)> {
         if let Some(dir) = self.local_dir() {
             let path = dir.join(key);
             let hashed = tokio::task::spawn_blocking(move || local::hash_file(&path))
@@ -524,7 +525,7 @@ impl Storage {
     /// prove the copy: the bytes read must hash to `sha256`, and so must the object read back
     /// at the destination. A verified copy already there is kept; a different object there is an
     /// integrity error, never overwritten.
-    pub async fn copy_verified(&self, to: &Storage, key: &str, sha256: &str) -> Result<()> {
+    pub(crate) async fn copy_verified(&self, to: &Storage, key: &str, sha256: &str) -> Result<()> {
         if to.head(key).await?.is_some() {
             let (found, _) = to.hash(key).await?;
             if found == sha256 {
@@ -598,7 +599,7 @@ impl Storage {
         }
     }
 
-    pub async fn get_range(&self, key: &str, range: Range<u64>) -> Result<Bytes> {
+    pub(crate) async fn get_range(&self, key: &str, range: Range<u64>) -> Result<Bytes> {
         self.store
             .get_range(&self.path(key), range)
             .await
@@ -606,7 +607,7 @@ impl Storage {
     }
 
     /// The object at `key`, or `None` when there is none.
-    pub async fn head(&self, key: &str) -> Result<Option<ObjectInfo>> {
+    pub(crate) async fn head(&self, key: &str) -> Result<Option<ObjectInfo>> {
         match self.store.head(&self.path(key)).await {
             Ok(meta) => Ok(Some(ObjectInfo {
                 key: key.to_string(),
@@ -620,7 +621,7 @@ impl Storage {
     }
 
     /// Every object under `prefix`, sorted by key (stores differ in listing order).
-    pub async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>> {
+    pub(crate) async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>> {
         let path = self.path(prefix.trim_end_matches('/'));
         let mut objects: Vec<ObjectInfo> = self
             .store
@@ -638,7 +639,7 @@ impl Storage {
         Ok(objects)
     }
 
-    pub async fn copy(&self, from: &str, to: &str) -> Result<()> {
+    pub(crate) async fn copy(&self, from: &str, to: &str) -> Result<()> {
         self.store
             .copy(&self.path(from), &self.path(to))
             .await
@@ -646,7 +647,7 @@ impl Storage {
     }
 
     /// Delete `key`; deleting what is already gone succeeds, so re-runs are idempotent.
-    pub async fn delete(&self, key: &str) -> Result<()> {
+    pub(crate) async fn delete(&self, key: &str) -> Result<()> {
         match self.store.delete(&self.path(key)).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(self.err(key, "delete")(e)),
@@ -665,7 +666,7 @@ fn overlap(root_in_archive: bool, archive_in_root: bool) -> Option<&'static str>
 }
 
 /// Is `e` a lost race for a key that already exists?
-pub fn is_already_exists(e: &Error) -> bool {
+pub(crate) fn is_already_exists(e: &Error) -> bool {
     matches!(
         e,
         Error::Storage {
@@ -677,7 +678,7 @@ pub fn is_already_exists(e: &Error) -> bool {
 }
 
 /// Is `e` a missing object?
-pub fn is_not_found(e: &Error) -> bool {
+pub(crate) fn is_not_found(e: &Error) -> bool {
     matches!(
         e,
         Error::Storage {
@@ -811,7 +812,7 @@ fn s3_store(
 }
 
 /// Streams one new object: held in memory until it outgrows one part, then uploaded in parts.
-pub struct ObjectWriter {
+pub(crate) struct ObjectWriter {
     storage: Storage,
     key: String,
     buffer: Vec<u8>,
@@ -820,11 +821,11 @@ pub struct ObjectWriter {
 }
 
 impl ObjectWriter {
-    pub fn key(&self) -> &str {
+    pub(crate) fn key(&self) -> &str {
         &self.key
     }
 
-    pub async fn write(&mut self, data: &[u8]) -> Result<()> {
+    pub(crate) async fn write(&mut self, data: &[u8]) -> Result<()> {
         self.size += data.len() as u64;
         if self.upload.is_none() {
             self.buffer.extend_from_slice(data);
@@ -853,7 +854,7 @@ impl ObjectWriter {
     }
 
     /// Complete the object; returns its size in bytes.
-    pub async fn finish(mut self) -> Result<u64> {
+    pub(crate) async fn finish(mut self) -> Result<u64> {
         match self.upload.take() {
             None => {
                 let bytes = Bytes::from(std::mem::take(&mut self.buffer));
@@ -870,7 +871,7 @@ impl ObjectWriter {
     }
 
     /// Give up: nothing stays at the key.
-    pub async fn abort(mut self) {
+    pub(crate) async fn abort(mut self) {
         self.abort_in_place().await;
     }
 
@@ -901,7 +902,7 @@ impl Drop for ObjectWriter {
 /// A blocking [`std::io::Write`] over an [`ObjectWriter`], for encoders that run on their own
 /// thread (not a runtime worker). A storage failure travels inside the `io::Error`; get it back
 /// with [`storage_error`].
-pub struct BlockingObjectWriter {
+pub(crate) struct BlockingObjectWriter {
     handle: tokio::runtime::Handle,
     writer: ObjectWriter,
     buffer: Vec<u8>,
@@ -911,7 +912,7 @@ pub struct BlockingObjectWriter {
 const BLOCKING_CHUNK: usize = 8 << 20;
 
 impl ObjectWriter {
-    pub fn into_blocking(self, handle: tokio::runtime::Handle) -> BlockingObjectWriter {
+    pub(crate) fn into_blocking(self, handle: tokio::runtime::Handle) -> BlockingObjectWriter {
         BlockingObjectWriter {
             handle,
             writer: self,
@@ -921,7 +922,7 @@ impl ObjectWriter {
 }
 
 impl BlockingObjectWriter {
-    pub fn key(&self) -> &str {
+    pub(crate) fn key(&self) -> &str {
         self.writer.key()
     }
 
@@ -934,13 +935,13 @@ impl BlockingObjectWriter {
         result
     }
 
-    pub fn finish(mut self) -> Result<u64> {
+    pub(crate) fn finish(mut self) -> Result<u64> {
         self.hand_off()?;
         self.handle.block_on(self.writer.finish())
     }
 
     /// Give up the object: an upload in progress is aborted; nothing stays at the key.
-    pub fn abort(&mut self) {
+    pub(crate) fn abort(&mut self) {
         self.buffer.clear();
         self.handle.block_on(self.writer.abort_in_place());
     }
@@ -961,7 +962,7 @@ impl std::io::Write for BlockingObjectWriter {
 }
 
 /// The storage [`Error`] carried inside an `io::Error` from [`BlockingObjectWriter`], if any.
-pub fn storage_error(e: std::io::Error) -> std::result::Result<Error, std::io::Error> {
+pub(crate) fn storage_error(e: std::io::Error) -> std::result::Result<Error, std::io::Error> {
     if e.get_ref().is_some_and(|inner| inner.is::<Error>()) {
         let inner = e.into_inner().expect("checked above");
         return Ok(*inner.downcast::<Error>().expect("checked above"));
@@ -1007,6 +1008,44 @@ mod tests {
         for archive in ["s3://b/lake", "s3://b/lake/cold", "s3://b", "s3://b/"] {
             assert!(r.check_apart(&bucket(archive)).is_err(), "{archive}");
         }
+        // Per scheme: a container on Azure and a bucket on GCS of one name are apart.
+        let az = bucket("az://b/lake");
+        assert!(az.check_apart(&bucket("gs://b/lake")).is_ok());
+        assert!(az.check_apart(&bucket("s3://b/lake")).is_ok());
+        assert!(az.check_apart(&bucket("az://b/lake/cold")).is_err());
+    }
+
+    /// The live stores scripts/test.sh starts (SeaweedFS for S3, Azurite for Azure), each
+    /// check under a fresh prefix; skipped when their variables are not set.
+    fn live(url_var: &str) -> Option<(String, S3Options)> {
+        let Some(url) = std::env::var(url_var).ok().filter(|v| !v.is_empty()) else {
+            eprintln!("skipping: {url_var} is not set (scripts/test.sh starts a server)");
+            return None;
+        };
+        let options = S3Options {
+            endpoint: std::env::var("LAKE_TEST_S3_ENDPOINT").ok(),
+            allow_http: Some(true),
+            ..Default::default()
+        };
+        Some((format!("{url}/{}", layout::new_write_id()), options))
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn s3_passes_conformance() {
+        let Some((url, options)) = live("LAKE_TEST_S3_URL") else {
+            return;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        conformance::run_all(&Storage::open(&url, dir.path(), &options).unwrap()).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn azure_passes_conformance() {
+        let Some((url, options)) = live("LAKE_TEST_AZURE_URL") else {
+            return;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        conformance::run_all(&Storage::open(&url, dir.path(), &options).unwrap()).await;
     }
 
     #[test]

@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 
 /// An upload started and never completed or aborted.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Upload {
+pub(crate) struct Upload {
     /// The key within the bucket (including the root's prefix).
     pub key: String,
     pub id: String,
