@@ -15,8 +15,10 @@ into ranges of ``max(1, rows // 64)`` rows (``rows`` being the version's), and s
 
 ``root`` is a local folder or an ``s3://bucket/prefix`` URL, read with
 ``pyarrow.fs.S3FileSystem`` and the ``AWS_*`` variables ``lake`` reads (``AWS_ENDPOINT_URL``,
-``AWS_REGION``, ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``); any other pyarrow filesystem
-can be passed as ``filesystem`` with ``root`` a path in it.
+``AWS_REGION``, ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``); an ``az://container/prefix``
+URL, read with ``pyarrow.fs.AzureFileSystem`` and the ``AZURE_*`` variables; or a
+``gs://bucket/prefix`` URL, read with ``pyarrow.fs.GcsFileSystem``. Any other pyarrow
+filesystem can be passed as ``filesystem`` with ``root`` a path in it.
 
 Files written before a column was added lack it, and a widened column (int64 to float64) keeps
 its old type in old files: ``read`` returns every row in the version's own schema, with nulls
@@ -68,8 +70,60 @@ class IntegrityError(Exception):
     """A manifest or file does not hash to what was pinned."""
 
 
+# The key every Azurite emulator uses for its one account.
+_AZURITE_KEY = (
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+)
+
+
+def _azure():
+    """``pyarrow.fs.AzureFileSystem`` from the ``AZURE_*`` variables ``lake`` reads: the account
+    and its key or SAS token, or the emulator (``AZURE_STORAGE_USE_EMULATOR``,
+    ``AZURITE_BLOB_STORAGE_URL``)."""
+    from pyarrow import fs
+    from urllib.parse import urlparse
+
+    env = os.environ.get
+    if (env("AZURE_STORAGE_USE_EMULATOR") or "").lower() == "true":
+        url = urlparse(env("AZURITE_BLOB_STORAGE_URL") or "http://127.0.0.1:10000")
+        return fs.AzureFileSystem(
+            "devstoreaccount1",
+            account_key=_AZURITE_KEY,
+            blob_storage_authority=url.netloc,
+            blob_storage_scheme=url.scheme,
+            dfs_storage_authority=url.netloc,
+            dfs_storage_scheme=url.scheme,
+        )
+    account = env("AZURE_STORAGE_ACCOUNT_NAME") or env("AZURE_STORAGE_ACCOUNT")
+    if not account:
+        raise ValueError("az:// roots need AZURE_STORAGE_ACCOUNT_NAME (as lake does)")
+    return fs.AzureFileSystem(
+        account,
+        account_key=env("AZURE_STORAGE_ACCOUNT_KEY") or env("AZURE_STORAGE_ACCESS_KEY"),
+        sas_token=env("AZURE_STORAGE_SAS_KEY") or env("AZURE_STORAGE_SAS_TOKEN"),
+    )
+
+
+def _gcs():
+    """``pyarrow.fs.GcsFileSystem``: the machine's Google credentials, or, when the key file in
+    ``GOOGLE_SERVICE_ACCOUNT`` names a ``gcs_base_url`` with ``disable_oauth`` (as ``lake``
+    reads it for an emulator), that server without credentials."""
+    from pyarrow import fs
+    from urllib.parse import urlparse
+
+    key = os.environ.get("GOOGLE_SERVICE_ACCOUNT")
+    if key and os.path.exists(key):
+        with open(key) as f:
+            account = json.load(f)
+        if account.get("disable_oauth") and account.get("gcs_base_url"):
+            url = urlparse(account["gcs_base_url"])
+            return fs.GcsFileSystem(anonymous=True, endpoint_override=url.netloc, scheme=url.scheme)
+    return fs.GcsFileSystem()
+
+
 def _filesystem(root, filesystem=None):
-    """(pyarrow filesystem, root path in it, URI prefix) for a folder or an ``s3://`` URL."""
+    """(pyarrow filesystem, root path in it, URI prefix) for a folder or an ``s3://``, ``az://``
+    or ``gs://`` URL."""
     from pyarrow import fs
 
     root = str(root)
@@ -90,6 +144,10 @@ def _filesystem(root, filesystem=None):
             options["secret_key"] = os.environ["AWS_SECRET_ACCESS_KEY"]
             options["session_token"] = os.environ.get("AWS_SESSION_TOKEN")
         return fs.S3FileSystem(**options), root[len("s3://"):].rstrip("/"), "s3://"
+    if root.startswith("az://"):
+        return _azure(), root[len("az://"):].rstrip("/"), "az://"
+    if root.startswith("gs://"):
+        return _gcs(), root[len("gs://"):].rstrip("/"), "gs://"
     return fs.LocalFileSystem(), str(Path(root).resolve()), None
 
 
