@@ -103,6 +103,12 @@ impl Lake {
         Ok(Lake::from_parts(dir, config, storage, archive, catalog))
     }
 
+    /// Copy the catalog, consistent, to `to` (a new file), while other commands go on: what a
+    /// reader of the same root (over HTTP, say) opens as its catalog. Its size in bytes.
+    pub fn backup_catalog(&self, to: &Path) -> Result<u64> {
+        self.catalog().backup(to)
+    }
+
     /// Refuse `command` (a name for the message) when the root is read and never written: an
     /// `http(s)://` root. Checked before a command starts, so nothing is sent or changed.
     pub fn check_writable(&self, command: &'static str) -> Result<()> {

@@ -86,6 +86,33 @@ impl Catalog {
         &self.path
     }
 
+    /// Write a consistent copy of the whole catalog to `to`, a new file, while other processes
+    /// go on writing (SQLite's `VACUUM INTO` reads one snapshot); its size in bytes.
+    pub(crate) fn backup(&self, to: &Path) -> Result<u64> {
+        if to.exists() {
+            return Err(Error::Io {
+                path: to.to_path_buf(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::AlreadyExists,
+                    "exists already; a backup never overwrites a file",
+                ),
+            });
+        }
+        let target = to.to_str().ok_or_else(|| Error::Io {
+            path: to.to_path_buf(),
+            source: std::io::Error::other("the path is not UTF-8"),
+        })?;
+        self.conn
+            .execute("VACUUM INTO ?1", [target])
+            .map_err(Error::catalog(&self.path))?;
+        std::fs::metadata(to)
+            .map(|m| m.len())
+            .map_err(|source| Error::Io {
+                path: to.to_path_buf(),
+                source,
+            })
+    }
+
     /// The schema version this catalog is at.
     #[cfg(test)]
     pub(crate) fn schema_version(&self) -> Result<i64> {

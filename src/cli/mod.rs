@@ -223,6 +223,13 @@ enum Command {
   lake export delta
   lake export delta bronze.orders silver.orders"#)]
     Export(export::ExportCommand),
+    /// The catalog itself: a consistent copy of it, taken while other commands run.
+    #[command(
+        subcommand,
+        after_help = r#"Examples:
+  lake catalog backup /tmp/catalog.sqlite"#
+    )]
+    Catalog(settings::CatalogCommand),
     /// Bytes per zone, dataset and version, hot and archive.
     #[command(after_help = r#"Examples:
   lake du
@@ -414,6 +421,7 @@ async fn dispatch(cli: Cli) -> Result<(), Failure> {
         Command::Adopt(args) => adopt::run(lake, &args, p).await,
         Command::Export(command) => export::run(lake, &command, p).await,
         Command::Du(args) => lifecycle::du(lake, &args, p),
+        Command::Catalog(command) => settings::catalog(lake, &command, p),
         Command::Annotate(args) => search::annotate(lake, &args, p),
         Command::Search(args) => search::search(lake, &args, p),
         Command::Diff(args) => search::diff(lake, &args, p).await,

@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use lake::Lake;
 use lake::config::{self, Config, KEYS, Origin, Setting};
 use serde::Serialize;
 
@@ -162,4 +163,37 @@ fn origin(origin: &Origin, dir: &Path) -> String {
         }
         Origin::Env { variable } => format!("env:{variable}"),
     }
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum CatalogCommand {
+    /// Write a consistent copy of the catalog to a new FILE, while other commands go on (for a
+    /// reader of the same root elsewhere, such as over HTTP, or a backup).
+    #[command(after_help = "Examples:
+  lake catalog backup /tmp/catalog.sqlite
+  lake catalog backup ../reader/.lake/catalog.sqlite --json")]
+    Backup {
+        /// The new file (never overwritten).
+        file: std::path::PathBuf,
+    },
+}
+
+pub fn catalog(lake: &Lake, command: &CatalogCommand, p: Printer) -> Result<(), Failure> {
+    let CatalogCommand::Backup { file } = command;
+    if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|source| lake::Error::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+    }
+    let bytes = lake.backup_catalog(file)?;
+    if p.json {
+        p.json(&serde_json::json!({ "file": file, "bytes": bytes }));
+    } else {
+        p.out(format!(
+            "✓ catalog copied to {} ({bytes} bytes)",
+            file.display()
+        ));
+    }
+    Ok(())
 }

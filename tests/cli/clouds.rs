@@ -266,15 +266,16 @@ fn http_a_served_lake_reads_as_it_was_written_and_refuses_every_write() {
     // A reader with the catalog and a root on the server.
     let reader = TestLake::empty();
     reader.cmd(["init", "--root", &root]).assert().success();
-    // The catalog as a user copies it: the database and its write-ahead log, nothing running.
-    for name in ["catalog.sqlite", "catalog.sqlite-wal"] {
-        let _ = std::fs::remove_file(reader.path().join(".lake").join(name));
-        let from = producer.path().join(".lake").join(name);
-        if from.exists() {
-            std::fs::copy(from, reader.path().join(".lake").join(name)).unwrap();
-        }
-    }
-    let _ = std::fs::remove_file(reader.path().join(".lake/catalog.sqlite-shm"));
+    // The writer's catalog, copied consistently, is the reader's, as the README says.
+    let copy = reader.path().join("catalog.sqlite");
+    let backup = producer.json(["catalog", "backup", copy.to_str().unwrap()]);
+    assert!(backup["bytes"].as_u64().unwrap() > 0, "{backup}");
+    let again = producer
+        .cmd(["catalog", "backup", copy.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_ne!(again.status.code(), Some(0), "a backup never overwrites");
+    reader.configure("lake", "catalog", "\"catalog.sqlite\"");
     let scan = |lake: &TestLake, r: &str| {
         let out = lake.cmd(["scan", r, "--format", "csv"]).output().unwrap();
         assert!(out.status.success(), "{r}: {}", text(&out).1);
