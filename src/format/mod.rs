@@ -2,6 +2,7 @@
 //!
 //! Nothing here touches storage or the catalog; callers hand in readers and writers.
 
+mod csv_refusal;
 pub(crate) mod hash;
 pub(crate) mod json;
 pub(crate) mod manifest;

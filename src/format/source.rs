@@ -77,6 +77,18 @@ impl Compression {
     }
 }
 
+/// A file's extension under any compression suffix, lowercased: `csv` for `Orders.CSV.gz`.
+fn inner_extension(path: &Path) -> Option<String> {
+    let inner;
+    let path = if Compression::from_path(path) == Compression::None {
+        path
+    } else {
+        inner = PathBuf::from(path.file_stem()?);
+        inner.as_path()
+    };
+    Some(path.extension()?.to_str()?.to_ascii_lowercase())
+}
+
 impl std::str::FromStr for Compression {
     type Err = String;
     fn from_str(s: &str) -> std::result::Result<Self, String> {
@@ -92,14 +104,14 @@ impl std::str::FromStr for Compression {
 }
 
 /// A source file's bytes as stored, hashed as they are read, decoded as they stream.
-enum Stored {
+pub(super) enum Stored {
     Plain(HashingReader<File>),
     Gzip(Box<flate2::read::MultiGzDecoder<BufReader<HashingReader<File>>>>),
     Zstd(zstd::stream::read::Decoder<'static, BufReader<HashingReader<File>>>),
 }
 
 impl Stored {
-    fn open(source: &Source) -> Result<Stored> {
+    pub(super) fn open(source: &Source) -> Result<Stored> {
         let path = source.path.as_path();
         let hashing = HashingReader::new(open(path)?);
         Ok(match source.compression {
@@ -189,14 +201,7 @@ impl SourceFormat {
 
     /// The format a file's extension names, if any; `orders.csv.gz` is CSV.
     pub fn from_path(path: &Path) -> Option<SourceFormat> {
-        let inner;
-        let path = if Compression::from_path(path) == Compression::None {
-            path
-        } else {
-            inner = PathBuf::from(path.file_stem()?);
-            inner.as_path()
-        };
-        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+        let ext = inner_extension(path)?;
         Some(match ext.as_str() {
             "csv" | "tsv" | "txt" => SourceFormat::Csv,
             "ndjson" | "jsonl" => SourceFormat::Ndjson,
@@ -225,7 +230,7 @@ impl std::str::FromStr for SourceFormat {
 /// How CSV sources are read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CsvOptions {
-    /// `None`: `,`, or tab for `.tsv` files.
+    /// `None`: `,`, or tab for `.tsv` files (`.tsv.gz` too).
     pub delimiter: Option<u8>,
     /// The first row names the columns.
     pub has_header: bool,
@@ -244,16 +249,14 @@ impl Default for CsvOptions {
 }
 
 impl CsvOptions {
-    fn delimiter_for(&self, path: &Path) -> u8 {
+    pub(super) fn delimiter_for(&self, path: &Path) -> u8 {
         self.delimiter.unwrap_or_else(|| {
-            let tsv = path
-                .extension()
-                .is_some_and(|e| e.eq_ignore_ascii_case("tsv"));
+            let tsv = inner_extension(path).is_some_and(|e| e == "tsv");
             if tsv { b'\t' } else { b',' }
         })
     }
 
-    fn format(&self, path: &Path) -> arrow::csv::reader::Format {
+    pub(super) fn format(&self, path: &Path) -> arrow::csv::reader::Format {
         let format = arrow::csv::reader::Format::default()
             .with_header(self.has_header)
             .with_delimiter(self.delimiter_for(path));
@@ -347,7 +350,9 @@ pub(crate) fn infer_schema(source: &Source, csv: &CsvOptions, infer_rows: usize)
                     Some(infer_rows.max(1)),
                 )
                 .map_err(|e| {
-                    decompress_problem(source).unwrap_or_else(|| csv_error(path, &e, None))
+                    decompress_problem(source).unwrap_or_else(|| {
+                        super::csv_refusal::refusal(source, csv, None, Some(infer_rows.max(1)), &e)
+                    })
                 })?;
             if records == 0 {
                 let problem = if csv.has_header {
@@ -458,13 +463,13 @@ pub(crate) fn decode(
             let mut reader = BufReader::with_capacity(READ_CHUNK, Stored::open(source)?);
             let mut reported = 0u64;
             let mut quotes = QuoteScan::new(csv.delimiter_for(path));
+            let refused =
+                |e: &ArrowError| super::csv_refusal::refusal(source, csv, Some(&own), None, e);
             let quote_err = |p: QuoteProblem| bad(path, Location::Line(p.line()), p.message());
             loop {
                 let buf = reader.fill_buf().map_err(read_err(source))?;
                 let len = buf.len();
-                let consumed = decoder
-                    .decode(buf)
-                    .map_err(|e| csv_error(path, &e, Some(&own)))?;
+                let consumed = decoder.decode(buf).map_err(|e| refused(&e))?;
                 quotes.feed(&buf[..consumed]).map_err(quote_err)?;
                 reader.consume(consumed);
                 // Progress counts stored bytes: a compressed source's own size is the total.
@@ -474,10 +479,7 @@ pub(crate) fn decode(
                     reported = stored;
                 }
                 if consumed == 0 || decoder.capacity() == 0 {
-                    match decoder
-                        .flush()
-                        .map_err(|e| csv_error(path, &e, Some(&own)))?
-                    {
+                    match decoder.flush().map_err(|e| refused(&e))? {
                         Some(batch) => send(batch)?,
                         None if len == 0 => break,
                         None => {}
@@ -643,30 +645,30 @@ impl JsonChunk {
                 self.records.clear();
                 Ok(batch)
             }
-            Err(e) => Err(self.locate(path, schema, e)),
+            Err(e) => Err(self.locate(path, schema, e)?),
         }
     }
 
-    fn locate(&self, path: &Path, schema: &SchemaRef, fallback: ArrowError) -> Error {
+    fn locate(&self, path: &Path, schema: &SchemaRef, fallback: ArrowError) -> Result<Error> {
         for (line, range) in &self.records {
             let record = &self.bytes[range.clone()];
             if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(record) {
-                return bad(
+                return Ok(bad(
                     path,
                     Location::Line(line + e.line() as u64 - 1),
                     json_problem(&e),
-                );
+                ));
             }
-            let one = Self::decoder(schema, 1).and_then(|mut d| {
-                d.decode(record)
-                    .and_then(|_| d.flush())
-                    .map_err(|e| bad(path, Location::Line(*line), arrow_json_problem(&e)))
-            });
-            if let Err(e) = one {
-                return e;
+            let mut one = Self::decoder(schema, 1)?;
+            if let Err(e) = one.decode(record).and_then(|_| one.flush()) {
+                return Ok(bad(
+                    path,
+                    Location::Line(*line),
+                    arrow_json_problem(record, schema, &e),
+                ));
             }
         }
-        bad(path, Location::File, arrow_json_problem(&fallback))
+        Ok(bad(path, Location::File, fallback.to_string()))
     }
 }
 
@@ -680,137 +682,27 @@ fn json_problem(e: &serde_json::Error) -> String {
     format!("malformed JSON: {text}")
 }
 
-fn arrow_json_problem(e: &ArrowError) -> String {
+/// What is wrong with one JSON `record` that Arrow's strict decoder refused as `schema`: a field
+/// the schema does not have, found by reading the record's keys, or Arrow's words for a value.
+fn arrow_json_problem(record: &[u8], schema: &Schema, e: &ArrowError) -> String {
+    let unknown = serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(record)
+        .ok()
+        .and_then(|object| {
+            object
+                .into_iter()
+                .map(|(key, _)| key)
+                .find(|key| schema.field_with_name(key).is_err())
+        });
+    if let Some(field) = unknown {
+        return format!(
+            "field `{field}` is not in the schema inferred from the first records; pass --schema to declare it"
+        );
+    }
     let text = e.to_string();
     let text = text
         .trim_start_matches("Json error: ")
         .trim_start_matches("Parser error: ");
-    if let Some(rest) = text.strip_prefix("column '")
-        && let Some((col, _)) = rest.split_once('\'')
-        && text.contains("missing from schema")
-    {
-        return format!(
-            "field `{col}` is not in the schema inferred from the first records; pass --schema to declare it"
-        );
-    }
     format!("{text} (the type was inferred from the first records; pass --schema to set it)")
-}
-
-/// Turn an arrow CSV error into one that names the file's line and the column.
-///
-/// Arrow's CSV reader reports these as `ArrowError::CsvError(String)` and `ParseError(String)`,
-/// with the csv crate's typed position already formatted into the text, so the text is all there
-/// is to read. Each form parsed here has a test through the binary (`tests/cli/bad_input.rs`:
-/// ragged rows found by inference and by the decoder, invalid UTF-8 in both, a value of the
-/// wrong type), so an Arrow upgrade that rewords one fails there instead of losing the line.
-fn csv_error(path: &Path, e: &ArrowError, schema: Option<&Schema>) -> Error {
-    let text = e.to_string();
-    let text = text
-        .trim_start_matches("Csv error: ")
-        .trim_start_matches("Parser error: ");
-    // "incorrect number of fields for line L, expected E got G": L counts records from 1.
-    if let Some(rest) = text.strip_prefix("incorrect number of fields for line ") {
-        let (line, rest) = rest.split_once(',').unwrap_or((rest, ""));
-        let line = line.trim().parse().unwrap_or(0);
-        let detail = rest.trim().replace(" got ", " fields, found ");
-        return bad(path, Location::Line(line), format!("ragged row: {detail}"));
-    }
-    // "Encountered invalid UTF-8 data for line L and field F" (L counts records from 1).
-    if let Some(rest) = text.strip_prefix("Encountered invalid UTF-8 data for line ") {
-        let (line, field) = rest.split_once(" and field ").unwrap_or((rest, "?"));
-        let line = line.trim().parse().unwrap_or(0);
-        let field: usize = field.trim().parse().unwrap_or(0);
-        let column = column_name(schema, field.saturating_sub(1));
-        return bad(
-            path,
-            Location::Line(line),
-            format!("invalid UTF-8 in column {column}"),
-        );
-    }
-    // "Error while parsing value 'V' as type 'T' for column C at line L. Row data: '…'":
-    // L counts data rows from 0 after the header, so the file line is L + 1.
-    if let Some(rest) = text.strip_prefix("Error while parsing value '")
-        && let Some((value, rest)) = rest.split_once("' as type '")
-        && let Some((ty, rest)) = rest.split_once("' for column ")
-        && let Some((col, rest)) = rest.split_once(" at line ")
-    {
-        let line: u64 = rest
-            .split('.')
-            .next()
-            .unwrap_or("0")
-            .trim()
-            .parse()
-            .unwrap_or(0);
-        let column = column_name(schema, col.trim().parse().unwrap_or(usize::MAX));
-        let ty = super::schema::parse_type(&ty.to_ascii_lowercase())
-            .map(|t| super::schema::type_name(&t))
-            .unwrap_or_else(|| ty.to_string());
-        return bad(
-            path,
-            Location::Line(line + 1),
-            format!(
-                "value `{value}` in column {column} is not {ty} (the type was inferred from the first rows; pass --schema to set it)"
-            ),
-        );
-    }
-    // Inference reads with the csv crate; arrow reports its errors "… at line L" (1-based).
-    if let Some((head, line)) = text.rsplit_once(" at line ")
-        && let Ok(line) = line.trim().parse::<u64>()
-    {
-        if let Some(rest) = head.split_once("Expected ").map(|(_, r)| r) {
-            // "Encountered unequal lengths between records on CSV file. Expected E records, found F records"
-            let numbers: Vec<&str> = rest
-                .split(|c: char| !c.is_ascii_digit())
-                .filter(|s| !s.is_empty())
-                .collect();
-            if let [expected, found] = numbers[..] {
-                return bad(
-                    path,
-                    Location::Line(line),
-                    format!("ragged row: expected {expected} fields, found {found}"),
-                );
-            }
-        }
-        if let Some(rest) = head.split_once("invalid UTF-8 in field ").map(|(_, r)| r) {
-            let field: usize = rest
-                .split(' ')
-                .next()
-                .unwrap_or("")
-                .parse()
-                .unwrap_or(usize::MAX);
-            let column = column_name(schema, field);
-            return bad(
-                path,
-                Location::Line(line),
-                format!("invalid UTF-8 in column {column}"),
-            );
-        }
-        return bad(path, Location::Line(line), head.to_string());
-    }
-    // Errors from the csv crate may carry "line: L" (1-based).
-    if let Some(i) = text.find("line: ") {
-        let digits: String = text[i + 6..]
-            .chars()
-            .take_while(|c| c.is_ascii_digit())
-            .collect();
-        if let Ok(line) = digits.parse() {
-            let problem = text.rsplit_once("): ").map(|(_, p)| p).unwrap_or(text);
-            let problem = if problem.contains("fields, but the previous record has") {
-                format!("ragged row: {problem}")
-            } else {
-                problem.to_string()
-            };
-            return bad(path, Location::Line(line), problem);
-        }
-    }
-    bad(path, Location::File, text.to_string())
-}
-
-fn column_name(schema: Option<&Schema>, index: usize) -> String {
-    match schema.and_then(|s| s.fields().get(index)) {
-        Some(f) => format!("`{}`", f.name()),
-        None => format!("{}", index + 1),
-    }
 }
 
 /// The sha256 and size of a whole file (for sources that may already be in the dataset).

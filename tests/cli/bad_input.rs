@@ -83,6 +83,42 @@ fn a_value_that_contradicts_the_inferred_type_names_line_and_column() {
 }
 
 #[test]
+fn lines_are_the_files_own_past_values_that_span_lines() {
+    // Records and lines part at a quoted value holding a newline: the line named is the file's.
+    let lake = TestLake::new();
+    lake.write("ragged.csv", "id,note\n1,\"two\nlines\"\n2,b,c\n");
+    refused(
+        &lake,
+        &["ragged.csv"],
+        1,
+        &["ragged.csv:4:", "ragged row: expected 2 fields, found 3"],
+    );
+    lake.configure("ingest", "infer_rows", "2");
+    let typed = "id,note,n\n1,\"x\ny\",5\n2,z,6\n3,w,seven\n";
+    lake.write("typed.csv", typed);
+    refused(
+        &lake,
+        &["typed.csv"],
+        1,
+        &["typed.csv:5:", "value `seven` in column `n` is not int64"],
+    );
+    // The same, compressed, and with tabs: the second reading decompresses and splits alike.
+    use std::io::Write;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(typed.replace(',', "\t").as_bytes()).unwrap();
+    lake.write("typed.tsv.gz", gz.finish().unwrap());
+    refused(
+        &lake,
+        &["typed.tsv.gz"],
+        1,
+        &[
+            "typed.tsv.gz:5:",
+            "value `seven` in column `n` is not int64",
+        ],
+    );
+}
+
+#[test]
 fn a_value_that_contradicts_the_given_schema_is_refused() {
     let lake = TestLake::new();
     lake.write("o.csv", "id,n\n1,2\n2,two\n");

@@ -495,14 +495,19 @@ fn compressed_sources_read_as_their_plain_bytes_and_hash_as_stored() {
         })
         .collect();
     let zst = zstd::encode_all(ndjson.as_bytes(), 3).unwrap();
+    // Tab-separated under the compression: `.tsv.gz` splits at tabs as `.tsv` does.
+    let mut tsv = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    tsv.write_all(csv.replace(',', "\t").as_bytes()).unwrap();
     lake.write("o.csv", &csv);
     lake.write("o.csv.gz", &gz);
+    lake.write("o.tsv.gz", tsv.finish().unwrap());
     lake.write("e.ndjson", &ndjson);
     lake.write("e.ndjson.zst", &zst);
     lake.write("o.bin", &gz);
     for (file, dataset, extra) in [
         ("o.csv", "bronze.o_plain", &[][..]),
         ("o.csv.gz", "bronze.o_gz", &[][..]),
+        ("o.tsv.gz", "bronze.o_tsv_gz", &[][..]),
         (
             "o.bin",
             "bronze.o_named",
@@ -517,6 +522,7 @@ fn compressed_sources_read_as_their_plain_bytes_and_hash_as_stored() {
     }
     for (plain, packed) in [
         ("bronze.o_plain", "bronze.o_gz"),
+        ("bronze.o_plain", "bronze.o_tsv_gz"),
         ("bronze.o_plain", "bronze.o_named"),
         ("bronze.e_plain", "bronze.e_zst"),
     ] {
