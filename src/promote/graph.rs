@@ -3,6 +3,11 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+use petgraph::Direction;
+use petgraph::algo::{astar, toposort};
+use petgraph::graph::{DiGraph, NodeIndex};
+use petgraph::visit::{Dfs, DfsPostOrder, Reversed, VisitMap, Walker};
+
 use crate::error::{Error, Result};
 use crate::ident::{DatasetRef, Zone};
 
@@ -12,9 +17,9 @@ pub struct Graph {
     pub outputs: Vec<DatasetRef>,
     /// The datasets each job reads.
     pub inputs: Vec<Vec<DatasetRef>>,
-    /// `upstream[i]`: the jobs whose outputs job i reads.
-    upstream: Vec<Vec<usize>>,
-    downstream: Vec<Vec<usize>>,
+    /// Node i is job i; an edge j -> i for each job j whose output job i reads, so edges run
+    /// the way data flows.
+    edges: DiGraph<(), ()>,
 }
 
 impl Graph {
@@ -22,9 +27,12 @@ impl Graph {
     pub fn new(outputs: Vec<DatasetRef>, inputs: Vec<Vec<DatasetRef>>) -> Result<Graph> {
         let by_output: HashMap<&DatasetRef, usize> =
             outputs.iter().enumerate().map(|(i, o)| (o, i)).collect();
-        let mut upstream = vec![Vec::new(); outputs.len()];
-        let mut downstream = vec![Vec::new(); outputs.len()];
+        let mut edges = DiGraph::with_capacity(outputs.len(), outputs.len());
+        for _ in &outputs {
+            edges.add_node(());
+        }
         for (i, reads) in inputs.iter().enumerate() {
+            let mut upstream = BTreeSet::new();
             for input in reads {
                 if input.zone > outputs[i].zone {
                     return Err(Error::UpwardRead {
@@ -33,89 +41,74 @@ impl Graph {
                     });
                 }
                 if let Some(&j) = by_output.get(input) {
-                    upstream[i].push(j);
-                    downstream[j].push(i);
+                    upstream.insert((input.to_string(), j));
                 }
+            }
+            // By name: a walk up from job i meets what it reads in this order.
+            for (_, j) in upstream {
+                edges.add_edge(NodeIndex::new(j), NodeIndex::new(i), ());
             }
         }
         let graph = Graph {
             outputs,
             inputs,
-            upstream,
-            downstream,
+            edges,
         };
-        graph.order()?;
+        if let Err(cycle) = toposort(&graph.edges, None) {
+            return Err(Error::DependencyCycle {
+                cycle: graph.cycle_through(cycle.node_id()),
+            });
+        }
         Ok(graph)
     }
 
-    /// Every job, each after the jobs it reads (ties by zone, then name).
-    pub fn order(&self) -> Result<Vec<usize>> {
-        #[derive(Clone, Copy, PartialEq)]
-        enum Mark {
-            New,
-            Active,
-            Done,
-        }
-        let mut marks = vec![Mark::New; self.outputs.len()];
-        let mut order = Vec::with_capacity(self.outputs.len());
-        let mut roots: Vec<usize> = (0..self.outputs.len()).collect();
-        roots.sort_by(|&a, &b| {
-            self.outputs[a]
-                .to_string()
-                .cmp(&self.outputs[b].to_string())
+    /// The cycle through job `n`, in the direction data flows, from its first job by name:
+    /// `a -> b -> a`.
+    fn cycle_through(&self, n: NodeIndex) -> String {
+        let back = self.edges.neighbors(n).find_map(|next| {
+            astar(&self.edges, next, |t| t == n, |_| 1, |_| 0).map(|(_, path)| path)
         });
-        roots.sort_by_key(|&i| self.outputs[i].zone);
-        fn visit(
-            g: &Graph,
-            i: usize,
-            marks: &mut [Mark],
-            order: &mut Vec<usize>,
-            path: &mut Vec<usize>,
-        ) -> Result<()> {
-            match marks[i] {
-                Mark::Done => return Ok(()),
-                Mark::Active => {
-                    let start = path.iter().position(|&p| p == i).unwrap_or(0);
-                    let mut cycle: Vec<String> = path[start..]
-                        .iter()
-                        .map(|&p| g.outputs[p].to_string())
-                        .collect();
-                    cycle.push(g.outputs[i].to_string());
-                    // The path runs against the arrows (a job before what it reads): turn it around.
-                    cycle.reverse();
-                    return Err(Error::DependencyCycle {
-                        cycle: cycle.join(" -> "),
-                    });
-                }
-                Mark::New => {}
-            }
-            marks[i] = Mark::Active;
-            path.push(i);
-            let mut ups = g.upstream[i].clone();
-            ups.sort_by(|&a, &b| g.outputs[a].to_string().cmp(&g.outputs[b].to_string()));
-            for j in ups {
-                visit(g, j, marks, order, path)?;
-            }
-            path.pop();
-            marks[i] = Mark::Done;
-            order.push(i);
-            Ok(())
-        }
-        for i in roots {
-            visit(self, i, &mut marks, &mut order, &mut Vec::new())?;
-        }
-        Ok(order)
+        let mut jobs: Vec<String> = std::iter::once(n)
+            .chain(back.unwrap_or_default())
+            .map(|i| self.outputs[i.index()].to_string())
+            .collect();
+        jobs.pop();
+        let first = (0..jobs.len()).min_by_key(|&i| &jobs[i]).unwrap_or(0);
+        jobs.rotate_left(first);
+        jobs.push(jobs[0].clone());
+        jobs.join(" -> ")
     }
 
-    fn closure(&self, start: usize, next: &[Vec<usize>]) -> BTreeSet<usize> {
-        let mut seen = BTreeSet::new();
-        let mut stack = vec![start];
-        while let Some(i) = stack.pop() {
-            if seen.insert(i) {
-                stack.extend(&next[i]);
+    /// Every job, each after the jobs it reads (ties by zone, then name).
+    pub fn order(&self) -> Vec<usize> {
+        let mut roots: Vec<usize> = (0..self.outputs.len()).collect();
+        roots.sort_by_key(|&i| (self.outputs[i].zone, self.outputs[i].to_string()));
+        let upstream = Reversed(&self.edges);
+        let mut walk = DfsPostOrder::empty(upstream);
+        let mut order = Vec::with_capacity(self.outputs.len());
+        for root in roots {
+            let root = NodeIndex::new(root);
+            if !walk.finished.is_visited(&root) {
+                walk.move_to(root);
+                while let Some(job) = walk.next(upstream) {
+                    order.push(job.index());
+                }
             }
         }
-        seen
+        order
+    }
+
+    /// Job `start` and every job it reaches going `direction` (Outgoing: the jobs that read it).
+    fn closure(&self, start: usize, direction: Direction) -> BTreeSet<usize> {
+        let start = NodeIndex::new(start);
+        let reached: Vec<NodeIndex> = match direction {
+            Direction::Outgoing => Dfs::new(&self.edges, start).iter(&self.edges).collect(),
+            Direction::Incoming => {
+                let up = Reversed(&self.edges);
+                Dfs::new(up, start).iter(up).collect()
+            }
+        };
+        reached.into_iter().map(|n| n.index()).collect()
     }
 
     /// Jobs downstream of a dataset that is not a job's output (a bronze dataset), inclusive of
@@ -124,7 +117,7 @@ impl Graph {
         let mut out = BTreeSet::new();
         for (i, reads) in self.inputs.iter().enumerate() {
             if reads.contains(dataset) {
-                out.extend(self.closure(i, &self.downstream));
+                out.extend(self.closure(i, Direction::Outgoing));
             }
         }
         out
@@ -156,10 +149,10 @@ impl Graph {
             Some(i) => {
                 picked.insert(i);
                 if ancestors {
-                    picked.extend(self.closure(i, &self.upstream));
+                    picked.extend(self.closure(i, Direction::Incoming));
                 }
                 if descendants {
-                    picked.extend(self.closure(i, &self.downstream));
+                    picked.extend(self.closure(i, Direction::Outgoing));
                 }
             }
             // A dataset no job writes (bronze): `x+` means the jobs that read it, and theirs.
@@ -190,7 +183,7 @@ impl Graph {
             }
         }
         Ok(self
-            .order()?
+            .order()
             .into_iter()
             .filter(|i| picked.contains(i))
             .collect())
@@ -198,17 +191,24 @@ impl Graph {
 
     /// The jobs whose outputs job `i` reads directly, each once.
     pub fn upstream(&self, i: usize) -> BTreeSet<usize> {
-        self.upstream[i].iter().copied().collect()
+        self.neighbors(i, Direction::Incoming)
     }
 
     /// The jobs that read job `i`'s output directly, each once.
     pub fn downstream(&self, i: usize) -> BTreeSet<usize> {
-        self.downstream[i].iter().copied().collect()
+        self.neighbors(i, Direction::Outgoing)
+    }
+
+    fn neighbors(&self, i: usize, direction: Direction) -> BTreeSet<usize> {
+        self.edges
+            .neighbors_directed(NodeIndex::new(i), direction)
+            .map(|n| n.index())
+            .collect()
     }
 
     /// Jobs that read job `i`'s output, directly or not.
     pub fn dependents(&self, i: usize) -> BTreeSet<usize> {
-        let mut all = self.closure(i, &self.downstream);
+        let mut all = self.closure(i, Direction::Outgoing);
         all.remove(&i);
         all
     }
@@ -254,6 +254,17 @@ mod tests {
     }
 
     #[test]
+    fn a_job_runs_after_what_it_reads_and_those_by_name() {
+        // silver.a reads two jobs named after it: they run first, in name order.
+        let g = Graph::new(
+            vec![r("silver.a"), r("silver.z"), r("silver.y")],
+            vec![vec![r("silver.z"), r("silver.y")], vec![], vec![]],
+        )
+        .unwrap();
+        assert_eq!(names(&g, g.order()), ["silver.y", "silver.z", "silver.a"]);
+    }
+
+    #[test]
     fn selectors_pick_ancestors_descendants_and_zones() {
         let g = graph();
         let plan = |s: &[&str], e: &[&str]| {
@@ -285,8 +296,24 @@ mod tests {
         .unwrap();
         assert!(matches!(err, Error::DependencyCycle { .. }), "{err}");
         assert!(
-            err.to_string().contains("silver.a -> silver.b -> silver.a")
-                || err.to_string().contains("silver.b -> silver.a -> silver.b"),
+            err.to_string().contains("silver.a -> silver.b -> silver.a"),
+            "{err}"
+        );
+        // A longer cycle beside jobs outside it: only the cycle, in the direction data flows.
+        let err = Graph::new(
+            vec![r("silver.c"), r("silver.a"), r("silver.b"), r("gold.x")],
+            vec![
+                vec![r("silver.b")],
+                vec![r("silver.c"), r("bronze.o")],
+                vec![r("silver.a")],
+                vec![r("silver.a")],
+            ],
+        )
+        .err()
+        .unwrap();
+        assert!(
+            err.to_string()
+                .contains("silver.a -> silver.b -> silver.c -> silver.a"),
             "{err}"
         );
         let err = Graph::new(vec![r("silver.a")], vec![vec![r("gold.x")]])
