@@ -79,13 +79,20 @@ duckdb_delta=$HOME/.cache/lake-venv-duckdb-delta
 export LAKE_TEST_DUCKDB_DELTA_PYTHON=$duckdb_delta/bin/python
 
 echo "== Chromium, for the browser test of lake serve"
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
 if ! command -v chromium > /dev/null; then
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get install -y -q chromium > /dev/null 2>&1 \
     || { $sudo apt-get update -q > /dev/null && $sudo apt-get install -y -q chromium > /dev/null; }
 fi
 export LAKE_TEST_CHROMIUM=$(command -v chromium)
+
+echo "== zsh and fish, to load the completion scripts in them"
+for sh in zsh fish; do
+  command -v $sh > /dev/null || $sudo apt-get install -y -q $sh > /dev/null 2>&1 \
+    || { $sudo apt-get update -q > /dev/null && $sudo apt-get install -y -q $sh > /dev/null; }
+done
+export LAKE_TEST_ZSH=$(command -v zsh) LAKE_TEST_FISH=$(command -v fish)
 
 echo "== tests"
 cargo build --bin lake

@@ -1,5 +1,5 @@
 //! `lake completions bash|zsh|fish`: shell completion scripts. Subcommands and flags come from
-//! the command line's definition (clap_complete); in bash and fish, dataset names and
+//! the command line's definition (clap_complete); in bash, zsh and fish, dataset names and
 //! `dataset@tag` refs complete too, asked of the lake in the current folder at each TAB
 //! (`lake __complete refs`, a hidden command).
 
@@ -19,7 +19,7 @@ use super::{Cli, Failure, Printer};
   lake completions zsh > \"${fpath[1]}/_lake\"
   lake completions fish > ~/.config/fish/completions/lake.fish")]
 pub struct Args {
-    /// bash, zsh or fish.
+    /// bash, zsh or fish (elvish and powershell: subcommands and flags only).
     shell: Shell,
 }
 
@@ -43,6 +43,28 @@ _lake_refs() {
 complete -F _lake_refs -o bashdefault -o default lake
 "#;
 
+/// clap_complete's zsh script ends by registering `_lake` for `lake`, or by running it when the
+/// script is itself the autoloaded `_lake`; this registers and runs a wrapper that adds the refs.
+const ZSH_TAIL: &str = r#"if [ "$funcstack[1]" = "_lake" ]; then"#;
+
+const ZSH_REFS: &str = r#"
+_lake_refs() {
+    _lake "$@"
+    local ret=$?
+    if (( CURRENT > 2 )) && [[ $PREFIX != -* ]]; then
+        local -a refs
+        refs=(${(f)"$(lake __complete refs 2>/dev/null)"})
+        (( ${#refs} )) && compadd -a refs && ret=0
+    fi
+    return ret
+}
+
+compdef _lake_refs lake
+if [ "$funcstack[1]" = "_lake" ]; then
+    _lake_refs "$@"
+fi
+"#;
+
 const FISH_REFS: &str = r#"
 complete -c lake -n '__fish_seen_subcommand_from show log lineage tag pin scan get manifest diff restore rollback erase annotate du archive' -f -a '(lake __complete refs 2>/dev/null)'
 "#;
@@ -52,6 +74,12 @@ pub fn run(args: &Args, p: Printer) -> Result<(), Failure> {
     clap_complete::generate(args.shell, &mut Cli::command(), "lake", &mut out);
     match args.shell {
         Shell::Bash => out.extend_from_slice(BASH_REFS.as_bytes()),
+        Shell::Zsh => {
+            if let Some(tail) = find(&out, ZSH_TAIL.as_bytes()) {
+                out.truncate(tail);
+            }
+            out.extend_from_slice(ZSH_REFS.as_bytes());
+        }
         Shell::Fish => out.extend_from_slice(FISH_REFS.as_bytes()),
         _ => {}
     }
@@ -64,6 +92,10 @@ pub fn run(args: &Args, p: Printer) -> Result<(), Failure> {
         let _ = std::io::stdout().write_all(&out);
     }
     Ok(())
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).rposition(|w| w == needle)
 }
 
 /// One candidate per line; nothing (and exit 0) outside a lake, so a TAB never prints errors.

@@ -281,8 +281,8 @@ enum Command {
     Scan(reads::ScanArgs),
     /// The project's settings (lake.toml, with LAKE_* variables over it) and where each came from.
     Config(settings::Args),
-    /// A completion script for bash, zsh or fish (subcommands, flags, and in bash and fish the
-    /// lake's datasets and tags).
+    /// A completion script for bash, zsh or fish (subcommands, flags, and the lake's datasets
+    /// and tags).
     Completions(completions::Args),
     #[command(name = "__complete", hide = true)]
     Complete(completions::CompleteArgs),

@@ -1,5 +1,7 @@
 //! `lake completions`: the scripts load in the shells and complete subcommands and datasets.
 
+use std::path::Path;
+
 use crate::util::{TestLake, orders_csv, text};
 
 /// Source the bash script, complete `words` (the last one being typed) and list the candidates.
@@ -69,6 +71,123 @@ fn bash_completion_loads_and_completes_commands_datasets_and_tags() {
         assert!(out.status.success());
         assert!(text(&out).0.contains(says), "{shell}");
     }
+}
+
+/// A shell from scripts/test.sh (`LAKE_TEST_ZSH`, `LAKE_TEST_FISH`), or `None` and a
+/// "skipping" line.
+fn shell(var: &str) -> Option<String> {
+    let shell = std::env::var(var).ok().filter(|s| !s.is_empty());
+    if shell.is_none() {
+        eprintln!("skipping: {var} is not set (scripts/test.sh installs zsh and fish)");
+    }
+    shell
+}
+
+/// A lake with bronze.orders and its tag `golden`, the `lake` binary's folder first on PATH.
+fn tagged_lake() -> (TestLake, String) {
+    let lake = TestLake::new();
+    lake.write("orders.csv", orders_csv(10, 0));
+    lake.cmd(["ingest", "orders.csv", "--into", "bronze.orders"])
+        .assert()
+        .success();
+    lake.cmd(["tag", "bronze.orders@v1", "golden"])
+        .assert()
+        .success();
+    let bin = assert_cmd::cargo::cargo_bin("lake");
+    let path = format!(
+        "{}:{}",
+        bin.parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    (lake, path)
+}
+
+#[test]
+fn zsh_completion_loads_and_completes_commands_datasets_and_tags() {
+    let Some(zsh) = shell("LAKE_TEST_ZSH") else {
+        return;
+    };
+    let (lake, path) = tagged_lake();
+    let out = lake.cmd(["completions", "zsh"]).output().unwrap();
+    assert!(out.status.success());
+    // As a file `_lake` on $fpath that compinit autoloads, and as a script sourced from .zshrc.
+    let autoloaded = lake.write("zfunc/_lake", &out.stdout);
+    let sourced = lake.write("lake.zsh", &out.stdout);
+    let harness = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/cli/zsh_complete.zsh");
+    for script in [autoloaded, sourced] {
+        zsh_completes(&zsh, &lake, &path, harness, &script);
+    }
+}
+
+fn zsh_completes(zsh: &str, lake: &TestLake, path: &str, harness: &str, script: &Path) {
+    let line_after_tab = |words: &[&str]| {
+        let out = std::process::Command::new(zsh)
+            .current_dir(lake.path())
+            .env("PATH", path)
+            .arg("-f")
+            .arg(harness)
+            .arg(script)
+            .args(words)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{script:?} {words:?}: {}",
+            text(&out).1
+        );
+        text(&out).0.trim_end_matches('\n').to_string()
+    };
+    assert_eq!(
+        line_after_tab(&["lake", "sh"]),
+        "lake show ",
+        "lake sh<TAB>"
+    );
+    // Two candidates: the TAB fills in what they share.
+    assert_eq!(
+        line_after_tab(&["lake", "show", "bro"]),
+        "lake show bronze.orders"
+    );
+    assert_eq!(
+        line_after_tab(&["lake", "show", "bronze.orders@"]),
+        "lake show bronze.orders@golden "
+    );
+    assert_eq!(
+        line_after_tab(&["lake", "erase", "--all"]),
+        "lake erase --all-versions "
+    );
+}
+
+#[test]
+fn fish_completion_loads_and_completes_commands_datasets_and_tags() {
+    let Some(fish) = shell("LAKE_TEST_FISH") else {
+        return;
+    };
+    let (lake, path) = tagged_lake();
+    let out = lake.cmd(["completions", "fish"]).output().unwrap();
+    assert!(out.status.success());
+    let script = lake.write("lake.fish", &out.stdout);
+    let complete = |line: &str| -> Vec<String> {
+        let body = format!("source {}; complete -C '{line}'", script.display());
+        let out = std::process::Command::new(&fish)
+            .current_dir(lake.path())
+            .env("PATH", &path)
+            .args(["--no-config", "-c", &body])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{line}: {}", text(&out).1);
+        // Each candidate, then a tab and its description.
+        text(&out)
+            .0
+            .lines()
+            .map(|l| l.split('\t').next().unwrap_or("").to_string())
+            .collect()
+    };
+    assert_eq!(complete("lake sh"), ["show"], "lake sh<TAB>");
+    assert_eq!(
+        complete("lake show bro"),
+        ["bronze.orders", "bronze.orders@golden"]
+    );
+    assert!(complete("lake erase --all").contains(&"--all-versions".to_string()));
 }
 
 /// The commands `lake --help` lists.

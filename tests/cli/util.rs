@@ -305,8 +305,6 @@ pub fn orders_csv(rows: usize, start: usize) -> String {
     s
 }
 
-/// The Python with pyarrow, DuckDB and Polars that scripts/test.sh installs, or `None` (and a
-/// "skipping" line) when it is not set.
 /// A fresh venv with nothing but the `lake-reader` wheel and what it depends on (scripts/test.sh
 /// builds the wheel and makes the venv).
 pub fn reader_python() -> Option<String> {
@@ -341,6 +339,8 @@ pub fn python_batches(dataset: &str, root: &str, column: &str, kwargs: &str) -> 
     )
 }
 
+/// The Python with pyarrow, DuckDB and Polars that scripts/test.sh installs, or `None` (and a
+/// "skipping" line) when it is not set.
 pub fn test_python() -> Option<String> {
     let python = std::env::var("LAKE_TEST_PYTHON")
         .ok()
