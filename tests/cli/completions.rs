@@ -5,13 +5,7 @@ use std::path::Path;
 use crate::util::{TestLake, orders_csv, text};
 
 /// Source the bash script, complete `words` (the last one being typed) and list the candidates.
-fn bash_complete(lake: &TestLake, script: &str, words: &[&str]) -> Vec<String> {
-    let bin = assert_cmd::cargo::cargo_bin("lake");
-    let path = format!(
-        "{}:{}",
-        bin.parent().unwrap().display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
+fn bash_complete(lake: &TestLake, path: &str, script: &str, words: &[&str]) -> Vec<String> {
     let quoted: Vec<String> = words.iter().map(|w| format!("'{w}'")).collect();
     let body = format!(
         "source {script}\n\
@@ -36,26 +30,17 @@ fn bash_complete(lake: &TestLake, script: &str, words: &[&str]) -> Vec<String> {
 
 #[test]
 fn bash_completion_loads_and_completes_commands_datasets_and_tags() {
-    let lake = TestLake::new();
-    lake.write("orders.csv", orders_csv(10, 0));
-    lake.cmd(["ingest", "orders.csv", "--into", "bronze.orders"])
-        .assert()
-        .success();
-    lake.cmd(["tag", "bronze.orders@v1", "golden"])
-        .assert()
-        .success();
-    let out = lake.cmd(["completions", "bash"]).output().unwrap();
-    assert!(out.status.success());
-    let script = lake.write("lake.bash", &out.stdout);
+    let (lake, path, script) = tagged_lake("bash");
+    let script = lake.write("lake.bash", script);
     let script = script.to_str().unwrap();
 
-    let got = bash_complete(&lake, script, &["lake", "sh"]);
+    let got = bash_complete(&lake, &path, script, &["lake", "sh"]);
     assert_eq!(got, ["show"], "lake sh<TAB>");
-    let got = bash_complete(&lake, script, &["lake", "show", "bro"]);
+    let got = bash_complete(&lake, &path, script, &["lake", "show", "bro"]);
     assert!(got.contains(&"bronze.orders".to_string()), "{got:?}");
-    let got = bash_complete(&lake, script, &["lake", "show", "bronze.orders@"]);
+    let got = bash_complete(&lake, &path, script, &["lake", "show", "bronze.orders@"]);
     assert!(got.contains(&"bronze.orders@golden".to_string()), "{got:?}");
-    let got = bash_complete(&lake, script, &["lake", "erase", "--all"]);
+    let got = bash_complete(&lake, &path, script, &["lake", "erase", "--all"]);
     assert!(got.contains(&"--all-versions".to_string()), "{got:?}");
     // Outside a lake, a TAB prints nothing and no error.
     let out = lake
@@ -83,8 +68,9 @@ fn shell(var: &str) -> Option<String> {
     shell
 }
 
-/// A lake with bronze.orders and its tag `golden`, the `lake` binary's folder first on PATH.
-fn tagged_lake() -> (TestLake, String) {
+/// A lake with bronze.orders and its tag `golden`; a PATH with the `lake` binary's folder first;
+/// the completion script for `shell`.
+fn tagged_lake(shell: &str) -> (TestLake, String, Vec<u8>) {
     let lake = TestLake::new();
     lake.write("orders.csv", orders_csv(10, 0));
     lake.cmd(["ingest", "orders.csv", "--into", "bronze.orders"])
@@ -99,7 +85,9 @@ fn tagged_lake() -> (TestLake, String) {
         bin.parent().unwrap().display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    (lake, path)
+    let out = lake.cmd(["completions", shell]).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out).1);
+    (lake, path, out.stdout)
 }
 
 #[test]
@@ -107,12 +95,10 @@ fn zsh_completion_loads_and_completes_commands_datasets_and_tags() {
     let Some(zsh) = shell("LAKE_TEST_ZSH") else {
         return;
     };
-    let (lake, path) = tagged_lake();
-    let out = lake.cmd(["completions", "zsh"]).output().unwrap();
-    assert!(out.status.success());
+    let (lake, path, script) = tagged_lake("zsh");
     // As a file `_lake` on $fpath that compinit autoloads, and as a script sourced from .zshrc.
-    let autoloaded = lake.write("zfunc/_lake", &out.stdout);
-    let sourced = lake.write("lake.zsh", &out.stdout);
+    let autoloaded = lake.write("zfunc/_lake", &script);
+    let sourced = lake.write("lake.zsh", &script);
     let harness = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/cli/zsh_complete.zsh");
     for script in [autoloaded, sourced] {
         zsh_completes(&zsh, &lake, &path, harness, &script);
@@ -162,10 +148,8 @@ fn fish_completion_loads_and_completes_commands_datasets_and_tags() {
     let Some(fish) = shell("LAKE_TEST_FISH") else {
         return;
     };
-    let (lake, path) = tagged_lake();
-    let out = lake.cmd(["completions", "fish"]).output().unwrap();
-    assert!(out.status.success());
-    let script = lake.write("lake.fish", &out.stdout);
+    let (lake, path, script) = tagged_lake("fish");
+    let script = lake.write("lake.fish", script);
     let complete = |line: &str| -> Vec<String> {
         let body = format!("source {}; complete -C '{line}'", script.display());
         let out = std::process::Command::new(&fish)
