@@ -363,19 +363,34 @@ impl Erase<'_> {
         loop {
             attempt += 1;
             let plan = Plan::read(lake, dataset)?;
+            if !self.dry_run {
+                crate::failpoint::pass("erase.planned").await?;
+            }
             // Which files hold matching rows, and how many.
             let mut matches: BTreeMap<String, u64> = BTreeMap::new();
             let mut scanned = 0;
             let mut by_statistics = 0;
             // A few files at a time: each read is mostly waiting on storage and decoding.
-            let counted: Vec<(String, Counted)> = futures::stream::iter(plan.files.values())
-                .map(|f| async move {
-                    let found = predicate.count(lake.tier(&f.tier), &f.file).await?;
-                    Ok::<_, Error>((f.file.path.clone(), found))
-                })
-                .buffer_unordered(SCAN_AHEAD)
-                .try_collect()
-                .await?;
+            let counted: Result<Vec<(String, Counted)>> =
+                futures::stream::iter(plan.files.values())
+                    .map(|f| async move {
+                        let found = predicate.count(lake.tier(&f.tier), &f.file).await?;
+                        Ok::<_, Error>((f.file.path.clone(), found))
+                    })
+                    .buffer_unordered(SCAN_AHEAD)
+                    .try_collect()
+                    .await;
+            let counted = match counted {
+                Ok(counted) => counted,
+                // A mover commits a file's new tier (or its version's expiry) before it deletes
+                // the old copy, so a file gone since the plan was read shows in the catalog:
+                // scan again from there. A file the catalog still places where it is not is lost.
+                Err(e) if attempt < ATTEMPTS && Plan::read(lake, dataset)?.moved_since(&plan) => {
+                    tracing::debug!("files moved while erasing ({e}); scanning again");
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             for (path, found) in counted {
                 scanned += 1;
                 if found.pruned {
@@ -915,8 +930,22 @@ async fn verify(lake: &Lake, versions: &[VersionRow]) -> Result<u64> {
     }
     futures::stream::iter(files.into_values())
         .map(|(f, reference)| async move {
-            let storage = lake.tier(&f.tier);
-            let (sha, size) = storage.hash(&f.path).await?;
+            let mut tier = f.tier.clone();
+            let mut looked = 0;
+            let (storage, (sha, size)) = loop {
+                let storage = lake.tier(&tier);
+                looked += 1;
+                match storage.hash(&f.path).await {
+                    Ok(hashed) => break (storage, hashed),
+                    // A mover may have taken the file to the other tier (or expired its
+                    // version) since the catalog was read: look where the catalog says now.
+                    Err(e) => match lake.catalog().reader().file_tier(f.id)? {
+                        Some(now) if now == "deleted" => return Ok(()),
+                        Some(now) if now != tier && looked < 3 => tier = now,
+                        _ => return Err(e),
+                    },
+                }
+            };
             if sha != f.sha256 || size != f.size {
                 return Err(Error::Integrity {
                     path: storage.object_url(&f.path),
@@ -1003,6 +1032,14 @@ impl Plan {
             versions,
             files,
         })
+    }
+
+    /// Whether a file the plan `before` holds has since changed tier or is held no more.
+    fn moved_since(&self, before: &Plan) -> bool {
+        before
+            .files
+            .iter()
+            .any(|(path, f)| self.files.get(path).is_none_or(|now| now.tier != f.tier))
     }
 
     fn describe(&self, matches: &BTreeMap<String, u64>, all_versions: bool) -> Vec<VersionErasure> {

@@ -34,6 +34,7 @@ pub const ALL: &[&str] = &[
     "promote.batch",
     "delta.before_log",
     "worker.task",
+    "erase.planned",
     "erase.scanned",
     "erase.committed",
 ];

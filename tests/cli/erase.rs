@@ -477,6 +477,57 @@ fn an_erasure_racing_an_ingest_erases_the_ingested_rows_too() {
 }
 
 #[test]
+fn an_erasure_whose_files_a_mover_moved_after_it_planned_scans_again() {
+    let lake = customer_lake();
+    let cold = |v: u64| {
+        lake.file_paths(&format!("bronze.customers@v{v}"))
+            .iter()
+            .filter(|p| lake.path().join("lake-archive").join(p).exists())
+            .count()
+    };
+    assert!(cold(2) > 0, "v2's files are in the archive tier");
+    // The erasure reads where each file is, then waits; meanwhile a restore brings v2's files
+    // back to the hot tier and deletes their archive copies.
+    let erase = std::process::Command::new(assert_cmd::cargo::cargo_bin("lake"))
+        .current_dir(lake.path())
+        .env("LAKE_FAILPOINT", "erase.planned:sleep(3000)")
+        .args([
+            "erase",
+            "--where",
+            "customer_id = 42",
+            "--dataset",
+            "bronze.customers",
+            "--all-versions",
+            "--json",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    lake.cmd(["restore", "bronze.customers@v2"])
+        .assert()
+        .success();
+    assert_eq!(
+        cold(2),
+        0,
+        "the restore moved v2's files while the erasure waited"
+    );
+    let out = erase.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out).1);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        report["datasets"][0]["attempts"].as_u64().unwrap() >= 2,
+        "{report}"
+    );
+    for v in 1..=10 {
+        assert_eq!(count_version(&lake, "bronze.customers", v).1, 0, "v{v}");
+    }
+    let check = lake.json(["check", "--verify-hashes"]);
+    assert_eq!(check["problems"], serde_json::json!([]), "{check}");
+}
+
+#[test]
 fn an_erasure_killed_after_its_commit_is_finished_by_check_repair() {
     let lake = TestLake::new();
     customer_appends(&lake, 3);

@@ -778,7 +778,7 @@ pub(crate) fn assert_invariants(lake: &TestLake, context: &str) {
 #[test]
 fn every_pair_of_mutating_commands_runs_side_by_side_safely() {
     // Each command's own window is widened, so the other lands inside it.
-    let widen = "write.encoded:sleep(150),move.copied:sleep(150),restore.copied:sleep(150),gc.listed:sleep(150),commit.after_manifest:sleep(50),erase.scanned:sleep(150)";
+    let widen = "write.encoded:sleep(150),move.copied:sleep(150),restore.copied:sleep(150),gc.listed:sleep(150),commit.after_manifest:sleep(50),erase.planned:sleep(150),erase.scanned:sleep(150)";
     let mut pairs = 0;
     for (i, a) in MUTATING.iter().enumerate() {
         let lake = busy_lake(2 * MUTATING.len());
