@@ -31,6 +31,7 @@ pub const ALL: &[&str] = &[
     "gc.listed",
     "gc.deleting",
     "repair.copied",
+    "read.resolved",
     "promote.batch",
     "delta.before_log",
     "worker.task",

@@ -228,6 +228,7 @@ impl Lake {
                 tx.version_files(version.id)?,
             )
         };
+        crate::failpoint::pass("read.resolved").await?;
         self.check_readable(version, &files, verify).await?;
         Ok((schema, files))
     }
@@ -249,7 +250,21 @@ impl Lake {
         futures::stream::iter(files)
             .map(|f| async move {
                 let problem = match storage.head(&f.path).await? {
-                    None => "is missing".to_string(),
+                    // Archive and expiry commit a file's new tier before deleting it here: a
+                    // version moved since it was resolved is said as such, not as data lost.
+                    None => match self.catalog().reader().file_tier_at(&f.path)?.as_deref() {
+                        Some(tier @ ("archive" | "deleted")) => {
+                            return Err(Error::VersionArchived {
+                                version: version.reference().to_string(),
+                                state: if tier == "archive" {
+                                    "archived"
+                                } else {
+                                    "expired"
+                                },
+                            });
+                        }
+                        _ => "is missing".to_string(),
+                    },
                     Some(o) if o.size != f.size => {
                         format!("is {} bytes, the catalog recorded {}", o.size, f.size)
                     }

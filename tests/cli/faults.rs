@@ -143,6 +143,35 @@ pub(crate) fn archive_during_a_restore_of_v1(lake: &TestLake) {
 }
 
 #[test]
+fn a_read_of_a_version_archived_under_it_says_archived_not_missing() {
+    // The query resolves v1 while it is active, then waits; the archive moves v1's files to the
+    // cold tier meanwhile. The query finds them gone from the hot tier: that is an archive, not
+    // lost data, and it says so (exit 1 and the restore hint, not exit 3 and "missing").
+    let lake = aged_lake();
+    let query = lake.spawn_with(
+        &[
+            "query",
+            "SELECT count(*) AS n FROM bronze.orders",
+            "--at",
+            "bronze.orders=v1",
+        ],
+        &[("LAKE_FAILPOINT", "read.resolved:sleep(2000)")],
+    );
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let out = lake.run_with(&["archive"], &[("LAKE_NOW", LATER)]);
+    assert!(out.status.success(), "{}", text(&out).1);
+    assert_eq!(lake.state("bronze.orders@v1"), "archived");
+    let (code, _, err) = finished(query);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("bronze.orders@v1` is archived") && err.contains("lake restore"),
+        "{err}"
+    );
+    assert!(!err.contains("missing"), "{err}");
+    lake.assert_clean();
+}
+
+#[test]
 fn check_repair_during_an_archive_leaves_the_copy_in_transit() {
     let lake = aged_lake();
     let keys = lake.file_paths("bronze.orders@v1");
