@@ -218,12 +218,7 @@ impl Compact<'_> {
     async fn once(&self, attempt: u32, started: Instant) -> Result<CompactReport> {
         let lake = self.lake;
         let latest = lake.resolve(&self.dataset)?;
-        if latest.state != crate::catalog::VersionState::Active {
-            return Err(Error::VersionArchived {
-                version: latest.reference().to_string(),
-                state: latest.state.as_str(),
-            });
-        }
+        crate::sql::refuse_unless_active(&latest)?;
         let (_, manifest, _) = lake.manifest(&latest.reference()).await?;
         let schema = Arc::new(
             crate::format::schema::schema_from_json(&manifest.schema)

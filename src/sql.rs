@@ -179,12 +179,7 @@ impl Lake {
             None => r.clone(),
         };
         let version = self.resolve(&pinned)?;
-        if version.state != crate::catalog::VersionState::Active {
-            return Err(Error::VersionArchived {
-                version: version.reference().to_string(),
-                state: version.state.as_str(),
-            });
-        }
+        refuse_unless_active(&version)?;
         Ok(version)
     }
 
@@ -250,21 +245,12 @@ impl Lake {
         futures::stream::iter(files)
             .map(|f| async move {
                 let problem = match storage.head(&f.path).await? {
-                    // Archive and expiry commit a file's new tier before deleting it here: a
-                    // version moved since it was resolved is said as such, not as data lost.
-                    None => match self.catalog().reader().file_tier_at(&f.path)?.as_deref() {
-                        Some(tier @ ("archive" | "deleted")) => {
-                            return Err(Error::VersionArchived {
-                                version: version.reference().to_string(),
-                                state: if tier == "archive" {
-                                    "archived"
-                                } else {
-                                    "expired"
-                                },
-                            });
-                        }
-                        _ => "is missing".to_string(),
-                    },
+                    // Archive and expiry commit the version's new state before deleting its files
+                    // here: one archived since it was resolved is refused as such, not as lost.
+                    None => {
+                        refuse_unless_active(&self.catalog().reader().version_by_id(version.id)?)?;
+                        "is missing".to_string()
+                    }
                     Some(o) if o.size != f.size => {
                         format!("is {} bytes, the catalog recorded {}", o.size, f.size)
                     }
@@ -305,6 +291,18 @@ impl Lake {
             .map_err(|e| Error::Internal(format!("register {table}: {e}")))?;
         Ok(())
     }
+}
+
+/// A version is read only while it is active: an archived (or expired) one is refused, with the
+/// restore hint, before any of its files is looked for.
+pub(crate) fn refuse_unless_active(version: &VersionRow) -> Result<()> {
+    if version.state == crate::catalog::VersionState::Active {
+        return Ok(());
+    }
+    Err(Error::VersionArchived {
+        version: version.reference().to_string(),
+        state: version.state.as_str(),
+    })
 }
 
 impl Lake {

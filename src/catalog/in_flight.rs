@@ -255,16 +255,6 @@ impl Tx<'_> {
         Ok(n == 1)
     }
 
-    /// The catalog's tier now for the file at `path`.
-    pub(crate) fn file_tier_at(&self, path: &str) -> Result<Option<String>> {
-        self.conn
-            .query_row("SELECT tier FROM files WHERE path = ?1", [path], |r| {
-                r.get(0)
-            })
-            .optional()
-            .map_err(self.err())
-    }
-
     /// The catalog's tier for a file now.
     pub(crate) fn file_tier(&self, file_id: i64) -> Result<Option<String>> {
         self.conn

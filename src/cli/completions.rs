@@ -56,7 +56,7 @@ _lake_refs() {
         refs=(${(f)"$(lake __complete refs 2>/dev/null)"})
         (( ${#refs} )) && compadd -a refs && ret=0
     fi
-    return ret
+    return $ret
 }
 
 compdef _lake_refs lake
@@ -75,7 +75,7 @@ pub fn run(args: &Args, p: Printer) -> Result<(), Failure> {
     match args.shell {
         Shell::Bash => out.extend_from_slice(BASH_REFS.as_bytes()),
         Shell::Zsh => {
-            if let Some(tail) = find(&out, ZSH_TAIL.as_bytes()) {
+            if let Some(tail) = memchr::memmem::rfind(&out, ZSH_TAIL.as_bytes()) {
                 out.truncate(tail);
             }
             out.extend_from_slice(ZSH_REFS.as_bytes());
@@ -92,10 +92,6 @@ pub fn run(args: &Args, p: Printer) -> Result<(), Failure> {
         let _ = std::io::stdout().write_all(&out);
     }
     Ok(())
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).rposition(|w| w == needle)
 }
 
 /// One candidate per line; nothing (and exit 0) outside a lake, so a TAB never prints errors.

@@ -17,7 +17,7 @@ use arrow::error::ArrowError;
 use csv::{ErrorKind, StringRecord};
 
 use super::schema::type_name;
-use super::source::{CsvOptions, Source, Stored};
+use super::source::{CsvOptions, Source, Stored, bad};
 use crate::error::{Error, Location};
 
 /// Records checked against the column types together before one is checked alone.
@@ -45,14 +45,6 @@ pub(super) fn refusal(
             .trim_start_matches("Parser error: ");
         bad(&source.path, Location::File, text)
     })
-}
-
-fn bad(path: &Path, at: Location, problem: impl Into<String>) -> Error {
-    Error::BadInput {
-        path: path.to_path_buf(),
-        at,
-        problem: problem.into(),
-    }
 }
 
 fn first_bad_record(
@@ -232,6 +224,8 @@ impl<'a> Types<'a> {
             .delimiter(self.delimiter)
             .from_writer(Vec::new());
         let mut count = 0;
+        // Writing to memory fails only for records of unequal lengths, which the reader has
+        // refused already; such a group is not the one to blame.
         for record in records {
             if writer.write_record(record).is_err() {
                 return true;

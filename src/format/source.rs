@@ -292,7 +292,7 @@ pub(crate) struct SourceStats {
     pub rows: u64,
 }
 
-fn bad(path: &Path, at: Location, problem: impl Into<String>) -> Error {
+pub(super) fn bad(path: &Path, at: Location, problem: impl Into<String>) -> Error {
     Error::BadInput {
         path: path.to_path_buf(),
         at,

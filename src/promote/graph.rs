@@ -68,8 +68,9 @@ impl Graph {
         let back = self.edges.neighbors(n).find_map(|next| {
             astar(&self.edges, next, |t| t == n, |_| 1, |_| 0).map(|(_, path)| path)
         });
+        // A cycle through n has a way back to n; without one, n alone names it.
         let mut jobs: Vec<String> = std::iter::once(n)
-            .chain(back.unwrap_or_default())
+            .chain(back.unwrap_or_else(|| vec![n]))
             .map(|i| self.outputs[i.index()].to_string())
             .collect();
         jobs.pop();
